@@ -1,6 +1,7 @@
 // Store: the storage port. Domain code talks to a Tx; backends (SQLite, later PostgreSQL) adapt it.
 #pragma once
 
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -85,6 +86,15 @@ class Tx {
 // roll back only its own changes (it runs inside a savepoint).
 using WriteOp = std::function<bool(Tx&)>;
 
+// Counters of the group-commit writer, for metrics. All monotonic except last_batch_size.
+struct WriterStats {
+  std::uint64_t batches_committed = 0;
+  std::uint64_t ops_committed = 0;  // ops in committed batches (kept or rolled back to savepoint)
+  std::uint64_t batches_failed = 0;
+  std::uint64_t last_batch_size = 0;
+  double commit_seconds_total = 0;  // time spent in COMMIT (the fsync), summed
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -104,6 +114,9 @@ class Store {
 
   // Schema version after migrations.
   virtual int schema_version() = 0;
+
+  // Group-commit counters; thread-safe. Backends without a group-commit writer report zeros.
+  virtual WriterStats writer_stats() const { return {}; }
 };
 
 }  // namespace tmc::store

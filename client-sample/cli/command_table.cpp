@@ -1,0 +1,29 @@
+// The command table of tmc-client: add a row here (and its function) to add a command.
+#include <algorithm>
+#include <array>
+
+#include "cli/command.hpp"
+
+namespace tmc::cli {
+namespace {
+
+constexpr std::array commands{
+    Command{"login", "USERNAME [--password-stdin] [--totp CODE]",
+            "log in (password read from standard input) and store the session token", run_login},
+    Command{"whoami", "", "show the user of the stored session", run_whoami},
+    Command{"logout", "", "end the stored session and delete its token", run_logout},
+    Command{"orgs", "", "list organisations and the county -> partner pairings", run_orgs},
+    Command{"specialists", "--specialty NAME [--organization ID]",
+            "list the specialists of a specialty", run_specialists},
+};
+
+}  // namespace
+
+std::span<const Command> command_table() { return commands; }
+
+const Command* find_command(std::string_view name) {
+  const auto it = std::ranges::find(commands, name, &Command::name);
+  return it == commands.end() ? nullptr : &*it;
+}
+
+}  // namespace tmc::cli

@@ -1,0 +1,77 @@
+// The api layer's entry point: opens connections, owns the worker pool and the session registry.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "api/session_registry.hpp"
+#include "api/transport.hpp"
+#include "domain/auth_service.hpp"
+#include "domain/directory_service.hpp"
+
+namespace telemed::v1 {
+class Event;
+}
+
+namespace tmc::api {
+
+struct ApiOptions {
+  std::size_t worker_threads = 16;  // blocking store work runs here, never on io threads
+  std::size_t max_queued_requests = 1024;  // per connection and lane; beyond: RESOURCE_EXHAUSTED
+};
+
+// Services the dispatcher calls. Not owned; they outlive the Api.
+struct Services {
+  domain::AuthService* auth = nullptr;
+  domain::DirectoryService* directory = nullptr;
+};
+
+class Api final : public Handler {
+ public:
+  Api(Services services, ApiOptions options);
+  ~Api() override;
+
+  std::shared_ptr<Connection> open(std::shared_ptr<Outbound> outbound, PeerInfo peer) override;
+  bool ready() const override;
+  std::string metrics_text() const override;
+
+  void set_ready(bool ready);
+
+  // Pushes one event to every live session of the given users.
+  void notify(const std::vector<std::string>& user_ids, const telemed::v1::Event& event);
+  // Tells every live session that the server is going away (SessionClosing); the network layer
+  // then closes them with 1001.
+  void announce_shutdown();
+  // Ends every live session of a user (revocation): SessionClosing, then close 1008.
+  void end_user_sessions(const std::string& user_id, const std::string& reason);
+
+  // Waits for in-flight requests to finish and stops the worker pool. Idempotent.
+  void stop();
+
+  const Services& services() const { return services_; }
+  SessionRegistry& registry() { return registry_; }
+  boost::asio::thread_pool& workers() { return workers_; }
+  const ApiOptions& options() const { return options_; }
+
+  struct Counters {
+    std::atomic<std::uint64_t> connections_opened{0};
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::uint64_t> protocol_errors{0};
+    std::atomic<std::uint64_t> events_delivered{0};
+  };
+  Counters& counters() { return counters_; }
+
+ private:
+  Services services_;
+  ApiOptions options_;
+  SessionRegistry registry_;
+  boost::asio::thread_pool workers_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stopped_{false};
+  Counters counters_;
+};
+
+}  // namespace tmc::api

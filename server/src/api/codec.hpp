@@ -1,0 +1,32 @@
+// Conversions between wire messages (telemed.v1) and domain records; the only place both meet.
+#pragma once
+
+#include <google/protobuf/timestamp.pb.h>
+
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "store/model.hpp"
+#include "telemed/v1/directory.pb.h"
+#include "telemed/v1/frames.pb.h"
+
+namespace tmc::api {
+
+namespace v1 = ::telemed::v1;
+
+google::protobuf::Timestamp to_proto(TimePoint time);
+TimePoint from_proto(const google::protobuf::Timestamp& time);
+
+v1::Role to_proto(store::Role role);
+v1::OrganizationKind to_proto(store::OrganizationKind kind);
+void to_proto(const store::User& user, v1::User* out);
+void to_proto(const store::Organization& organization, v1::Organization* out);
+void to_proto(const store::Pairing& pairing, v1::Pairing* out);
+
+v1::Code to_proto(Code code);
+// Fills response.status from an expected failure.
+void set_error(v1::Response& response, const Error& error);
+
+// The canonical upper-case name of a code, e.g. "PERMISSION_DENIED".
+std::string code_name(Code code);
+
+}  // namespace tmc::api

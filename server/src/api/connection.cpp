@@ -1,0 +1,127 @@
+// Api state of one WebSocket connection: decoding, authentication state and ordered request lanes.
+#include "api/connection.hpp"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/api.hpp"
+#include "api/codec.hpp"
+#include "api/dispatcher.hpp"
+
+namespace tmc::api {
+namespace {
+
+// File transfer requests travel on the bulk lane; everything else on the control lane.
+Lane lane_of(const v1::ClientFrame& frame) {
+  switch (frame.request_case()) {
+    case v1::ClientFrame::kUploadChunk:
+    case v1::ClientFrame::kReadFile:
+      return Lane::bulk;
+    default:
+      return Lane::control;
+  }
+}
+
+std::shared_ptr<const std::string> encode(const v1::ServerFrame& frame) {
+  return std::make_shared<const std::string>(frame.SerializeAsString());
+}
+
+}  // namespace
+
+ApiConnection::ApiConnection(Api& api, std::shared_ptr<Outbound> outbound, PeerInfo peer)
+    : api_(api), outbound_(std::move(outbound)), peer_(std::move(peer)) {}
+
+void ApiConnection::on_binary(std::string_view payload) {
+  v1::ClientFrame frame;
+  if (!frame.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    api_.counters().protocol_errors++;
+    spdlog::info("closing connection from {}: undecodable frame", peer_.remote_address);
+    outbound_->close(CloseCode::protocol_error, "undecodable frame");
+    return;
+  }
+  const Lane lane = lane_of(frame);
+  bool start = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    auto& state = lanes_[static_cast<int>(lane)];
+    if (state.queue.size() >= api_.options().max_queued_requests) {
+      v1::ServerFrame busy;
+      auto* response = busy.mutable_response();
+      response->set_request_id(frame.request_id());
+      set_error(*response, make_error(Code::resource_exhausted,
+                                      "too many requests in flight on this connection"));
+      outbound_->send(encode(busy), Lane::control);
+      return;
+    }
+    state.queue.push_back(std::move(frame));
+    if (!state.running) {
+      state.running = true;
+      start = true;
+    }
+  }
+  if (start) {
+    boost::asio::post(api_.workers(), [self = shared_from_this(), lane] { self->run_lane(lane); });
+  }
+}
+
+void ApiConnection::run_lane(Lane lane) {
+  auto& state = lanes_[static_cast<int>(lane)];
+  for (;;) {
+    v1::ClientFrame frame;
+    {
+      std::lock_guard lock(mutex_);
+      if (state.queue.empty() || closed_) {
+        state.running = false;
+        state.queue.clear();
+        return;
+      }
+      frame = std::move(state.queue.front());
+      state.queue.pop_front();
+    }
+    api_.counters().requests++;
+    v1::ServerFrame out;
+    *out.mutable_response() = dispatch(api_, *this, frame);
+    outbound_->send(encode(out), lane);
+  }
+}
+
+void ApiConnection::on_closed() {
+  std::optional<domain::Caller> caller;
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    caller = caller_;
+  }
+  if (caller) api_.registry().remove(caller->user.id, this);
+}
+
+void ApiConnection::send_frame(std::shared_ptr<const std::string> frame, Lane lane) {
+  outbound_->send(std::move(frame), lane);
+}
+
+void ApiConnection::end_session(CloseCode code, const std::string& reason) {
+  v1::ServerFrame frame;
+  frame.mutable_event()->mutable_session_closing()->set_reason(reason);
+  outbound_->send(encode(frame), Lane::control);
+  outbound_->close(code, reason);
+}
+
+std::optional<domain::Caller> ApiConnection::caller() const {
+  std::lock_guard lock(mutex_);
+  return caller_;
+}
+
+void ApiConnection::set_caller(std::optional<domain::Caller> caller) {
+  std::optional<domain::Caller> previous;
+  bool closed = false;
+  {
+    std::lock_guard lock(mutex_);
+    previous = std::exchange(caller_, caller);
+    closed = closed_;
+  }
+  if (previous) api_.registry().remove(previous->user.id, this);
+  if (caller && !closed) api_.registry().add(caller->user.id, shared_from_this());
+}
+
+}  // namespace tmc::api

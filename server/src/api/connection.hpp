@@ -1,0 +1,54 @@
+// Api state of one WebSocket connection: decoding, authentication state and ordered request lanes.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "api/transport.hpp"
+#include "domain/caller.hpp"
+#include "telemed/v1/frames.pb.h"
+
+namespace tmc::api {
+
+class Api;
+
+// Requests of one lane run one at a time in arrival order on the worker pool (so a client's
+// pipelined posts keep their order); the control lane and the bulk lane (file chunks) run
+// independently so chat never waits behind a transfer.
+class ApiConnection final : public Connection,
+                            public std::enable_shared_from_this<ApiConnection> {
+ public:
+  ApiConnection(Api& api, std::shared_ptr<Outbound> outbound, PeerInfo peer);
+
+  void on_binary(std::string_view payload) override;
+  void on_closed() override;
+
+  // Queues an encoded ServerFrame. Thread-safe.
+  void send_frame(std::shared_ptr<const std::string> frame, Lane lane);
+  // Sends SessionClosing{reason}, then closes the connection with code. Thread-safe.
+  void end_session(CloseCode code, const std::string& reason);
+
+  std::optional<domain::Caller> caller() const;
+  void set_caller(std::optional<domain::Caller> caller);
+  const PeerInfo& peer() const { return peer_; }
+
+ private:
+  struct LaneState {
+    std::deque<telemed::v1::ClientFrame> queue;
+    bool running = false;
+  };
+
+  void run_lane(Lane lane);
+
+  Api& api_;
+  std::shared_ptr<Outbound> outbound_;
+  PeerInfo peer_;
+  mutable std::mutex mutex_;
+  std::optional<domain::Caller> caller_;
+  LaneState lanes_[2];
+  bool closed_ = false;
+};
+
+}  // namespace tmc::api

@@ -1,0 +1,149 @@
+// Maps each decoded request to the domain service that serves it and encodes the outcome.
+#include "api/dispatcher.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "api/api.hpp"
+#include "api/codec.hpp"
+#include "api/connection.hpp"
+
+namespace tmc::api {
+namespace {
+
+using Frame = v1::ClientFrame;
+
+// Everything one handler needs; handlers return an Error or fill response's result.
+struct Context {
+  Api& api;
+  ApiConnection& connection;
+  const domain::Caller* caller;  // null before login/resume
+  v1::Response& response;
+};
+
+void fill_login(const domain::LoginOutcome& outcome, v1::Response& response) {
+  auto* result = response.mutable_login();
+  result->set_session_token(outcome.session_token);
+  to_proto(outcome.caller.user, result->mutable_user());
+  *result->mutable_expires_at() = to_proto(outcome.expires_at);
+}
+
+// A hospital gateway's client certificate binds the connection to one organisation.
+Status check_certificate_binding(const Context& ctx, const store::User& user) {
+  const auto& bound = ctx.connection.peer().client_cert_organization;
+  if (!bound.empty() && bound != user.organization_id) {
+    return make_error(Code::permission_denied,
+                      "client certificate belongs to another organisation");
+  }
+  return ok();
+}
+
+Status start_session(Context& ctx, Result<domain::LoginOutcome> outcome) {
+  if (!outcome) return outcome.error();
+  if (auto bound = check_certificate_binding(ctx, outcome->caller.user); !bound) return bound;
+  ctx.connection.set_caller(outcome->caller);
+  fill_login(*outcome, ctx.response);
+  return ok();
+}
+
+Status handle_login(Context& ctx, const v1::LoginRequest& request) {
+  if (ctx.caller != nullptr) {
+    return make_error(Code::failed_precondition, "this connection is already signed in");
+  }
+  return start_session(ctx, ctx.api.services().auth->login(
+                                request.username(), request.password(),
+                                ctx.connection.peer().remote_address));
+}
+
+Status handle_resume(Context& ctx, const v1::ResumeRequest& request) {
+  if (ctx.caller != nullptr) {
+    return make_error(Code::failed_precondition, "this connection is already signed in");
+  }
+  return start_session(ctx, ctx.api.services().auth->resume(
+                                request.session_token(), ctx.connection.peer().remote_address));
+}
+
+Status handle_logout(Context& ctx) {
+  const domain::Caller caller = *ctx.caller;
+  if (auto status = ctx.api.services().auth->logout(caller); !status) return status;
+  ctx.connection.set_caller(std::nullopt);
+  // Other connections that resumed the same token lose it too.
+  for (auto& session : ctx.api.registry().sessions_of(caller.user.id)) {
+    auto other = session->caller();
+    if (other && other->session_token_hash == caller.session_token_hash) {
+      session->end_session(CloseCode::policy_violation, "logged out");
+    }
+  }
+  ctx.response.mutable_logout();
+  return ok();
+}
+
+Status handle_list_organizations(Context& ctx) {
+  auto listing = ctx.api.services().directory->list_organizations(*ctx.caller);
+  if (!listing) return listing.error();
+  auto* result = ctx.response.mutable_list_organizations();
+  for (const auto& organization : listing->organizations) {
+    to_proto(organization, result->add_organizations());
+  }
+  for (const auto& pairing : listing->pairings) to_proto(pairing, result->add_pairings());
+  return ok();
+}
+
+Status handle_list_specialists(Context& ctx, const v1::ListSpecialistsRequest& request) {
+  auto users = ctx.api.services().directory->list_specialists(*ctx.caller, request.specialty(),
+                                                              request.organization_id());
+  if (!users) return users.error();
+  auto* result = ctx.response.mutable_list_specialists();
+  for (const auto& user : *users) to_proto(user, result->add_users());
+  return ok();
+}
+
+Status route(Context& ctx, const Frame& frame) {
+  switch (frame.request_case()) {
+    case Frame::kLogin:
+      return handle_login(ctx, frame.login());
+    case Frame::kResume:
+      return handle_resume(ctx, frame.resume());
+    case Frame::REQUEST_NOT_SET:
+      return make_error(Code::unimplemented, "unknown or missing request type");
+    default:
+      break;
+  }
+  if (ctx.caller == nullptr) {
+    return make_error(Code::unauthenticated, "log in or resume a session first");
+  }
+  switch (frame.request_case()) {
+    case Frame::kLogout:
+      return handle_logout(ctx);
+    case Frame::kListOrganizations:
+      return handle_list_organizations(ctx);
+    case Frame::kListSpecialists:
+      return handle_list_specialists(ctx, frame.list_specialists());
+    default:
+      return make_error(Code::unimplemented, "this request is not served by this server yet");
+  }
+}
+
+}  // namespace
+
+v1::Response dispatch(Api& api, ApiConnection& connection, const v1::ClientFrame& frame) {
+  v1::Response response;
+  response.set_request_id(frame.request_id());
+  const auto caller = connection.caller();
+  Context ctx{api, connection, caller ? &*caller : nullptr, response};
+  Status status = ok();
+  try {
+    status = route(ctx, frame);
+  } catch (const std::exception& error) {
+    spdlog::error("request {} (type {}) failed: {}", frame.request_id(),
+                  static_cast<int>(frame.request_case()), error.what());
+    status = make_error(Code::internal, "internal error");
+  }
+  if (!status) {
+    set_error(response, status.error());
+  } else {
+    response.mutable_status()->set_code(v1::OK);
+  }
+  return response;
+}
+
+}  // namespace tmc::api

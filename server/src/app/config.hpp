@@ -1,0 +1,55 @@
+// tmc-server configuration: defaults, then a config file, then TMC_* environment, then flags.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tmc::app {
+
+struct Config {
+  std::string data_dir = "var/data";  // SQLite file, key file and blob directory live here
+  std::string listen = "0.0.0.0:8443";
+  std::string tls_cert = "certs/out/server.crt";
+  std::string tls_key = "certs/out/server.key";
+  std::string client_ca;                 // enables mutual TLS for hospital gateways
+  bool require_client_cert = false;
+  std::size_t max_frame_bytes = 4 * 1024 * 1024;
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::size_t outbound_queue_limit_bytes = 16 * 1024 * 1024;
+  std::vector<std::string> allowed_origins;
+  std::size_t workers = 32;              // threads for blocking store/crypto work
+  std::size_t io_threads = 0;            // 0: one per core
+  std::chrono::seconds session_lifetime{std::chrono::hours(12)};
+  int scrypt_log2_n = 17;                // password hashing cost (OWASP: 17)
+  std::string log_format = "text";       // text | json
+  std::string log_level = "info";
+};
+
+// Where the listen address splits: host and port; nullopt when malformed.
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+std::optional<ListenAddress> parse_listen_address(const std::string& text);
+
+// Outcome of parsing: a config, or the help text to print, or an error line.
+struct ParsedConfig {
+  std::optional<Config> config;
+  std::string help;   // non-empty when --help was asked for
+  std::string error;  // non-empty on a configuration error (one line naming the problem)
+};
+
+// Looks up an environment variable; returns empty when unset.
+using EnvironmentLookup = std::function<std::string(const std::string& name)>;
+
+// Parses flags (argv), the environment (TMC_<OPTION> with '-' as '_', e.g. TMC_DATA_DIR) and an
+// optional --config file (INI "key = value" lines). Precedence: flags > environment > file >
+// defaults. Never throws.
+ParsedConfig parse_config(int argc, const char* const argv[], const EnvironmentLookup& env);
+
+}  // namespace tmc::app

@@ -1,0 +1,35 @@
+// Layout of a tmc data directory and its initialisation (database, key file, blob directory).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "crypto/keyring.hpp"
+#include "store/store.hpp"
+
+namespace tmc::app {
+
+class DataDir {
+ public:
+  explicit DataDir(std::filesystem::path root) : root_(std::move(root)) {}
+
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path database() const { return root_ / "tmc.db"; }
+  std::filesystem::path key_file() const { return root_ / "kek.keys"; }
+  std::filesystem::path blob_dir() const { return root_ / "blobs"; }
+
+  // Creates the directory (mode 0700), a new key-encryption key file (0600) and the database
+  // with every migration applied. Refuses (std::runtime_error) if a key file already exists, so
+  // an existing deployment's keys are never overwritten.
+  void initialize() const;
+
+  // Opens the existing deployment: the key ring (mode checked) and the store (migrations
+  // applied). Throws std::runtime_error with one line naming the problem.
+  crypto::KeyRing load_key_ring() const;
+  std::unique_ptr<store::Store> open_store() const;
+
+ private:
+  std::filesystem::path root_;
+};
+
+}  // namespace tmc::app

@@ -1,0 +1,33 @@
+// Hook through which services report security-relevant events (ids only, never PHI or secrets).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tmc::domain {
+
+enum class AuditOutcome { success, denied, failed };
+
+struct AuditEvent {
+  std::string actor_id;         // user id; empty when unauthenticated
+  std::string organization_id;  // actor's organisation, if known
+  std::string action;           // e.g. "login", "consultation.read"
+  std::vector<std::string> object_ids;
+  AuditOutcome outcome = AuditOutcome::success;
+  std::string remote_address;
+};
+
+// Receives audit events. Implementations must be thread-safe and must not block for long.
+class AuditHook {
+ public:
+  virtual ~AuditHook() = default;
+  virtual void record(const AuditEvent& event) = 0;
+};
+
+// Default hook: forwards nothing (used where no audit trail is configured, e.g. unit tests).
+class NullAuditHook final : public AuditHook {
+ public:
+  void record(const AuditEvent&) override {}
+};
+
+}  // namespace tmc::domain

@@ -1,0 +1,78 @@
+// The TLS/WebSocket server: options and the Server that accepts connections for an api::Handler.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "api/transport.hpp"
+
+namespace tmc::net {
+
+struct TlsOptions {
+  std::string certificate_chain_file;  // PEM, leaf first
+  std::string private_key_file;        // PEM, unencrypted
+  // PEM bundle of CAs that issue client certificates; empty: no client certificate is requested.
+  // A verified client certificate binds the connection to the tmc organisation id held in the
+  // certificate subject's organizationName (O) field (PeerInfo::client_cert_organization).
+  std::string client_ca_file;
+  bool require_client_certificate = false;  // only meaningful with client_ca_file
+};
+
+struct ServerOptions {
+  std::string listen_address = "0.0.0.0";
+  std::uint16_t listen_port = 8443;  // 0: the kernel picks a free port (see Server::start)
+  TlsOptions tls;
+  std::size_t max_frame_bytes = 4 * 1024 * 1024;  // larger WebSocket messages close with 1009
+  // From TCP accept until the WebSocket upgrade (or HTTP request) is complete.
+  std::chrono::milliseconds handshake_timeout{10000};
+  // WebSocket idle limit: a ping after half of it, the connection is dropped after all of it.
+  std::chrono::milliseconds idle_timeout{60000};
+  // Per-session outbound bytes queued but not yet written; going over it closes with 1013.
+  std::size_t outbound_queue_limit_bytes = 8 * 1024 * 1024;
+  // Origins accepted on the upgrade request (exact, ASCII case-insensitive); empty: not checked.
+  // A request without an Origin header (a non-browser client) is always accepted.
+  std::vector<std::string> allowed_origins;
+  // How long a close handshake we started may take before the socket is simply dropped.
+  std::chrono::milliseconds close_timeout{5000};
+};
+
+// Accepts TLS connections on one port. Plain HTTP(S) requests are answered and closed
+// (Connection: close): GET /healthz, /readyz, /metrics. A WebSocket upgrade on /v1/ws with the
+// "telemed.v1" subprotocol becomes a session handed to handler->open(); every session runs on
+// its own strand of the io_context, which may be run by any number of threads.
+class Server {
+ public:
+  // Loads the certificate, key and client CA. Throws std::runtime_error with a one-line reason
+  // on an unreadable or mismatched certificate/key or an invalid listen address.
+  Server(boost::asio::io_context& io, ServerOptions options, std::shared_ptr<api::Handler> handler);
+  // Closes the acceptor; live sessions are not waited for (call stop() first for that).
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds, listens and starts accepting; returns the bound port. Throws std::runtime_error when
+  // the address cannot be bound. Call once.
+  std::uint16_t start();
+
+  // Stops accepting and closes every live session with 1001 "server shutting down" (the api
+  // layer has already queued its SessionClosing event; queued control frames are flushed
+  // first). done is called once, on an io thread, when the last session has ended or after a
+  // grace period of close_timeout plus one second. Thread-safe; a second call is ignored.
+  void stop(std::function<void()> done);
+
+  // Connections accepted and not yet ended (including ones still in TLS/HTTP). Thread-safe.
+  std::size_t live_sessions() const;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace tmc::net

@@ -1,0 +1,385 @@
+// One accepted connection: TLS handshake, one HTTP request, then maybe a WebSocket session.
+// This is the only translation unit that instantiates websocket::stream<ssl_stream<tcp_stream>>.
+#include "net/session.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include "net/http_routes.hpp"
+#include "net/outbound_queue.hpp"
+#include "net/tls_context.hpp"
+
+namespace tmc::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using WebSocket = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::uint32_t http_header_limit = 16 * 1024;
+constexpr std::uint64_t http_body_limit = 4 * 1024;
+constexpr std::size_t websocket_write_buffer_bytes = 64 * 1024;
+constexpr std::size_t close_reason_max = 123;  // RFC 6455: control frame payload <= 125
+
+std::string format_endpoint(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  const auto address = endpoint.address();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+std::string joined_field_values(const http::request<http::string_body>& request,
+                                http::field field) {
+  std::string joined;
+  const auto [first, last] = request.equal_range(field);
+  for (auto entry = first; entry != last; ++entry) {
+    if (!joined.empty()) joined += ',';
+    joined.append(entry->value().data(), entry->value().size());
+  }
+  return joined;
+}
+
+// A request the client sent completely but that we cannot parse or that is too large.
+bool is_malformed_request(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+// The lifetime of one connection. Every member is touched on the strand only; the public
+// Outbound/Stoppable entry points post to it.
+class Session final : public api::Outbound,
+                      public Stoppable,
+                      public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<SessionContext> context)
+      : context_(std::move(context)),
+        strand_(socket.get_executor()),
+        remote_(format_endpoint(socket)),
+        queue_(context_->options.outbound_queue_limit_bytes),
+        close_timer_(strand_) {
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    ws_.emplace(std::move(socket), context_->tls);
+  }
+
+  void start() {
+    const auto id = context_->registry.add(weak_from_this());
+    if (!id) {
+      drop_connection();
+      return;
+    }
+    id_ = *id;
+    spdlog::debug("net: connection {} accepted from {}", id_, remote_);
+    asio::co_spawn(strand_, run(), asio::detached);
+  }
+
+  void send(std::shared_ptr<const std::string> frame, api::Lane lane) override {
+    asio::post(strand_, [self = shared_from_this(), frame = std::move(frame), lane]() mutable {
+      self->enqueue(std::move(frame), lane);
+    });
+  }
+
+  void close(api::CloseCode code, std::string reason) override {
+    asio::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+      self->begin_close(code, std::move(reason));
+    });
+  }
+
+  void shut_down() override {
+    asio::post(strand_, [self = shared_from_this()] {
+      self->begin_close(api::CloseCode::going_away, "server shutting down");
+    });
+  }
+
+ private:
+  enum class State { handshaking, open, closing, ended };
+
+  asio::awaitable<void> run() {
+    const auto self = shared_from_this();
+    reading_ = true;
+    try {
+      if (co_await accept_upgrade()) co_await read_messages();
+    } catch (const std::exception& error) {
+      spdlog::error("net: connection {} failed: {}", id_, error.what());
+    }
+    reading_ = false;
+    end_connection();
+  }
+
+  // TLS handshake and one HTTP request, all within handshake_timeout of the accept. True when
+  // the request was a WebSocket upgrade that has been accepted.
+  asio::awaitable<bool> accept_upgrade() {
+    const ServerOptions& options = context_->options;
+    const auto deadline = std::chrono::steady_clock::now() + options.handshake_timeout;
+    auto& tls_stream = ws_->next_layer();
+    auto& tcp_stream = beast::get_lowest_layer(*ws_);
+    tcp_stream.expires_at(deadline);  // covers every operation until expires_never()
+
+    if (auto [ec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+        ec) {
+      spdlog::debug("net: connection {} TLS handshake failed: {}", id_, ec.message());
+      co_return false;
+    }
+    client_organization_ = verified_client_organization(tls_stream.native_handle());
+
+    beast::flat_buffer buffer;
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(http_header_limit);
+    parser.body_limit(http_body_limit);
+    if (auto [ec, bytes] = co_await http::async_read(tls_stream, buffer, parser, use_tuple); ec) {
+      spdlog::debug("net: connection {} HTTP read failed: {}", id_, ec.message());
+      if (is_malformed_request(ec)) {
+        co_await respond(HttpRoute{false, 400, "text/plain", "bad request\n"}, 11);
+      }
+      co_return false;
+    }
+    const auto& request = parser.get();
+    const auto origin = request.find(http::field::origin);
+    const bool has_origin = origin != request.end();
+    const std::string subprotocols =
+        joined_field_values(request, http::field::sec_websocket_protocol);
+    HttpRequestFacts facts;
+    facts.method = request.method_string();
+    facts.target = request.target();
+    facts.websocket_upgrade = websocket::is_upgrade(request);
+    facts.subprotocols = subprotocols;
+    facts.has_origin = has_origin;
+    if (has_origin) facts.origin = origin->value();
+    HttpRoute route = route_http_request(facts, options.allowed_origins, *context_->handler);
+    if (!route.upgrade) {
+      co_await respond(route, request.version());
+      co_return false;
+    }
+    if (has_origin) origin_ = std::string(origin->value());
+
+    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (remaining.count() <= 0) co_return false;
+    tcp_stream.expires_never();  // the websocket stream keeps its own timers from here on
+    configure_websocket(remaining);
+    if (auto [ec] = co_await ws_->async_accept(request, use_tuple); ec) {
+      spdlog::debug("net: connection {} WebSocket accept failed: {}", id_, ec.message());
+      co_return false;
+    }
+    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.handshake_timeout = options.close_timeout;  // from now on: the close handshake
+    timeouts.idle_timeout = options.idle_timeout;
+    ws_->set_option(timeouts);
+    co_return true;
+  }
+
+  void configure_websocket(std::chrono::milliseconds accept_time_left) {
+    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.handshake_timeout = accept_time_left;
+    timeouts.idle_timeout = context_->options.idle_timeout;
+    ws_->set_option(timeouts);
+    websocket::permessage_deflate no_deflate;
+    no_deflate.server_enable = false;
+    no_deflate.client_enable = false;
+    ws_->set_option(no_deflate);
+    ws_->read_message_max(context_->options.max_frame_bytes);
+    ws_->auto_fragment(false);
+    ws_->write_buffer_bytes(websocket_write_buffer_bytes);
+    ws_->binary(true);
+    ws_->set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
+      response.set(http::field::server, "tmc");
+      response.set(http::field::sec_websocket_protocol, websocket_subprotocol);
+    }));
+  }
+
+  // A plain HTTP response, then a TLS shutdown; the connection ends after it (Connection: close).
+  asio::awaitable<void> respond(const HttpRoute& route, unsigned version) {
+    http::response<http::string_body> response{static_cast<http::status>(route.status), version};
+    response.set(http::field::server, "tmc");
+    response.set(http::field::content_type, route.content_type);
+    response.set(http::field::cache_control, "no-store");
+    response.keep_alive(false);
+    response.body() = route.body;
+    response.prepare_payload();
+    spdlog::debug("net: connection {} HTTP {}", id_, route.status);
+    auto& tcp_stream = beast::get_lowest_layer(*ws_);
+    tcp_stream.expires_after(context_->options.handshake_timeout);
+    auto& tls_stream = ws_->next_layer();
+    if (auto [ec, bytes] = co_await http::async_write(tls_stream, response, use_tuple); ec) {
+      co_return;
+    }
+    co_await tls_stream.async_shutdown(use_tuple);
+  }
+
+  asio::awaitable<void> read_messages() {
+    state_ = State::open;
+    connection_ = context_->handler->open(shared_from_this(),
+                                          api::PeerInfo{remote_, client_organization_, origin_});
+    if (!connection_) co_return;
+    spdlog::info("net: connection {} from {} opened a WebSocket session", id_, remote_);
+    beast::flat_buffer buffer;
+    for (;;) {
+      auto [ec, bytes] = co_await ws_->async_read(buffer, use_tuple);
+      if (ec) {
+        log_read_end(ec);
+        co_return;
+      }
+      if (!ws_->got_binary()) {
+        begin_close(api::CloseCode::unsupported_data, "text frames are not supported");
+      } else if (state_ == State::open) {
+        const auto data = buffer.cdata();
+        connection_->on_binary({static_cast<const char*>(data.data()), data.size()});
+      }
+      buffer.clear();
+    }
+  }
+
+  void log_read_end(const beast::error_code& ec) {
+    if (ec == websocket::error::closed) {
+      spdlog::info("net: connection {} closed ({})", id_, ws_->reason().code);
+    } else if (ec == websocket::error::message_too_big) {
+      spdlog::info("net: connection {} sent a message over {} bytes; closed (1009)", id_,
+                   context_->options.max_frame_bytes);
+    } else if (ec == beast::error::timeout) {
+      spdlog::info("net: connection {} idle; dropped", id_);
+    } else {
+      spdlog::info("net: connection {} ended: {}", id_, ec.message());
+    }
+  }
+
+  void enqueue(std::shared_ptr<const std::string> frame, api::Lane lane) {
+    if (state_ != State::open) return;
+    if (!queue_.push(std::move(frame), lane)) {
+      spdlog::warn("net: connection {} outbound queue over {} bytes (slow consumer)", id_,
+                   context_->options.outbound_queue_limit_bytes);
+      queue_.clear();
+      begin_close(api::CloseCode::try_again_later, "slow consumer");
+      return;
+    }
+    start_writing();
+  }
+
+  void begin_close(api::CloseCode code, std::string reason) {
+    if (state_ == State::handshaking) {
+      drop_connection();
+      return;
+    }
+    if (state_ != State::open) return;
+    state_ = State::closing;
+    close_code_ = code;
+    reason.resize(std::min(reason.size(), close_reason_max));
+    close_reason_ = std::move(reason);
+    queue_.drop_bulk();
+    spdlog::info("net: connection {} closing ({})", id_, static_cast<unsigned>(code));
+    close_timer_.expires_after(context_->options.close_timeout);
+    close_timer_.async_wait([self = shared_from_this()](const beast::error_code& ec) {
+      if (!ec) self->drop_connection();
+    });
+    start_writing();
+  }
+
+  void start_writing() {
+    if (writing_) return;
+    writing_ = true;
+    asio::co_spawn(strand_, write_frames(), asio::detached);
+  }
+
+  // The one writer: control frames before bulk, then the close frame once closing.
+  asio::awaitable<void> write_frames() {
+    const auto self = shared_from_this();
+    try {
+      while (auto frame = queue_.pop()) {
+        if (auto [ec, bytes] = co_await ws_->async_write(asio::buffer(*frame), use_tuple); ec) {
+          queue_.clear();
+          drop_connection();
+          break;
+        }
+      }
+      if (state_ == State::closing && !close_sent_) {
+        close_sent_ = true;
+        const websocket::close_reason reason{static_cast<websocket::close_code>(close_code_),
+                                             close_reason_};
+        if (auto [ec] = co_await ws_->async_close(reason, use_tuple); ec) {
+          spdlog::debug("net: connection {} close handshake: {}", id_, ec.message());
+        }
+      }
+    } catch (const std::exception& error) {
+      spdlog::error("net: connection {} writer failed: {}", id_, error.what());
+      drop_connection();
+    }
+    writing_ = false;
+    finish_if_idle();
+  }
+
+  // The read side is over: the api hears about it once; a pending write cannot succeed.
+  void end_connection() {
+    state_ = State::ended;
+    queue_.clear();
+    if (auto connection = std::exchange(connection_, nullptr)) connection->on_closed();
+    if (writing_) drop_connection();
+    finish_if_idle();
+  }
+
+  void finish_if_idle() {
+    if (reading_ || writing_ || finished_) return;
+    finished_ = true;
+    close_timer_.cancel();
+    drop_connection();
+    // Free the TLS/WebSocket state now; the api may keep this Outbound for a while.
+    asio::post(strand_, [self = shared_from_this()] { self->ws_.reset(); });
+    spdlog::debug("net: connection {} finished", id_);
+    context_->registry.remove(id_);
+  }
+
+  void drop_connection() {
+    if (!ws_) return;
+    auto& tcp_stream = beast::get_lowest_layer(*ws_);
+    boost::system::error_code ignored;
+    tcp_stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_stream.close();
+  }
+
+  std::shared_ptr<SessionContext> context_;
+  asio::any_io_executor strand_;
+  std::string remote_;
+  std::optional<WebSocket> ws_;
+  std::uint64_t id_ = 0;
+  State state_ = State::handshaking;
+  OutboundQueue queue_;
+  asio::steady_timer close_timer_;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool close_sent_ = false;
+  bool finished_ = false;
+  api::CloseCode close_code_ = api::CloseCode::normal;
+  std::string close_reason_;
+  std::string client_organization_;
+  std::string origin_;
+  std::shared_ptr<api::Connection> connection_;
+};
+
+}  // namespace
+
+void start_session(tcp::socket socket, std::shared_ptr<SessionContext> context) {
+  std::make_shared<Session>(std::move(socket), std::move(context))->start();
+}
+
+}  // namespace tmc::net

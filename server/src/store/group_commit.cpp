@@ -1,0 +1,142 @@
+// Group commit writer: queue, batch loop, per-op savepoints and completion after commit.
+#include "store/group_commit.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <future>
+#include <utility>
+
+namespace tmc::store {
+namespace {
+
+// The writer whose thread this is, if any (detects a blocking write from an op or completion).
+thread_local const GroupCommitWriter* running_writer = nullptr;
+
+}  // namespace
+
+GroupCommitWriter::GroupCommitWriter(BatchBackend& backend, std::size_t max_batch)
+    : backend_(backend), max_batch_(max_batch == 0 ? 1 : max_batch), thread_([this] { run(); }) {}
+
+GroupCommitWriter::~GroupCommitWriter() { stop(); }
+
+bool GroupCommitWriter::write(BatchOp op) {
+  if (running_writer == this) {
+    throw StoreError("blocking write from the writer thread");
+  }
+  std::promise<bool> result;
+  auto future = result.get_future();
+  write_async(std::move(op), [&result](bool kept, std::exception_ptr error) {
+    if (error) {
+      result.set_exception(std::move(error));
+    } else {
+      result.set_value(kept);
+    }
+  });
+  return future.get();
+}
+
+void GroupCommitWriter::write_async(BatchOp op, Completion done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) throw StoreError("store is closed");
+    queue_.push_back(Pending{std::move(op), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void GroupCommitWriter::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+WriterStats GroupCommitWriter::stats() const {
+  WriterStats stats;
+  stats.batches_committed = batches_committed_.load();
+  stats.ops_committed = ops_committed_.load();
+  stats.batches_failed = batches_failed_.load();
+  stats.last_batch_size = last_batch_size_.load();
+  stats.commit_seconds_total = static_cast<double>(commit_microseconds_total_.load()) / 1e6;
+  return stats;
+}
+
+void GroupCommitWriter::run() {
+  running_writer = this;
+  std::vector<Pending> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    run_batch(batch);
+    batch.clear();
+  }
+}
+
+void GroupCommitWriter::run_batch(std::vector<Pending>& batch) {
+  auto outcomes = execute(batch);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!batch[i].done) continue;
+    try {
+      batch[i].done(outcomes[i].kept, outcomes[i].error);
+    } catch (const std::exception& e) {
+      // A completion must not take the writer down; its text is ours, never row data.
+      spdlog::error("store: write completion threw: {}", e.what());
+    } catch (...) {
+      spdlog::error("store: write completion threw a non-standard exception");
+    }
+  }
+}
+
+std::vector<GroupCommitWriter::Outcome> GroupCommitWriter::execute(std::vector<Pending>& batch) {
+  std::vector<Outcome> outcomes(batch.size());
+  try {
+    backend_.begin();
+    for (std::size_t i = 0; i < batch.size(); ++i) outcomes[i] = run_op(batch[i].op);
+    const auto started = std::chrono::steady_clock::now();
+    backend_.commit();
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    commit_microseconds_total_ +=
+        std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+    batches_committed_ += 1;
+    ops_committed_ += batch.size();
+    last_batch_size_ = batch.size();
+    return outcomes;
+  } catch (const StoreError& e) {
+    spdlog::error("store: write batch of {} ops failed: {}", batch.size(), e.what());
+    backend_.rollback();
+    batches_failed_ += 1;
+    last_batch_size_ = batch.size();
+    const auto error = std::current_exception();
+    for (auto& outcome : outcomes) outcome = Outcome{false, error};
+    return outcomes;
+  }
+}
+
+GroupCommitWriter::Outcome GroupCommitWriter::run_op(BatchOp& op) {
+  backend_.savepoint();
+  Outcome outcome;
+  try {
+    outcome.kept = op();
+  } catch (...) {
+    outcome.error = std::current_exception();
+  }
+  if (outcome.kept && !outcome.error) {
+    backend_.release_savepoint();
+  } else {
+    outcome.kept = false;
+    backend_.rollback_to_savepoint();  // throws StoreError (failing the batch) if that is lost
+  }
+  return outcome;
+}
+
+}  // namespace tmc::store

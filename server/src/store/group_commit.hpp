@@ -1,0 +1,97 @@
+// Backend-neutral group commit: one writer thread batches queued write ops into one transaction.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "store/store.hpp"
+
+namespace tmc::store {
+
+// The transaction primitives a backend offers the writer. Every method runs on the writer thread
+// only and throws StoreError on failure. Savepoints are not nested: one is open at a time.
+class BatchBackend {
+ public:
+  virtual ~BatchBackend() = default;
+  virtual void begin() = 0;                  // start the batch transaction (write lock taken)
+  virtual void commit() = 0;                 // durable once this returns
+  virtual void rollback() noexcept = 0;      // abandon the batch transaction, if one is open
+  virtual void savepoint() = 0;              // open the per-op savepoint
+  virtual void release_savepoint() = 0;      // keep the op's changes
+  virtual void rollback_to_savepoint() = 0;  // drop the op's changes and close the savepoint
+};
+
+// Queues ops for a single writer thread. The writer takes everything pending (up to max_batch),
+// runs begin, then each op inside its own savepoint, then commit, and only then completes every
+// caller of the batch.
+//  - An op returning false, or throwing anything, has its own savepoint rolled back; the rest of
+//    the batch is unaffected and the op's caller gets its exception back. When rolling back to
+//    the savepoint itself fails (the engine lost the transaction), the whole batch fails.
+//  - A StoreError from begin/savepoint/release/commit fails the whole batch: it is rolled back
+//    and every caller of the batch gets that StoreError.
+// Ops and completions run on the writer thread and must not call write() (it would wait for
+// itself): write() on the writer thread throws StoreError instead of deadlocking.
+class GroupCommitWriter {
+ public:
+  using BatchOp = std::function<bool()>;
+  using Completion = std::function<void(bool kept, std::exception_ptr error)>;
+
+  GroupCommitWriter(BatchBackend& backend, std::size_t max_batch);
+  ~GroupCommitWriter();  // stop()
+  GroupCommitWriter(const GroupCommitWriter&) = delete;
+  GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
+
+  // Blocks until op's batch committed; returns what op returned or rethrows its exception (or the
+  // batch's StoreError). Throws StoreError when the writer is stopped or when called on the
+  // writer thread. Thread-safe.
+  bool write(BatchOp op);
+
+  // Completion runs on the writer thread after the batch commit (or failure). Throws StoreError
+  // when the writer is stopped. Thread-safe.
+  void write_async(BatchOp op, Completion done);
+
+  // Runs every op already queued, then joins the writer thread. Idempotent.
+  void stop();
+
+  WriterStats stats() const;
+
+ private:
+  struct Pending {
+    BatchOp op;
+    Completion done;
+  };
+  struct Outcome {
+    bool kept = false;
+    std::exception_ptr error;
+  };
+
+  void run();
+  void run_batch(std::vector<Pending>& batch);
+  std::vector<Outcome> execute(std::vector<Pending>& batch);
+  Outcome run_op(BatchOp& op);
+
+  BatchBackend& backend_;
+  const std::size_t max_batch_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+
+  std::atomic<std::uint64_t> batches_committed_{0};
+  std::atomic<std::uint64_t> ops_committed_{0};
+  std::atomic<std::uint64_t> batches_failed_{0};
+  std::atomic<std::uint64_t> last_batch_size_{0};
+  std::atomic<std::uint64_t> commit_microseconds_total_{0};
+
+  std::thread thread_;  // last: starts after every member above is ready
+};
+
+}  // namespace tmc::store

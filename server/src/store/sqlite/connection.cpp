@@ -1,0 +1,60 @@
+// SQLite connection: open with the server's pragmas, statement cache, script execution.
+#include "store/sqlite/connection.hpp"
+
+#include "store/store.hpp"
+
+namespace tmc::store::sqlite {
+
+Connection::Connection(const std::string& path, Mode mode, std::chrono::milliseconds busy_timeout) {
+  const int flags =
+      SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
+      (mode == Mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw_sqlite_error(rc, "sqlite open");
+  }
+  try {
+    const int timeout_rc = sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
+    if (timeout_rc != SQLITE_OK) throw_sqlite_error(timeout_rc, "sqlite busy_timeout");
+    sqlite3_extended_result_codes(db_, 1);
+    exec("PRAGMA foreign_keys = ON");
+    if (mode == Mode::read_write) {
+      auto journal = query("PRAGMA journal_mode = WAL");
+      if (!journal.step() || journal.text(0) != "wal") {
+        throw StoreError("sqlite: cannot switch the database to WAL mode");
+      }
+      exec("PRAGMA synchronous = FULL");
+    } else {
+      exec("PRAGMA query_only = ON");
+    }
+  } catch (...) {
+    cache_.clear();
+    sqlite3_close_v2(db_);
+    throw;
+  }
+}
+
+Connection::~Connection() {
+  cache_.clear();  // statements must be finalized before the connection closes
+  sqlite3_close_v2(db_);
+}
+
+Query Connection::query(std::string_view sql) {
+  auto found = cache_.find(sql);
+  if (found == cache_.end()) {
+    auto statement = std::make_unique<Statement>(db_, sql, true);
+    found = cache_.emplace(std::string(sql), std::move(statement)).first;
+  }
+  sqlite3_stmt* stmt = found->second->handle();
+  if (sqlite3_stmt_busy(stmt) != 0) throw StoreError("sqlite: statement already in use");
+  return Query(stmt);
+}
+
+void Connection::exec(const char* sql) {
+  const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) throw_sqlite_error(sqlite3_extended_errcode(db_), "sqlite exec");
+}
+
+}  // namespace tmc::store::sqlite

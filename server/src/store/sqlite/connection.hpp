@@ -1,0 +1,51 @@
+// One SQLite connection with its per-connection cache of persistent prepared statements.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "store/sqlite/statement.hpp"
+
+namespace tmc::store::sqlite {
+
+// Not thread-safe: used by one thread at a time (the writer, or whoever checked it out of the
+// read pool). Throws StoreError when the database cannot be opened or configured.
+class Connection {
+ public:
+  enum class Mode { read_write, read_only };
+
+  Connection(const std::string& path, Mode mode, std::chrono::milliseconds busy_timeout);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // A scoped execution of the cached statement for sql (prepared on first use). sql must be one
+  // statement; the same text must not be in use twice at once on this connection.
+  Query query(std::string_view sql);
+
+  // Runs a statement (or a script of several) that returns no rows and takes no parameters.
+  void exec(const char* sql);
+
+  // Rows changed by the last INSERT/UPDATE/DELETE.
+  int changes() const { return sqlite3_changes(db_); }
+  bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
+ private:
+  struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const noexcept {
+      return std::hash<std::string_view>{}(text);
+    }
+  };
+
+  sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, std::unique_ptr<Statement>, TextHash, std::equal_to<>> cache_;
+};
+
+}  // namespace tmc::store::sqlite

@@ -1,0 +1,154 @@
+// SQLite Store: read pool (snapshot per read), write connection driven by the group-commit writer.
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "store/group_commit.hpp"
+#include "store/sqlite/connection.hpp"
+#include "store/sqlite/migrations.hpp"
+#include "store/sqlite/sqlite_tx.hpp"
+
+namespace tmc::store {
+namespace {
+
+using sqlite::Connection;
+using sqlite::SqliteTx;
+
+// Fixed set of read-only connections; checkout blocks until one is free.
+class ReadPool {
+ public:
+  explicit ReadPool(const SqliteOptions& options) {
+    const int size = options.read_connections > 0 ? options.read_connections : 1;
+    for (int i = 0; i < size; ++i) {
+      all_.push_back(std::make_unique<Connection>(options.path, Connection::Mode::read_only,
+                                                  options.busy_timeout));
+      idle_.push_back(all_.back().get());
+    }
+  }
+
+  // Returns the connection to the pool when it goes out of scope.
+  class Lease {
+   public:
+    Lease(ReadPool& pool, Connection& connection) : pool_(pool), connection_(connection) {}
+    ~Lease() { pool_.give_back(connection_); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Connection& connection() { return connection_; }
+
+   private:
+    ReadPool& pool_;
+    Connection& connection_;
+  };
+
+  Lease checkout() {
+    std::unique_lock lock(mutex_);
+    available_.wait(lock, [this] { return !idle_.empty(); });
+    Connection* connection = idle_.back();
+    idle_.pop_back();
+    return Lease(*this, *connection);
+  }
+
+ private:
+  void give_back(Connection& connection) {
+    {
+      std::lock_guard lock(mutex_);
+      idle_.push_back(&connection);
+    }
+    available_.notify_one();
+  }
+
+  std::vector<std::unique_ptr<Connection>> all_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<Connection*> idle_;
+};
+
+// The batch transaction primitives on the single write connection.
+class SqliteBatchBackend final : public BatchBackend {
+ public:
+  explicit SqliteBatchBackend(Connection& connection) : db_(connection) {}
+
+  void begin() override { db_.exec("BEGIN IMMEDIATE"); }
+  void commit() override { db_.exec("COMMIT"); }
+  void rollback() noexcept override {
+    if (!db_.in_transaction()) return;  // SQLite may already have rolled it back
+    try {
+      db_.exec("ROLLBACK");
+    } catch (const StoreError&) {
+      // Nothing more to do: the connection reports the failure again on the next BEGIN.
+    }
+  }
+  void savepoint() override { db_.exec("SAVEPOINT op"); }
+  void release_savepoint() override { db_.exec("RELEASE op"); }
+  void rollback_to_savepoint() override { db_.exec("ROLLBACK TO op; RELEASE op"); }
+
+ private:
+  Connection& db_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(const SqliteOptions& options)
+      : write_connection_(options.path, Connection::Mode::read_write, options.busy_timeout),
+        schema_version_(sqlite::apply_migrations(write_connection_)),
+        readers_(options),
+        write_tx_(write_connection_, true),
+        backend_(write_connection_),
+        writer_(backend_, options.max_batch > 0 ? static_cast<std::size_t>(options.max_batch) : 1) {
+  }
+
+  ~SqliteStore() override { writer_.stop(); }
+
+  void read(const std::function<void(Tx&)>& fn) override {
+    auto lease = readers_.checkout();
+    auto& db = lease.connection();
+    db.exec("BEGIN");
+    try {
+      SqliteTx tx(db, false);
+      fn(tx);
+      db.exec("COMMIT");
+    } catch (...) {
+      if (db.in_transaction()) {
+        try {
+          db.exec("ROLLBACK");
+        } catch (const StoreError&) {
+          // The original exception matters more; the connection stays usable or reports again.
+        }
+      }
+      throw;
+    }
+  }
+
+  bool write(WriteOp op) override { return writer_.write(bind_op(std::move(op))); }
+
+  void write_async(WriteOp op, std::function<void(bool, std::exception_ptr)> done) override {
+    writer_.write_async(bind_op(std::move(op)), std::move(done));
+  }
+
+  int schema_version() override { return schema_version_; }
+
+  WriterStats writer_stats() const override { return writer_.stats(); }
+
+ private:
+  GroupCommitWriter::BatchOp bind_op(WriteOp op) {
+    return [this, op = std::move(op)] { return op(write_tx_); };
+  }
+
+  Connection write_connection_;  // used only by the writer thread once construction is done
+  int schema_version_;
+  ReadPool readers_;
+  SqliteTx write_tx_;
+  SqliteBatchBackend backend_;
+  GroupCommitWriter writer_;  // last: its thread starts once everything above exists
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite_store(const SqliteOptions& options) {
+  return std::make_unique<SqliteStore>(options);
+}
+
+}  // namespace tmc::store

@@ -1,0 +1,525 @@
+// SQL for the store operations on SQLite. Row <-> record mapping lives next to each table's SQL.
+#include "store/sqlite/sqlite_tx.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace tmc::store::sqlite {
+namespace {
+
+template <class Enum>
+int to_int(Enum value) {
+  return static_cast<int>(value);
+}
+
+// ---- organisations ----
+
+constexpr const char* organization_select =
+    "SELECT id, name, kind, region, time_zone FROM organizations ";
+
+Organization read_organization(const Query& row) {
+  Organization org;
+  org.id = row.text(0);
+  org.name = row.text(1);
+  org.kind = static_cast<OrganizationKind>(row.int32(2));
+  org.region = row.text(3);
+  org.time_zone = row.text(4);
+  return org;
+}
+
+// ---- users ----
+
+constexpr const char* user_columns =
+    "u.id, u.username, u.display_name, u.role, u.organization_id, u.disabled, u.created_at";
+
+User read_user(const Query& row) {
+  User user;
+  user.id = row.text(0);
+  user.username = row.text(1);
+  user.display_name = row.text(2);
+  user.role = static_cast<Role>(row.int32(3));
+  user.organization_id = row.text(4);
+  user.disabled = row.boolean(5);
+  user.created_at = row.time(6);
+  return user;
+}
+
+// Shared tail of both list_users forms: ?1 role or NULL, ?2 organisation or '', ?3 include
+// disabled; the specialty (?4) is matched by the driving join when set.
+constexpr const char* user_filter_tail =
+    " (?1 IS NULL OR u.role = ?1) AND (?2 = '' OR u.organization_id = ?2)"
+    " AND (?3 OR u.disabled = 0) ORDER BY u.username";
+
+// ---- sessions ----
+
+SessionRecord read_session(const Query& row) {
+  SessionRecord session;
+  session.token_hash = row.blob(0);
+  session.user_id = row.text(1);
+  session.created_at = row.time(2);
+  session.expires_at = row.time(3);
+  session.revoked = row.boolean(4);
+  return session;
+}
+
+// ---- consultations ----
+
+// Column order shared by SELECT (read_consultation), INSERT and UPDATE (bind_consultation).
+constexpr const char* consultation_columns =
+    "c.id, c.state, c.urgency, c.specialty, c.patient_reference, c.patient_age_years,"
+    " c.patient_sex, c.requesting_organization_id, c.requester_id, c.assigned_specialist_id,"
+    " c.target_organization_id, c.preferred_specialist_id, c.wrapped_key, c.sealed_question,"
+    " c.sealed_summary, c.sealed_report, c.last_seq, c.candidate_count, c.respond_by,"
+    " c.escalated, c.created_at, c.updated_at";
+
+const std::string& consultation_select() {
+  static const std::string sql =
+      std::string("SELECT ") + consultation_columns + " FROM consultations c ";
+  return sql;
+}
+
+Consultation read_consultation(const Query& row) {
+  Consultation c;
+  c.id = row.text(0);
+  c.state = static_cast<ConsultationState>(row.int32(1));
+  c.urgency = static_cast<Urgency>(row.int32(2));
+  c.specialty = row.text(3);
+  c.patient_reference = row.text(4);
+  c.patient_age_years = row.int32(5);
+  c.patient_sex = static_cast<Sex>(row.int32(6));
+  c.requesting_organization_id = row.text(7);
+  c.requester_id = row.text(8);
+  c.assigned_specialist_id = row.text(9);
+  c.target_organization_id = row.text(10);
+  c.preferred_specialist_id = row.text(11);
+  c.wrapped_key = row.blob(12);
+  c.sealed_question = row.blob(13);
+  c.sealed_summary = row.blob(14);
+  c.sealed_report = row.blob(15);
+  c.last_seq = row.int64(16);
+  c.candidate_count = row.int32(17);
+  c.respond_by = row.optional_time(18);
+  c.escalated = row.boolean(19);
+  c.created_at = row.time(20);
+  c.updated_at = row.time(21);
+  return c;
+}
+
+void bind_consultation(Query& query, const Consultation& c) {
+  query.bind_all(c.id, to_int(c.state), to_int(c.urgency), c.specialty, c.patient_reference,
+                 c.patient_age_years, to_int(c.patient_sex), c.requesting_organization_id,
+                 c.requester_id);
+  query.bind_or_null(10, c.assigned_specialist_id)
+      .bind_or_null(11, c.target_organization_id)
+      .bind_or_null(12, c.preferred_specialist_id)
+      .bind(13, Blob{c.wrapped_key})
+      .bind(14, Blob{c.sealed_question})
+      .bind(15, Blob{c.sealed_summary})
+      .bind(16, Blob{c.sealed_report})
+      .bind(17, c.last_seq)
+      .bind(18, c.candidate_count)
+      .bind(19, c.respond_by)
+      .bind(20, c.escalated)
+      .bind(21, c.created_at)
+      .bind(22, c.updated_at);
+}
+
+// ---- log ----
+
+constexpr const char* log_select =
+    "SELECT consultation_id, seq, sender_id, client_msg_id, posted_at, sealed_body"
+    " FROM consultation_log ";
+
+LogRecord read_log(const Query& row) {
+  LogRecord record;
+  record.consultation_id = row.text(0);
+  record.seq = row.int64(1);
+  record.sender_id = row.text(2);
+  record.client_msg_id = row.text(3);
+  record.posted_at = row.time(4);
+  record.sealed_body = row.blob(5);
+  return record;
+}
+
+template <class Record, class Reader>
+std::vector<Record> collect(Query& query, Reader read) {
+  std::vector<Record> rows;
+  while (query.step()) rows.push_back(read(query));
+  return rows;
+}
+
+template <class Record, class Reader>
+std::optional<Record> first(Query& query, Reader read) {
+  if (!query.step()) return std::nullopt;
+  return read(query);
+}
+
+}  // namespace
+
+void SqliteTx::require_writable() const {
+  if (!writable_) throw StoreError("read-only transaction");
+}
+
+// ---- directory ----
+
+std::optional<Organization> SqliteTx::find_organization(std::string_view id) {
+  static const std::string sql = std::string(organization_select) + "WHERE id = ?1";
+  auto query = db_.query(sql);
+  query.bind(1, id);
+  return first<Organization>(query, read_organization);
+}
+
+std::vector<Organization> SqliteTx::list_organizations() {
+  static const std::string sql = std::string(organization_select) + "ORDER BY id";
+  auto query = db_.query(sql);
+  return collect<Organization>(query, read_organization);
+}
+
+std::vector<Pairing> SqliteTx::list_pairings() {
+  auto query = db_.query(
+      "SELECT county_organization_id, partner_organization_id FROM pairings"
+      " ORDER BY county_organization_id, partner_organization_id");
+  return collect<Pairing>(query, [](const Query& row) {
+    return Pairing{row.text(0), row.text(1)};
+  });
+}
+
+void SqliteTx::load_specialties(User& user) {
+  auto query =
+      db_.query("SELECT specialty FROM user_specialties WHERE user_id = ?1 ORDER BY specialty");
+  query.bind(1, user.id);
+  user.specialties = collect<std::string>(query, [](const Query& row) { return row.text(0); });
+}
+
+std::optional<User> SqliteTx::find_user_where(const std::string& sql, std::string_view key) {
+  std::optional<User> user;
+  {
+    auto query = db_.query(sql);
+    query.bind(1, key);
+    user = first<User>(query, read_user);
+  }
+  if (user) load_specialties(*user);  // after the first statement is reset
+  return user;
+}
+
+std::optional<User> SqliteTx::find_user(std::string_view id) {
+  static const std::string sql =
+      std::string("SELECT ") + user_columns + " FROM users u WHERE u.id = ?1";
+  return find_user_where(sql, id);
+}
+
+std::optional<User> SqliteTx::find_user_by_username(std::string_view username) {
+  static const std::string sql =
+      std::string("SELECT ") + user_columns + " FROM users u WHERE u.username = ?1";
+  return find_user_where(sql, username);
+}
+
+std::vector<User> SqliteTx::list_users(const UserFilter& filter) {
+  // With a specialty the (specialty, user_id) index drives the query; otherwise users does.
+  static const std::string by_specialty =
+      std::string("SELECT ") + user_columns +
+      " FROM user_specialties s JOIN users u ON u.id = s.user_id WHERE s.specialty = ?4 AND" +
+      user_filter_tail;
+  static const std::string all =
+      std::string("SELECT ") + user_columns + " FROM users u WHERE ?4 = '' AND" + user_filter_tail;
+  std::vector<User> users;
+  {
+    auto query = db_.query(filter.specialty.empty() ? all : by_specialty);
+    if (filter.role) {
+      query.bind(1, to_int(*filter.role));
+    } else {
+      query.bind_null(1);
+    }
+    query.bind(2, filter.organization_id)
+        .bind(3, filter.include_disabled)
+        .bind(4, filter.specialty);
+    users = collect<User>(query, read_user);
+  }
+  for (auto& user : users) load_specialties(user);
+  return users;
+}
+
+std::optional<std::string> SqliteTx::find_password_hash(std::string_view user_id) {
+  auto query = db_.query("SELECT password_hash FROM password_hashes WHERE user_id = ?1");
+  query.bind(1, user_id);
+  return first<std::string>(query, [](const Query& row) { return row.text(0); });
+}
+
+bool SqliteTx::insert_organization(const Organization& org) {
+  require_writable();
+  db_.query(
+         "INSERT INTO organizations(id, name, kind, region, time_zone)"
+         " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING")
+      .bind_all(org.id, org.name, to_int(org.kind), org.region, org.time_zone)
+      .run();
+  return db_.changes() == 1;
+}
+
+bool SqliteTx::insert_pairing(const Pairing& pairing) {
+  require_writable();
+  db_.query(
+         "INSERT INTO pairings(county_organization_id, partner_organization_id)"
+         " VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+      .bind_all(pairing.county_organization_id, pairing.partner_organization_id)
+      .run();
+  return db_.changes() == 1;
+}
+
+bool SqliteTx::insert_user(const User& user, std::string_view password_hash) {
+  require_writable();
+  db_.query(
+         "INSERT INTO users(id, username, display_name, role, organization_id, disabled,"
+         " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING")
+      .bind_all(user.id, user.username, user.display_name, to_int(user.role), user.organization_id,
+                user.disabled, user.created_at)
+      .run();
+  if (db_.changes() != 1) return false;
+  for (const auto& specialty : user.specialties) {
+    db_.query(
+           "INSERT INTO user_specialties(user_id, specialty) VALUES (?1, ?2)"
+           " ON CONFLICT DO NOTHING")
+        .bind_all(user.id, specialty)
+        .run();
+  }
+  return set_password_hash(user.id, password_hash);
+}
+
+bool SqliteTx::set_password_hash(std::string_view user_id, std::string_view password_hash) {
+  require_writable();
+  db_.query(
+         "INSERT INTO password_hashes(user_id, password_hash)"
+         " SELECT id, ?2 FROM users WHERE id = ?1"
+         " ON CONFLICT(user_id) DO UPDATE SET password_hash = excluded.password_hash")
+      .bind_all(user_id, password_hash)
+      .run();
+  return db_.changes() == 1;
+}
+
+bool SqliteTx::set_user_disabled(std::string_view user_id, bool disabled) {
+  require_writable();
+  db_.query("UPDATE users SET disabled = ?2 WHERE id = ?1").bind_all(user_id, disabled).run();
+  return db_.changes() == 1;
+}
+
+// ---- sessions ----
+
+std::optional<SessionRecord> SqliteTx::find_session(std::string_view token_hash) {
+  auto query = db_.query(
+      "SELECT token_hash, user_id, created_at, expires_at, revoked FROM sessions"
+      " WHERE token_hash = ?1");
+  query.bind(1, Blob{token_hash});
+  return first<SessionRecord>(query, read_session);
+}
+
+void SqliteTx::insert_session(const SessionRecord& session) {
+  require_writable();
+  db_.query(
+         "INSERT INTO sessions(token_hash, user_id, created_at, expires_at, revoked)"
+         " VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind_all(Blob{session.token_hash}, session.user_id, session.created_at, session.expires_at,
+                session.revoked)
+      .run();
+}
+
+bool SqliteTx::revoke_session(std::string_view token_hash) {
+  require_writable();
+  db_.query("UPDATE sessions SET revoked = 1 WHERE token_hash = ?1")
+      .bind(1, Blob{token_hash})
+      .run();
+  return db_.changes() == 1;
+}
+
+int SqliteTx::revoke_user_sessions(std::string_view user_id) {
+  require_writable();
+  db_.query("UPDATE sessions SET revoked = 1 WHERE user_id = ?1 AND revoked = 0")
+      .bind(1, user_id)
+      .run();
+  return db_.changes();
+}
+
+int SqliteTx::delete_expired_sessions(TimePoint now) {
+  require_writable();
+  db_.query("DELETE FROM sessions WHERE expires_at <= ?1").bind(1, now).run();
+  return db_.changes();
+}
+
+// ---- consultations ----
+
+std::optional<Consultation> SqliteTx::find_consultation(std::string_view id) {
+  static const std::string sql = consultation_select() + "WHERE c.id = ?1";
+  auto query = db_.query(sql);
+  query.bind(1, id);
+  return first<Consultation>(query, read_consultation);
+}
+
+bool SqliteTx::insert_consultation(const Consultation& consultation) {
+  require_writable();
+  auto query = db_.query(
+      "INSERT INTO consultations(id, state, urgency, specialty, patient_reference,"
+      " patient_age_years, patient_sex, requesting_organization_id, requester_id,"
+      " assigned_specialist_id, target_organization_id, preferred_specialist_id, wrapped_key,"
+      " sealed_question, sealed_summary, sealed_report, last_seq, candidate_count, respond_by,"
+      " escalated, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+      " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) ON CONFLICT DO NOTHING");
+  bind_consultation(query, consultation);
+  query.run();
+  return db_.changes() == 1;
+}
+
+void SqliteTx::update_consultation(const Consultation& consultation) {
+  require_writable();
+  auto query = db_.query(
+      "UPDATE consultations SET state = ?2, urgency = ?3, specialty = ?4,"
+      " patient_reference = ?5, patient_age_years = ?6, patient_sex = ?7,"
+      " requesting_organization_id = ?8, requester_id = ?9, assigned_specialist_id = ?10,"
+      " target_organization_id = ?11, preferred_specialist_id = ?12, wrapped_key = ?13,"
+      " sealed_question = ?14, sealed_summary = ?15, sealed_report = ?16, last_seq = ?17,"
+      " candidate_count = ?18, respond_by = ?19, escalated = ?20, created_at = ?21,"
+      " updated_at = ?22 WHERE id = ?1");
+  bind_consultation(query, consultation);
+  query.run();
+  if (db_.changes() != 1) throw StoreError("update_consultation: no such consultation");
+}
+
+std::vector<Consultation> SqliteTx::list_consultations(const ConsultationQuery& query) {
+  if (query.limit <= 0) return {};
+  // Visible: the user participates or is an open candidate; or a coordinator's organisation
+  // requested it, or is the organisation of its assigned specialist or of any participant or
+  // candidate (declined ones included: that organisation was involved).
+  static const std::string sql =
+      consultation_select() +
+      "WHERE c.id > ?3 AND (?4 IS NULL OR c.state = ?4) AND ("
+      " EXISTS (SELECT 1 FROM consultation_participants p"
+      "   WHERE p.consultation_id = c.id AND p.user_id = ?1)"
+      " OR EXISTS (SELECT 1 FROM consultation_candidates k"
+      "   WHERE k.consultation_id = c.id AND k.user_id = ?1 AND k.declined = 0)"
+      " OR (?2 <> '' AND ("
+      "   c.requesting_organization_id = ?2"
+      "   OR EXISTS (SELECT 1 FROM users u"
+      "     WHERE u.id = c.assigned_specialist_id AND u.organization_id = ?2)"
+      "   OR EXISTS (SELECT 1 FROM consultation_participants p JOIN users u ON u.id = p.user_id"
+      "     WHERE p.consultation_id = c.id AND u.organization_id = ?2)"
+      "   OR EXISTS (SELECT 1 FROM consultation_candidates k JOIN users u ON u.id = k.user_id"
+      "     WHERE k.consultation_id = c.id AND u.organization_id = ?2))))"
+      " ORDER BY c.id LIMIT ?5";
+  auto rows = db_.query(sql);
+  rows.bind(1, query.user_id).bind(2, query.coordinator_organization_id).bind(3, query.after_id);
+  if (query.state) {
+    rows.bind(4, to_int(*query.state));
+  } else {
+    rows.bind_null(4);
+  }
+  rows.bind(5, query.limit);
+  return collect<Consultation>(rows, read_consultation);
+}
+
+std::vector<Consultation> SqliteTx::list_due_consultations(TimePoint now, int limit) {
+  if (limit <= 0) return {};
+  // The WHERE clause repeats the partial index's condition so the planner can use it.
+  static const std::string sql =
+      consultation_select() +
+      "WHERE c.state IN (1, 2) AND c.respond_by IS NOT NULL AND c.respond_by <= ?1"
+      " ORDER BY c.respond_by, c.id LIMIT ?2";
+  static_assert(static_cast<int>(ConsultationState::requested) == 1 &&
+                static_cast<int>(ConsultationState::offered) == 2);
+  auto query = db_.query(sql);
+  query.bind_all(now, limit);
+  return collect<Consultation>(query, read_consultation);
+}
+
+std::vector<Participant> SqliteTx::list_participants(std::string_view consultation_id) {
+  auto query = db_.query(
+      "SELECT user_id, kind, read_seq FROM consultation_participants"
+      " WHERE consultation_id = ?1 ORDER BY user_id");
+  query.bind(1, consultation_id);
+  return collect<Participant>(query, [](const Query& row) {
+    return Participant{row.text(0), static_cast<ParticipantKind>(row.int32(1)), row.int64(2)};
+  });
+}
+
+bool SqliteTx::add_participant(std::string_view consultation_id, const Participant& p) {
+  require_writable();
+  db_.query(
+         "INSERT INTO consultation_participants(consultation_id, user_id, kind, read_seq)"
+         " VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")
+      .bind_all(consultation_id, p.user_id, to_int(p.kind), p.read_seq)
+      .run();
+  return db_.changes() == 1;
+}
+
+bool SqliteTx::advance_read_seq(std::string_view consultation_id, std::string_view user_id,
+                                std::int64_t seq) {
+  require_writable();
+  db_.query(
+         "UPDATE consultation_participants SET read_seq = max(read_seq, ?3)"
+         " WHERE consultation_id = ?1 AND user_id = ?2")
+      .bind_all(consultation_id, user_id, seq)
+      .run();
+  return db_.changes() == 1;
+}
+
+std::vector<Candidate> SqliteTx::list_candidates(std::string_view consultation_id) {
+  auto query = db_.query(
+      "SELECT user_id, declined FROM consultation_candidates WHERE consultation_id = ?1"
+      " ORDER BY user_id");
+  query.bind(1, consultation_id);
+  return collect<Candidate>(query, [](const Query& row) {
+    return Candidate{row.text(0), row.boolean(1)};
+  });
+}
+
+void SqliteTx::add_candidates(std::string_view consultation_id,
+                              const std::vector<std::string>& user_ids) {
+  require_writable();
+  for (const auto& user_id : user_ids) {
+    db_.query(
+           "INSERT INTO consultation_candidates(consultation_id, user_id, declined)"
+           " VALUES (?1, ?2, 0) ON CONFLICT DO NOTHING")
+        .bind_all(consultation_id, user_id)
+        .run();
+  }
+}
+
+bool SqliteTx::mark_candidate_declined(std::string_view consultation_id, std::string_view user_id) {
+  require_writable();
+  db_.query(
+         "UPDATE consultation_candidates SET declined = 1"
+         " WHERE consultation_id = ?1 AND user_id = ?2")
+      .bind_all(consultation_id, user_id)
+      .run();
+  return db_.changes() == 1;
+}
+
+void SqliteTx::append_log(const LogRecord& record) {
+  require_writable();
+  db_.query(
+         "INSERT INTO consultation_log(consultation_id, seq, sender_id, client_msg_id,"
+         " posted_at, sealed_body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+      .bind_all(record.consultation_id, record.seq, record.sender_id, record.client_msg_id,
+                record.posted_at, Blob{record.sealed_body})
+      .run();
+}
+
+std::optional<LogRecord> SqliteTx::find_log_by_client_msg_id(std::string_view consultation_id,
+                                                             std::string_view sender_id,
+                                                             std::string_view client_msg_id) {
+  if (client_msg_id.empty()) return std::nullopt;  // empty ids are not idempotency keys
+  static const std::string sql = std::string(log_select) +
+                                 "WHERE consultation_id = ?1 AND sender_id = ?2"
+                                 " AND client_msg_id = ?3 AND client_msg_id <> ''";
+  auto query = db_.query(sql);
+  query.bind_all(consultation_id, sender_id, client_msg_id);
+  return first<LogRecord>(query, read_log);
+}
+
+std::vector<LogRecord> SqliteTx::list_log(std::string_view consultation_id, std::int64_t after_seq,
+                                          int limit) {
+  if (limit <= 0) return {};
+  static const std::string sql =
+      std::string(log_select) + "WHERE consultation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+  auto query = db_.query(sql);
+  query.bind_all(consultation_id, after_seq, limit);
+  return collect<LogRecord>(query, read_log);
+}
+
+}  // namespace tmc::store::sqlite

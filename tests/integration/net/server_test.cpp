@@ -1,0 +1,497 @@
+// The network layer end to end: TLS, HTTP endpoints, WebSocket rules, limits and shutdown.
+#include <sys/socket.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <gtest/gtest.h>
+
+#include "net/server.hpp"
+
+namespace tmc::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace fs = std::filesystem;
+using tcp = asio::ip::tcp;
+using TlsSocket = ssl::stream<tcp::socket>;
+using Client = websocket::stream<TlsSocket>;
+using namespace std::chrono_literals;
+
+constexpr auto event_deadline = 10s;
+
+// Certificates for one test run: a self-signed server certificate and a CA-issued client
+// certificate whose subject O is the organisation id "org-42".
+struct Certificates {
+  fs::path dir;
+  fs::path server_cert, server_key, ca_cert, client_cert, client_key;
+
+  static const Certificates& get() {
+    static const Certificates certificates = make();
+    return certificates;
+  }
+
+ private:
+  static void run(const std::string& command) {
+    const std::string quiet = command + " >/dev/null 2>&1";
+    if (std::system(quiet.c_str()) != 0) throw std::runtime_error("failed: " + command);
+  }
+  static Certificates make() {
+    Certificates c;
+    c.dir = fs::temp_directory_path() / ("tmc-net-test-" + std::to_string(::getpid()));
+    fs::create_directories(c.dir);
+    const auto p = [&](const char* name) { return c.dir / name; };
+    c.server_cert = p("server.pem");
+    c.server_key = p("server.key");
+    c.ca_cert = p("ca.pem");
+    c.client_cert = p("client.pem");
+    c.client_key = p("client.key");
+    const std::string new_key = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    run("openssl req -x509" + new_key + " -days 1 -subj /CN=localhost -keyout " +
+        c.server_key.string() + " -out " + c.server_cert.string());
+    run("openssl req -x509" + new_key + " -days 1 -subj /CN=tmc-test-ca -keyout " +
+        p("ca.key").string() + " -out " + c.ca_cert.string());
+    run("openssl req" + new_key + " -subj /O=org-42/CN=gateway -keyout " +
+        c.client_key.string() + " -out " + p("client.csr").string());
+    run("openssl x509 -req -days 1 -in " + p("client.csr").string() + " -CA " +
+        c.ca_cert.string() + " -CAkey " + p("ca.key").string() + " -CAcreateserial -out " +
+        c.client_cert.string());
+    return c;
+  }
+};
+
+// Counts on_closed calls and remembers peers; waits on both with deadlines.
+class FakeHandler : public api::Handler {
+ public:
+  class EchoConnection : public api::Connection {
+   public:
+    EchoConnection(FakeHandler& handler, std::shared_ptr<api::Outbound> outbound)
+        : handler_(handler), outbound_(std::move(outbound)) {}
+    void on_binary(std::string_view payload) override {
+      if (payload == "bad") {
+        outbound_->close(api::CloseCode::protocol_error, "undecodable frame");
+      } else if (payload == "flood") {
+        const auto chunk = std::make_shared<const std::string>(16 * 1024, 'x');
+        for (int i = 0; i < 200; ++i) outbound_->send(chunk, api::Lane::bulk);
+      } else {
+        outbound_->send(std::make_shared<const std::string>(payload), api::Lane::control);
+      }
+    }
+    void on_closed() override {
+      EXPECT_EQ(++closed_calls_, 1) << "on_closed called more than once";
+      handler_.note_closed();
+    }
+
+   private:
+    FakeHandler& handler_;
+    std::shared_ptr<api::Outbound> outbound_;
+    int closed_calls_ = 0;
+  };
+
+  std::shared_ptr<api::Connection> open(std::shared_ptr<api::Outbound> outbound,
+                                        api::PeerInfo peer) override {
+    std::lock_guard lock(mutex_);
+    peers_.push_back(std::move(peer));
+    return std::make_shared<EchoConnection>(*this, std::move(outbound));
+  }
+  bool ready() const override { return true; }
+  std::string metrics_text() const override { return "tmc_sessions 0\n"; }
+
+  bool wait_closed(int count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, event_deadline, [&] { return closed_ >= count; });
+  }
+  std::vector<api::PeerInfo> peers() const {
+    std::lock_guard lock(mutex_);
+    return peers_;
+  }
+
+ private:
+  void note_closed() {
+    std::lock_guard lock(mutex_);
+    ++closed_;
+    changed_.notify_all();
+  }
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<api::PeerInfo> peers_;
+  int closed_ = 0;
+};
+
+// Shuts a socket down if a blocking client call outlives its deadline, so a broken server
+// fails the test instead of hanging it.
+class Watchdog {
+ public:
+  Watchdog(int fd, std::chrono::milliseconds limit)
+      : thread_([this, fd, limit] {
+          std::unique_lock lock(mutex_);
+          if (!disarmed_changed_.wait_for(lock, limit, [&] { return disarmed_; })) {
+            fired_ = true;
+            ::shutdown(fd, SHUT_RDWR);
+          }
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      disarmed_ = true;
+    }
+    disarmed_changed_.notify_all();
+    thread_.join();
+  }
+  bool fired() {
+    std::lock_guard lock(mutex_);
+    return fired_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable disarmed_changed_;
+  bool disarmed_ = false;
+  bool fired_ = false;
+  std::thread thread_;
+};
+
+int native(Client& client) { return beast::get_lowest_layer(client).native_handle(); }
+int native(TlsSocket& socket) { return socket.lowest_layer().native_handle(); }
+
+ssl::context client_tls(int max_version = 0, bool with_certificate = false) {
+  ssl::context context{ssl::context::tls_client};
+  context.set_verify_mode(ssl::verify_none);
+  if (max_version != 0) {
+    SSL_CTX_set_security_level(context.native_handle(), 0);  // let the client offer old versions
+    SSL_CTX_set_min_proto_version(context.native_handle(), 0);
+    SSL_CTX_set_max_proto_version(context.native_handle(), max_version);
+  }
+  if (with_certificate) {
+    context.use_certificate_chain_file(Certificates::get().client_cert.string());
+    context.use_private_key_file(Certificates::get().client_key.string(), ssl::context::pem);
+  }
+  return context;
+}
+
+// Reads until the connection ends; the close code the server sent (0 if none).
+std::uint16_t read_close_code(Client& client, int* messages = nullptr) {
+  Watchdog watchdog(native(client), event_deadline);
+  beast::flat_buffer buffer;
+  beast::error_code ec;
+  while (!ec) {
+    client.read(buffer, ec);
+    if (!ec && messages != nullptr) ++*messages;
+    buffer.clear();
+  }
+  return client.reason().code;
+}
+
+class NetServer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.listen_address = "127.0.0.1";
+    options_.listen_port = 0;
+    options_.tls.certificate_chain_file = Certificates::get().server_cert.string();
+    options_.tls.private_key_file = Certificates::get().server_key.string();
+  }
+
+  void TearDown() override {
+    if (server_) {
+      stop_and_wait();
+      server_.reset();
+    }
+    io_.stop();
+    if (io_thread_.joinable()) io_thread_.join();
+  }
+
+  void start() {
+    server_ = std::make_unique<Server>(io_, options_, handler_);
+    port_ = server_->start();
+    io_thread_ = std::thread([this] { io_.run(); });
+  }
+
+  bool stop_and_wait() {
+    auto done = std::make_shared<std::promise<void>>();
+    auto finished = done->get_future();
+    server_->stop([done] { done->set_value(); });
+    return finished.wait_for(event_deadline) == std::future_status::ready;
+  }
+
+  void connect_tls(TlsSocket& socket, beast::error_code& ec) {
+    socket.lowest_layer().connect({asio::ip::make_address("127.0.0.1"), port_});
+    Watchdog watchdog(native(socket), event_deadline);
+    socket.handshake(ssl::stream_base::client, ec);
+  }
+
+  // Opens /v1/ws offering subprotocol (none when empty); the upgrade response is in response.
+  std::unique_ptr<Client> connect_ws(beast::error_code& ec, websocket::response_type& response,
+                                     const std::string& subprotocol = "telemed.v1") {
+    auto client = std::make_unique<Client>(client_io_, client_tls_);
+    connect_tls(client->next_layer(), ec);
+    if (ec) return client;
+    client->set_option(websocket::stream_base::decorator([subprotocol](auto& request) {
+      if (!subprotocol.empty()) request.set(http::field::sec_websocket_protocol, subprotocol);
+    }));
+    Watchdog watchdog(native(*client), event_deadline);
+    client->handshake(response, "localhost", "/v1/ws", ec);
+    client->binary(true);
+    return client;
+  }
+
+  std::unique_ptr<Client> connect_ws() {
+    beast::error_code ec;
+    websocket::response_type response;
+    auto client = connect_ws(ec, response);
+    EXPECT_FALSE(ec) << ec.message();
+    return client;
+  }
+
+  http::response<http::string_body> get(const std::string& target) {
+    TlsSocket socket(client_io_, client_tls_);
+    beast::error_code ec;
+    connect_tls(socket, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    Watchdog watchdog(native(socket), event_deadline);
+    http::request<http::empty_body> request{http::verb::get, target, 11};
+    request.set(http::field::host, "localhost");
+    http::write(socket, request);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> response;
+    http::read(socket, buffer, response);
+    return response;
+  }
+
+  std::string echo(Client& client, const std::string& payload) {
+    Watchdog watchdog(native(client), event_deadline);
+    client.write(asio::buffer(payload));
+    beast::flat_buffer buffer;
+    client.read(buffer);
+    return beast::buffers_to_string(buffer.data());
+  }
+
+  ServerOptions options_;
+  std::shared_ptr<FakeHandler> handler_ = std::make_shared<FakeHandler>();
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
+  std::thread io_thread_;
+  std::unique_ptr<Server> server_;
+  std::uint16_t port_ = 0;
+  asio::io_context client_io_;
+  ssl::context client_tls_ = client_tls();
+};
+
+TEST_F(NetServer, AnswersHealthMetricsAndNotFound) {
+  start();
+  const auto health = get("/healthz");
+  EXPECT_EQ(health.result_int(), 200u);
+  EXPECT_EQ(health.body(), "ok\n");
+  EXPECT_EQ(get("/readyz").result_int(), 200u);
+  const auto metrics = get("/metrics");
+  EXPECT_EQ(metrics.result_int(), 200u);
+  EXPECT_EQ(metrics[http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(metrics.body(), "tmc_sessions 0\n");
+  EXPECT_EQ(get("/nothing-here").result_int(), 404u);
+}
+
+TEST_F(NetServer, EchoesBinaryMessagesOverTheSubprotocol) {
+  start();
+  beast::error_code ec;
+  websocket::response_type response;
+  auto client = connect_ws(ec, response);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(response[http::field::sec_websocket_protocol], "telemed.v1");
+  EXPECT_EQ(echo(*client, "hello"), "hello");
+  const std::string binary("\x00\x01\xff", 3);
+  EXPECT_EQ(echo(*client, binary), binary);
+  EXPECT_TRUE(client->got_binary());
+  const auto peers = handler_->peers();
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_EQ(peers[0].remote_address.rfind("127.0.0.1:", 0), 0u);
+  EXPECT_TRUE(peers[0].client_cert_organization.empty());
+  client->close(websocket::close_code::normal);
+  EXPECT_TRUE(handler_->wait_closed(1));
+}
+
+TEST_F(NetServer, RefusesUpgradeWithoutTheSubprotocol) {
+  start();
+  for (const std::string offered : {"", "chat", "telemed.v2"}) {
+    beast::error_code ec;
+    websocket::response_type response;
+    connect_ws(ec, response, offered);
+    EXPECT_EQ(ec, websocket::error::upgrade_declined) << offered;
+    EXPECT_EQ(response.result_int(), 400u) << offered;
+  }
+  EXPECT_TRUE(handler_->peers().empty());
+}
+
+TEST_F(NetServer, RefusesAnOriginNotAllowed) {
+  options_.allowed_origins = {"https://clinic.example"};
+  start();
+  auto client = std::make_unique<Client>(client_io_, client_tls_);
+  beast::error_code ec;
+  connect_tls(client->next_layer(), ec);
+  ASSERT_FALSE(ec);
+  client->set_option(websocket::stream_base::decorator([](websocket::request_type& request) {
+    request.set(http::field::sec_websocket_protocol, "telemed.v1");
+    request.set(http::field::origin, "https://evil.example");
+  }));
+  websocket::response_type response;
+  client->handshake(response, "localhost", "/v1/ws", ec);
+  EXPECT_EQ(response.result_int(), 403u);
+}
+
+TEST_F(NetServer, ClosesTextFramesWith1003) {
+  start();
+  auto client = connect_ws();
+  client->text(true);
+  client->write(asio::buffer(std::string("hi")));
+  EXPECT_EQ(read_close_code(*client), 1003);
+  EXPECT_TRUE(handler_->wait_closed(1));
+}
+
+TEST_F(NetServer, ClosesOversizedMessagesWith1009) {
+  options_.max_frame_bytes = 1024;
+  start();
+  auto client = connect_ws();
+  EXPECT_EQ(echo(*client, std::string(1024, 'a')), std::string(1024, 'a'));
+  client->write(asio::buffer(std::string(1025, 'a')));
+  EXPECT_EQ(read_close_code(*client), 1009);
+  EXPECT_TRUE(handler_->wait_closed(1));
+}
+
+TEST_F(NetServer, ApiCloseSends1002AndOtherSessionsGoOn) {
+  start();
+  auto bad = connect_ws();
+  auto good = connect_ws();
+  bad->write(asio::buffer(std::string("bad")));
+  EXPECT_EQ(read_close_code(*bad), 1002);
+  EXPECT_TRUE(handler_->wait_closed(1));
+  EXPECT_EQ(echo(*good, "still here"), "still here");
+}
+
+TEST_F(NetServer, NegotiatesTls13AndRefusesTls11) {
+  start();
+  {
+    TlsSocket socket(client_io_, client_tls_);
+    beast::error_code ec;
+    connect_tls(socket, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(SSL_version(socket.native_handle()), TLS1_3_VERSION);
+  }
+  {
+    ssl::context tls12 = client_tls(TLS1_2_VERSION);
+    TlsSocket socket(client_io_, tls12);
+    beast::error_code ec;
+    connect_tls(socket, ec);
+    EXPECT_FALSE(ec) << ec.message();
+  }
+  ssl::context tls11 = client_tls(TLS1_1_VERSION);
+  TlsSocket socket(client_io_, tls11);
+  beast::error_code ec;
+  connect_tls(socket, ec);
+  EXPECT_TRUE(ec);
+}
+
+TEST_F(NetServer, DropsAClientThatStallsBeforeTheUpgrade) {
+  options_.handshake_timeout = 500ms;
+  start();
+  TlsSocket socket(client_io_, client_tls_);
+  beast::error_code ec;
+  connect_tls(socket, ec);
+  ASSERT_FALSE(ec);
+  const auto started = std::chrono::steady_clock::now();
+  asio::write(socket, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: loc")));
+  Watchdog watchdog(native(socket), event_deadline);
+  char byte = 0;
+  socket.read_some(asio::buffer(&byte, 1), ec);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_TRUE(ec);
+  EXPECT_FALSE(watchdog.fired());
+  EXPECT_LT(waited, 5s);
+}
+
+TEST_F(NetServer, StopClosesLiveSessionsWith1001) {
+  start();
+  auto first = connect_ws();
+  auto second = connect_ws();
+  ASSERT_EQ(echo(*first, "a"), "a");
+  ASSERT_EQ(echo(*second, "b"), "b");
+  EXPECT_EQ(server_->live_sessions(), 2u);
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  server_->stop([done] { done->set_value(); });
+  EXPECT_EQ(read_close_code(*first), 1001);
+  EXPECT_EQ(read_close_code(*second), 1001);
+  EXPECT_EQ(finished.wait_for(event_deadline), std::future_status::ready);
+  EXPECT_EQ(server_->live_sessions(), 0u);
+  EXPECT_TRUE(handler_->wait_closed(2));
+}
+
+TEST_F(NetServer, ClosesASlowConsumerWith1013) {
+  options_.outbound_queue_limit_bytes = 64 * 1024;
+  options_.close_timeout = 500ms;
+  start();
+  auto client = connect_ws();
+  client->write(asio::buffer(std::string("flood")));
+  // The client reads nothing until the server has given up on it.
+  EXPECT_TRUE(handler_->wait_closed(1));
+  int messages = 0;
+  EXPECT_EQ(read_close_code(*client, &messages), 1013);
+  EXPECT_LT(messages, 200);
+}
+
+TEST_F(NetServer, BindsAVerifiedClientCertificateToItsOrganisation) {
+  options_.tls.client_ca_file = Certificates::get().ca_cert.string();
+  options_.tls.require_client_certificate = true;
+  start();
+  {
+    TlsSocket anonymous(client_io_, client_tls_);
+    beast::error_code ec;
+    connect_tls(anonymous, ec);
+    if (!ec) {  // with TLS 1.3 the refusal may only show on the first read
+      Watchdog watchdog(native(anonymous), event_deadline);
+      char byte = 0;
+      anonymous.read_some(asio::buffer(&byte, 1), ec);
+    }
+    EXPECT_TRUE(ec);
+  }
+  client_tls_ = client_tls(0, true);
+  auto client = connect_ws();
+  ASSERT_EQ(echo(*client, "hi"), "hi");
+  const auto peers = handler_->peers();
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_EQ(peers[0].client_cert_organization, "org-42");
+}
+
+TEST(NetServerOptions, RejectsAMissingCertificate) {
+  asio::io_context io;
+  ServerOptions options;
+  options.tls.certificate_chain_file = "/nonexistent/cert.pem";
+  options.tls.private_key_file = "/nonexistent/key.pem";
+  EXPECT_THROW(Server(io, options, std::make_shared<FakeHandler>()), std::runtime_error);
+}
+
+TEST(NetServerOptions, RejectsAnInvalidAddress) {
+  asio::io_context io;
+  ServerOptions options;
+  options.listen_address = "not-an-address";
+  options.tls.certificate_chain_file = Certificates::get().server_cert.string();
+  options.tls.private_key_file = Certificates::get().server_key.string();
+  EXPECT_THROW(Server(io, options, std::make_shared<FakeHandler>()), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace tmc::net

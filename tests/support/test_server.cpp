@@ -1,0 +1,116 @@
+// Test fixture support: a real tmc server on 127.0.0.1 port 0 over TLS with the demo network.
+#include "test_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <random>
+#include <stdexcept>
+
+#include "app/data_dir.hpp"
+#include "demo_network.hpp"
+#include "domain/auth_service.hpp"
+#include "domain/directory_service.hpp"
+
+namespace tmc::testing {
+
+TempDir::TempDir() {
+  static std::atomic<int> counter{0};
+  std::random_device random;
+  path_ = std::filesystem::temp_directory_path() /
+          ("tmc-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+           std::to_string(random()));
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string dev_certs_dir() { return std::string(TMC_SOURCE_DIR) + "/certs/out"; }
+
+std::string dev_ca_file() {
+  static const std::string ca = [] {
+    const std::string path = dev_certs_dir() + "/ca.crt";
+    if (!std::filesystem::exists(path)) {
+      const std::string command =
+          std::string(TMC_SOURCE_DIR) + "/certs/gen-dev-certs.sh >/dev/null";
+      if (std::system(command.c_str()) != 0) {
+        throw std::runtime_error("certs/gen-dev-certs.sh failed");
+      }
+    }
+    return path;
+  }();
+  return ca;
+}
+
+TestServer::TestServer(const std::function<void(app::Config&)>& customise) {
+  dev_ca_file();
+  const app::DataDir data_dir(dir_.path() / "data");
+  data_dir.initialize();
+  {
+    // Seed the demo network with cheap password hashing (tests only).
+    auto store = data_dir.open_store();
+    domain::NullAuditHook audit;
+    domain::AuthOptions auth_options;
+    auth_options.password_params = crypto::ScryptParams{1024, 8, 1};
+    domain::AuthService auth(*store, clock_, audit, auth_options);
+    domain::DirectoryService directory(*store, clock_, audit);
+    auto logins = admin::seed_demo_network(directory, auth);
+    if (!logins) throw std::runtime_error("seeding failed: " + logins.error().message);
+    for (const auto& login : *logins) passwords_[login.username] = login.password;
+  }
+  app::Config config;
+  config.data_dir = data_dir.root().string();
+  config.listen = "127.0.0.1:0";
+  config.tls_cert = dev_certs_dir() + "/server.crt";
+  config.tls_key = dev_certs_dir() + "/server.key";
+  config.scrypt_log2_n = 10;
+  config.workers = 8;
+  config.io_threads = 2;
+  config.log_level = "warn";
+  if (customise) customise(config);
+  app_ = std::make_unique<app::ServerApp>(config, clock_);
+  port_ = app_->start();
+  runner_ = std::thread([this] { app_->run(false); });
+}
+
+TestServer::~TestServer() { stop(); }
+
+void TestServer::stop() {
+  if (!app_) return;
+  app_->stop();
+  if (runner_.joinable()) runner_.join();
+  app_.reset();
+}
+
+const std::string& TestServer::password(const std::string& username) const {
+  return passwords_.at(username);
+}
+
+client::ClientOptions TestServer::client_options() const {
+  client::ClientOptions options;
+  options.host = "localhost";
+  options.port = std::to_string(port_);
+  options.ca_file = dev_ca_file();
+  return options;
+}
+
+std::unique_ptr<client::BlockingClient> TestServer::connect() const {
+  auto client = std::make_unique<client::BlockingClient>(client_options());
+  client->connect();
+  return client;
+}
+
+std::unique_ptr<client::BlockingClient> TestServer::login(const std::string& username) const {
+  auto client = connect();
+  auto response = client->login(username, password(username));
+  if (response.status().code() != telemed::v1::OK) {
+    ADD_FAILURE() << "login of " << username << " failed: " << response.status().message();
+  }
+  return client;
+}
+
+}  // namespace tmc::testing

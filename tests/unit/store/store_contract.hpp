@@ -1,0 +1,64 @@
+// Store contract suite: every backend runs the same TEST_Ps through its own factory.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "store/store.hpp"
+
+namespace tmc::store::testing {
+
+// How a backend opens a store whose data lives under dir (a fresh, empty directory per test;
+// opening the same dir again must reach the same data).
+struct StoreBackend {
+  std::string name;
+  std::function<std::unique_ptr<Store>(const std::string& dir)> open;
+};
+
+inline std::string backend_name(const ::testing::TestParamInfo<StoreBackend>& info) {
+  return info.param.name;
+}
+
+// A fresh directory, removed (with its contents) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Fixture: a store opened on a fresh directory, plus a small directory of organisations and
+// users most tests share (see seed_directory in store_contract.cpp).
+class StoreContract : public ::testing::TestWithParam<StoreBackend> {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // Closes the store (draining its writer) and opens it again on the same directory.
+  void reopen();
+  void seed_directory();
+
+  // Runs fn in a read snapshot and returns what it returned.
+  template <class Fn>
+  auto read(Fn fn) {
+    std::optional<decltype(fn(std::declval<Tx&>()))> out;
+    store_->read([&](Tx& tx) { out.emplace(fn(tx)); });
+    return std::move(*out);
+  }
+  bool write(WriteOp op) { return store_->write(std::move(op)); }
+
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<Store> store_;
+};
+
+}  // namespace tmc::store::testing
