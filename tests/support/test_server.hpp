@@ -10,7 +10,7 @@
 #include "app/config.hpp"
 #include "app/server_app.hpp"
 #include "common/clock.hpp"
-#include "tmc/client/client.hpp"
+#include "tmc/client/blocking_client.hpp"
 
 namespace tmc::testing {
 

@@ -104,17 +104,19 @@ class Server::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void stop_on_strand(std::function<void()> done) {
-    if (stopping_) return;
-    stopping_ = true;
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    spdlog::info("net: stopping; closing {} live connections", live_sessions());
-    grace_timer_.expires_after(context_->options.close_timeout + stop_grace_margin);
-    grace_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (ec) return;
-      spdlog::warn("net: {} connections still open after the grace period", self->live_sessions());
-      self->context_->registry.expire_stop();
-    });
+    if (!stopping_) {
+      stopping_ = true;
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      spdlog::info("net: stopping; closing {} live connections", live_sessions());
+      grace_timer_.expires_after(context_->options.close_timeout + stop_grace_margin);
+      grace_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec) return;
+        spdlog::warn("net: {} connections still open after the grace period",
+                     self->live_sessions());
+        self->context_->registry.expire_stop();
+      });
+    }
     context_->registry.stop([weak = weak_from_this(), done = std::move(done)] {
       if (auto self = weak.lock()) {
         asio::post(self->strand_, [self] { self->grace_timer_.cancel(); });

@@ -64,7 +64,8 @@ class Server {
   // Stops accepting and closes every live session with 1001 "server shutting down" (the api
   // layer has already queued its SessionClosing event; queued control frames are flushed
   // first). done is called once, on an io thread, when the last session has ended or after a
-  // grace period of close_timeout plus one second. Thread-safe; a second call is ignored.
+  // grace period of close_timeout plus one second. Thread-safe; a later call only adds its done
+  // (called at once if the stop has already completed).
   void stop(std::function<void()> done);
 
   // Connections accepted and not yet ended (including ones still in TLS/HTTP). Thread-safe.

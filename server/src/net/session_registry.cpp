@@ -15,13 +15,13 @@ std::optional<std::uint64_t> SessionRegistry::add(std::weak_ptr<Stoppable> sessi
 }
 
 void SessionRegistry::remove(std::uint64_t id) {
-  std::function<void()> done;
+  std::vector<std::function<void()>> done;
   {
     std::lock_guard lock(mutex_);
     sessions_.erase(id);
-    if (sessions_.empty()) done = take_done_locked();
+    if (stopping_ && sessions_.empty()) done = complete_locked();
   }
-  if (done) done();
+  for (const auto& callback : done) callback();
 }
 
 std::size_t SessionRegistry::size() const {
@@ -31,34 +31,37 @@ std::size_t SessionRegistry::size() const {
 
 bool SessionRegistry::stop(std::function<void()> done) {
   std::vector<std::shared_ptr<Stoppable>> live;
-  std::function<void()> call_now;
+  std::vector<std::function<void()>> call_now;
+  bool first = false;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) return false;
+    first = !stopping_;
     stopping_ = true;
-    done_ = std::move(done);
-    for (const auto& [id, weak] : sessions_) {
-      if (auto session = weak.lock()) live.push_back(std::move(session));
+    if (done) done_.push_back(std::move(done));
+    if (first) {
+      for (const auto& [id, weak] : sessions_) {
+        if (auto session = weak.lock()) live.push_back(std::move(session));
+      }
     }
-    if (sessions_.empty()) call_now = take_done_locked();
+    if (stopped_ || sessions_.empty()) call_now = complete_locked();
   }
   for (const auto& session : live) session->shut_down();
-  if (call_now) call_now();
-  return true;
+  for (const auto& callback : call_now) callback();
+  return first;
 }
 
 void SessionRegistry::expire_stop() {
-  std::function<void()> done;
+  std::vector<std::function<void()>> done;
   {
     std::lock_guard lock(mutex_);
-    done = take_done_locked();
+    if (stopping_) done = complete_locked();
   }
-  if (done) done();
+  for (const auto& callback : done) callback();
 }
 
-std::function<void()> SessionRegistry::take_done_locked() {
-  if (!stopping_) return {};
-  return std::exchange(done_, nullptr);
+std::vector<std::function<void()>> SessionRegistry::complete_locked() {
+  stopped_ = true;
+  return std::exchange(done_, {});
 }
 
 }  // namespace tmc::net

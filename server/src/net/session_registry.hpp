@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 namespace tmc::net {
 
@@ -29,19 +30,22 @@ class SessionRegistry {
 
   // Refuses further add(), calls shut_down() on every live session (outside the lock), and
   // calls done once: when the registry becomes empty (now, if it is) or at expire_stop().
-  // Returns false (and ignores done) if stop() was already called.
+  // A later call only adds its done (called at once if the stop is already complete) and
+  // returns false.
   bool stop(std::function<void()> done);
-  // Grace period over: calls the pending done now, if it has not run yet.
+  // Grace period over: completes the stop now, if it has not completed yet.
   void expire_stop();
 
  private:
-  std::function<void()> take_done_locked();
+  // Marks the stop complete and hands out the callbacks to run after unlocking.
+  std::vector<std::function<void()>> complete_locked();
 
   mutable std::mutex mutex_;
   std::unordered_map<std::uint64_t, std::weak_ptr<Stoppable>> sessions_;
   std::uint64_t next_id_ = 1;
   bool stopping_ = false;
-  std::function<void()> done_;
+  bool stopped_ = false;
+  std::vector<std::function<void()>> done_;
 };
 
 }  // namespace tmc::net

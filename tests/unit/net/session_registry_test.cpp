@@ -16,9 +16,25 @@ TEST(SessionRegistry, StopWithNoSessionsCallsDoneAtOnce) {
   int done_calls = 0;
   EXPECT_TRUE(registry.stop([&] { ++done_calls; }));
   EXPECT_EQ(done_calls, 1);
-  EXPECT_FALSE(registry.stop([&] { ++done_calls; }));
+  EXPECT_FALSE(registry.stop([&] { ++done_calls; }));  // already complete: called at once
+  EXPECT_EQ(done_calls, 2);
   registry.expire_stop();
-  EXPECT_EQ(done_calls, 1);
+  EXPECT_EQ(done_calls, 2);
+}
+
+TEST(SessionRegistry, ALaterStopWaitsForTheSameCompletion) {
+  SessionRegistry registry;
+  auto session = std::make_shared<FakeSession>();
+  const auto id = registry.add(session);
+  int first_done = 0;
+  int second_done = 0;
+  ASSERT_TRUE(registry.stop([&] { ++first_done; }));
+  EXPECT_FALSE(registry.stop([&] { ++second_done; }));
+  EXPECT_EQ(session->shut_down_calls, 1);
+  EXPECT_EQ(first_done + second_done, 0);
+  registry.remove(*id);
+  EXPECT_EQ(first_done, 1);
+  EXPECT_EQ(second_done, 1);
 }
 
 TEST(SessionRegistry, StopShutsDownLiveSessionsAndWaitsForTheLast) {
