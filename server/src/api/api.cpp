@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "api/codec.hpp"
 #include "api/connection.hpp"
 #include "telemed/v1/frames.pb.h"
 
@@ -48,6 +49,13 @@ void Api::notify(const std::vector<std::string>& user_ids, const telemed::v1::Ev
   auto encoded = std::make_shared<const std::string>(frame.SerializeAsString());
   for (auto& session : sessions) session->send_frame(encoded, Lane::control);
   counters_.events_delivered += sessions.size();
+}
+
+void Api::publish(const std::vector<domain::Notification>& notifications) {
+  for (const auto& notification : notifications) {
+    if (notification.recipients.empty()) continue;
+    notify(notification.recipients, to_event(notification));
+  }
 }
 
 void Api::announce_shutdown() {

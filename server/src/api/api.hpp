@@ -10,6 +10,7 @@
 #include "api/session_registry.hpp"
 #include "api/transport.hpp"
 #include "domain/auth_service.hpp"
+#include "domain/consultation_service.hpp"
 #include "domain/directory_service.hpp"
 
 namespace telemed::v1 {
@@ -27,6 +28,7 @@ struct ApiOptions {
 struct Services {
   domain::AuthService* auth = nullptr;
   domain::DirectoryService* directory = nullptr;
+  domain::ConsultationService* consultations = nullptr;
 };
 
 class Api final : public Handler {
@@ -42,6 +44,8 @@ class Api final : public Handler {
 
   // Pushes one event to every live session of the given users.
   void notify(const std::vector<std::string>& user_ids, const telemed::v1::Event& event);
+  // Delivers committed domain notifications to their recipients' live sessions.
+  void publish(const std::vector<domain::Notification>& notifications);
   // Tells every live session that the server is going away (SessionClosing); the network layer
   // then closes them with 1001.
   void announce_shutdown();

@@ -5,7 +5,11 @@
 
 #include "common/clock.hpp"
 #include "common/result.hpp"
+#include "domain/consultation_service.hpp"
 #include "store/model.hpp"
+#include "telemed/v1/consultation.pb.h"
+#include "telemed/v1/events.pb.h"
+#include "telemed/v1/messaging.pb.h"
 #include "telemed/v1/directory.pb.h"
 #include "telemed/v1/frames.pb.h"
 
@@ -21,6 +25,16 @@ v1::OrganizationKind to_proto(store::OrganizationKind kind);
 void to_proto(const store::User& user, v1::User* out);
 void to_proto(const store::Organization& organization, v1::Organization* out);
 void to_proto(const store::Pairing& pairing, v1::Pairing* out);
+
+void to_proto(const domain::ConsultationView& view, v1::Consultation* out);
+void to_proto(const domain::LogEntry& entry, v1::LogEntry* out);
+void to_proto(const domain::MessageBody& body, v1::MessageBody* out);
+domain::MessageBody from_proto(const v1::MessageBody& body);
+domain::Report from_proto(const v1::Report& report);
+domain::OpenConsultation from_proto(const v1::OpenConsultationRequest& request);
+store::ConsultationState from_proto(v1::ConsultationState state);
+// The wire event for a domain notification.
+v1::Event to_event(const domain::Notification& notification);
 
 v1::Code to_proto(Code code);
 // Fills response.status from an expected failure.

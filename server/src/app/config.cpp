@@ -37,6 +37,10 @@ struct Raw {
   long handshake_ms = 0;
   long idle_s = 0;
   long lifetime_h = 0;
+  long emergency_s = 0;
+  long urgent_s = 0;
+  long routine_s = 0;
+  long check_ms = 0;
 };
 
 po::options_description describe(Raw& raw) {
@@ -77,6 +81,14 @@ po::options_description describe(Raw& raw) {
        "absolute lifetime of a login session")
       ("scrypt-log2n", po::value(&c.scrypt_log2_n)->default_value(defaults.scrypt_log2_n),
        "password hashing cost: scrypt N = 2^value (OWASP: 17)")
+      ("deadline-emergency-s", po::value(&raw.emergency_s)->default_value(15 * 60),
+       "seconds an EMERGENCY consultation waits for acceptance before escalating")
+      ("deadline-urgent-s", po::value(&raw.urgent_s)->default_value(2 * 60 * 60),
+       "seconds for URGENT consultations")
+      ("deadline-routine-s", po::value(&raw.routine_s)->default_value(48 * 60 * 60),
+       "seconds for ROUTINE consultations")
+      ("deadline-check-ms", po::value(&raw.check_ms)->default_value(1000),
+       "how often routing deadlines are checked")
       ("log-format", po::value(&c.log_format)->default_value(defaults.log_format),
        "text or json (JSON lines)")
       ("log-level", po::value(&c.log_level)->default_value(defaults.log_level),
@@ -104,7 +116,8 @@ std::string validate(Raw& raw) {
   if (c.max_frame_bytes < 1024 || c.max_frame_bytes > 256 * 1024 * 1024) {
     return "--max-frame-bytes must be between 1 KiB and 256 MiB";
   }
-  if (raw.handshake_ms <= 0 || raw.idle_s <= 0 || raw.lifetime_h <= 0) {
+  if (raw.handshake_ms <= 0 || raw.idle_s <= 0 || raw.lifetime_h <= 0 || raw.emergency_s <= 0 ||
+      raw.urgent_s <= 0 || raw.routine_s <= 0 || raw.check_ms <= 0) {
     return "timeouts and lifetimes must be positive";
   }
   if (c.workers == 0) return "--workers must be at least 1";
@@ -115,6 +128,10 @@ std::string validate(Raw& raw) {
   c.handshake_timeout = std::chrono::milliseconds(raw.handshake_ms);
   c.idle_timeout = std::chrono::seconds(raw.idle_s);
   c.session_lifetime = std::chrono::hours(raw.lifetime_h);
+  c.deadline_emergency = std::chrono::seconds(raw.emergency_s);
+  c.deadline_urgent = std::chrono::seconds(raw.urgent_s);
+  c.deadline_routine = std::chrono::seconds(raw.routine_s);
+  c.deadline_check_interval = std::chrono::milliseconds(raw.check_ms);
   return {};
 }
 

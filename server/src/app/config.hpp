@@ -25,7 +25,12 @@ struct Config {
   std::size_t workers = 32;              // threads for blocking store/crypto work
   std::size_t io_threads = 0;            // 0: one per core
   std::chrono::seconds session_lifetime{std::chrono::hours(12)};
-  int scrypt_log2_n = 17;                // password hashing cost (OWASP: 17)
+  int scrypt_log2_n = 17;
+  // Routing deadlines per urgency (DOMAIN.md): escalate after one period, expire after two.
+  std::chrono::seconds deadline_emergency{15 * 60};
+  std::chrono::seconds deadline_urgent{2 * 60 * 60};
+  std::chrono::seconds deadline_routine{48 * 60 * 60};
+  std::chrono::milliseconds deadline_check_interval{1000};                // password hashing cost (OWASP: 17)
   std::string log_format = "text";       // text | json
   std::string log_level = "info";
 };

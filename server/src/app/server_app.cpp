@@ -2,7 +2,9 @@
 #include "app/server_app.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -12,6 +14,7 @@
 #include "api/api.hpp"
 #include "app/data_dir.hpp"
 #include "domain/auth_service.hpp"
+#include "domain/consultation_service.hpp"
 #include "domain/directory_service.hpp"
 #include "net/server.hpp"
 
@@ -40,6 +43,10 @@ struct ServerApp::State {
   LogAuditHook audit;
   std::unique_ptr<domain::AuthService> auth;
   std::unique_ptr<domain::DirectoryService> directory;
+  std::unique_ptr<domain::Vault> vault;
+  std::unique_ptr<domain::ConsultationService> consultations;
+  std::optional<boost::asio::steady_timer> deadline_timer;
+  std::atomic<bool> deadline_running{false};
   std::shared_ptr<api::Api> api;
   std::unique_ptr<net::Server> server;
   std::atomic<bool> stopping{false};
@@ -66,9 +73,18 @@ std::uint16_t ServerApp::start() {
   s.auth = std::make_unique<domain::AuthService>(*s.store, s.clock, s.audit, auth_options);
   s.directory = std::make_unique<domain::DirectoryService>(*s.store, s.clock, s.audit);
 
+  s.vault = std::make_unique<domain::Vault>(*s.keys);
+  domain::DeadlinePolicy deadlines;
+  deadlines.emergency = s.config.deadline_emergency;
+  deadlines.urgent = s.config.deadline_urgent;
+  deadlines.routine = s.config.deadline_routine;
+  s.consultations = std::make_unique<domain::ConsultationService>(*s.store, s.clock, s.audit,
+                                                                  *s.vault, deadlines);
+
   api::Services services;
   services.auth = s.auth.get();
   services.directory = s.directory.get();
+  services.consultations = s.consultations.get();
   api::ApiOptions api_options;
   api_options.worker_threads = s.config.workers;
   s.api = std::make_shared<api::Api>(services, api_options);
@@ -89,8 +105,31 @@ std::uint16_t ServerApp::start() {
   s.server = std::make_unique<net::Server>(s.io, options, s.api);
   const auto port = s.server->start();
   s.api->set_ready(true);
+  s.deadline_timer.emplace(s.io);
+  schedule_deadline_check();
   spdlog::info("listening on {}:{}", listen->host, port);
   return port;
+}
+
+void ServerApp::schedule_deadline_check() {
+  auto& s = *state_;
+  s.deadline_timer->expires_after(s.config.deadline_check_interval);
+  s.deadline_timer->async_wait([this](const boost::system::error_code& error) {
+    auto& s = *state_;
+    if (error || s.stopping) return;
+    // Deadlines are decided on a worker (store work); one check at a time.
+    if (!s.deadline_running.exchange(true)) {
+      boost::asio::post(s.api->workers(), [&s] {
+        try {
+          s.api->publish(s.consultations->process_deadlines(s.clock.now()));
+        } catch (const std::exception& failure) {
+          spdlog::error("deadline check failed: {}", failure.what());
+        }
+        s.deadline_running = false;
+      });
+    }
+    schedule_deadline_check();
+  });
 }
 
 void ServerApp::run(bool handle_signals) {
@@ -123,6 +162,7 @@ void ServerApp::stop() {
     return;
   }
   s.api->set_ready(false);
+  boost::asio::post(s.io, [&s] { s.deadline_timer->cancel(); });
   s.api->announce_shutdown();
   s.server->stop([&s] {
     // Every session is gone: let in-flight requests (and their commits) finish, then stop io.

@@ -37,6 +37,8 @@ class ServerApp {
   api::Api& api();
 
  private:
+  void schedule_deadline_check();
+
   struct State;
   std::unique_ptr<State> state_;
 };

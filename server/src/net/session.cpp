@@ -258,6 +258,10 @@ class Session final : public api::Outbound,
     } else if (ec == websocket::error::message_too_big) {
       spdlog::info("net: connection {} sent a message over {} bytes; closed (1009)", id_,
                    context_->options.max_frame_bytes);
+    } else if (state_ == State::closing) {
+      // We sent the close frame; how the peer ended it afterwards is of little interest.
+      spdlog::info("net: connection {} closed ({}): {}", id_, static_cast<unsigned>(close_code_),
+                   ec.message());
     } else if (ec == beast::error::timeout) {
       spdlog::info("net: connection {} idle; dropped", id_);
     } else {

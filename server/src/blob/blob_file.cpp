@@ -1,0 +1,198 @@
+// EncryptedBlobWriter / EncryptedBlobReader: SegmentCipher over a BlobStore.
+#include "blob/blob_file.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <utility>
+
+namespace tmc::blob {
+namespace {
+
+constexpr std::uint32_t max_segment_index = std::numeric_limits<std::uint32_t>::max();
+
+Error corrupted() { return make_error(Code::data_loss, "stored file is corrupted"); }
+Error storage_failed() { return make_error(Code::unavailable, "file storage is unavailable"); }
+Error bad_blob_id() { return make_error(Code::invalid_argument, "invalid file id"); }
+
+// The authenticated plaintext of stored segment index, sealed with the given last flag.
+Result<std::string> load_segment(BlobStore& store, const SegmentCipher& cipher,
+                                 const std::string& blob_id, std::uint32_t index, bool last) {
+  std::optional<std::string> sealed;
+  try {
+    sealed = store.get_segment(blob_id, index);
+  } catch (const BlobStoreError&) {
+    return storage_failed();
+  }
+  if (!sealed) return corrupted();
+  std::optional<std::string> plaintext = cipher.open_segment(index, last, *sealed);
+  if (!plaintext) return corrupted();
+  return std::move(*plaintext);
+}
+
+Result<std::uint32_t> count_segments(BlobStore& store, const std::string& blob_id) {
+  try {
+    return store.segment_count(blob_id);
+  } catch (const BlobStoreError&) {
+    return storage_failed();
+  }
+}
+
+}  // namespace
+
+EncryptedBlobWriter::EncryptedBlobWriter(BlobStore& store, SegmentCipher cipher,
+                                         std::string blob_id)
+    : store_(&store), cipher_(std::move(cipher)), blob_id_(std::move(blob_id)) {}
+
+Result<EncryptedBlobWriter> EncryptedBlobWriter::create(BlobStore& store, SegmentCipher cipher,
+                                                        std::string blob_id) {
+  if (!valid_blob_id(blob_id)) return bad_blob_id();
+  const Result<std::uint32_t> count = count_segments(store, blob_id);
+  if (!count) return count.error();
+  if (*count != 0) return make_error(Code::already_exists, "file already has stored data");
+  return EncryptedBlobWriter(store, std::move(cipher), std::move(blob_id));
+}
+
+Result<EncryptedBlobWriter> EncryptedBlobWriter::resume(BlobStore& store, SegmentCipher cipher,
+                                                        std::string blob_id) {
+  if (!valid_blob_id(blob_id)) return bad_blob_id();
+  const Result<std::uint32_t> count = count_segments(store, blob_id);
+  if (!count) return count.error();
+  EncryptedBlobWriter writer(store, std::move(cipher), std::move(blob_id));
+  for (std::uint32_t index = 0; index < *count; ++index) {
+    const Result<std::string> plaintext =
+        load_segment(store, writer.cipher_, writer.blob_id_, index, false);
+    if (!plaintext) {
+      if (index + 1 == *count &&
+          load_segment(store, writer.cipher_, writer.blob_id_, index, true)) {
+        return make_error(Code::failed_precondition, "file is already finished");
+      }
+      return plaintext.error();
+    }
+    writer.hash_.update(*plaintext);
+  }
+  writer.next_index_ = *count;
+  return writer;
+}
+
+std::uint64_t EncryptedBlobWriter::committed_size() const {
+  return std::uint64_t{next_index_} * cipher_.segment_size();
+}
+
+Status EncryptedBlobWriter::put(std::string_view plaintext, bool last) {
+  const std::string sealed = cipher_.seal_segment(next_index_, last, plaintext);
+  try {
+    store_->put_segment(blob_id_, next_index_, sealed);
+  } catch (const BlobStoreError&) {
+    state_ = State::failed;
+    return storage_failed();
+  }
+  ++next_index_;
+  return ok();
+}
+
+Status EncryptedBlobWriter::append(std::string_view data) {
+  if (state_ != State::writing) {
+    return make_error(Code::failed_precondition, "file is not open for writing");
+  }
+  const std::size_t segment_size = cipher_.segment_size();
+  // The last index stays free for the final segment that finish() writes.
+  const std::uint64_t new_segments = (std::uint64_t{tail_.size()} + data.size()) / segment_size;
+  if (new_segments >= std::uint64_t{max_segment_index} - next_index_) {
+    return make_error(Code::out_of_range, "file is too large");
+  }
+  hash_.update(data);
+  while (!data.empty()) {
+    if (tail_.empty() && data.size() >= segment_size) {
+      // Whole segments straight from the caller's buffer, without copying.
+      if (Status status = put(data.substr(0, segment_size), false); !status) return status;
+      data.remove_prefix(segment_size);
+      continue;
+    }
+    const std::size_t take = std::min(segment_size - tail_.size(), data.size());
+    tail_.append(data.substr(0, take));
+    data.remove_prefix(take);
+    if (tail_.size() == segment_size) {
+      if (Status status = put(tail_, false); !status) return status;
+      tail_.clear();
+    }
+  }
+  return ok();
+}
+
+Result<FinishedBlob> EncryptedBlobWriter::finish() {
+  if (state_ != State::writing) {
+    return make_error(Code::failed_precondition, "file is not open for writing");
+  }
+  const std::uint64_t total = size();
+  if (Status status = put(tail_, true); !status) return status.error();
+  tail_.clear();
+  state_ = State::finished;
+  return FinishedBlob{total, hash_.finish()};
+}
+
+EncryptedBlobReader::EncryptedBlobReader(BlobStore& store, SegmentCipher cipher,
+                                         std::string blob_id, std::uint64_t size)
+    : store_(&store), cipher_(std::move(cipher)), blob_id_(std::move(blob_id)), size_(size) {
+  if (!valid_blob_id(blob_id_)) throw std::invalid_argument("invalid blob id");
+}
+
+Result<EncryptedBlobReader> EncryptedBlobReader::open(BlobStore& store, SegmentCipher cipher,
+                                                      std::string blob_id) {
+  if (!valid_blob_id(blob_id)) return bad_blob_id();
+  const Result<std::uint32_t> count = count_segments(store, blob_id);
+  if (!count) return count.error();
+  if (*count == 0) return corrupted();
+  const std::uint32_t last = *count - 1;
+  const Result<std::string> tail = load_segment(store, cipher, blob_id, last, true);
+  if (!tail) return tail.error();
+  const std::uint64_t size = std::uint64_t{last} * cipher.segment_size() + tail->size();
+  return EncryptedBlobReader(store, std::move(cipher), std::move(blob_id), size);
+}
+
+std::uint64_t EncryptedBlobReader::last_index() const { return size_ / cipher_.segment_size(); }
+
+Result<std::string> EncryptedBlobReader::segment(std::uint64_t index) const {
+  const bool last = index == last_index();
+  Result<std::string> plaintext =
+      load_segment(*store_, cipher_, blob_id_, static_cast<std::uint32_t>(index), last);
+  if (plaintext && last && plaintext->size() != size_ % cipher_.segment_size()) {
+    return corrupted();
+  }
+  return plaintext;
+}
+
+Result<std::string> EncryptedBlobReader::read(std::uint64_t offset, std::uint64_t length) const {
+  if (offset > size_) return make_error(Code::out_of_range, "offset is past the end of the file");
+  if (last_index() > max_segment_index) return corrupted();  // no writer produces such a size
+  const std::uint64_t end = offset + std::min(length, size_ - offset);
+  if (end == offset && end != size_) return std::string();
+
+  const std::uint64_t segment_size = cipher_.segment_size();
+  const std::uint64_t first = offset / segment_size;
+  const std::uint64_t stop = end == size_ ? last_index() : (end - 1) / segment_size;
+  std::string out;
+  out.reserve(end - offset);
+  for (std::uint64_t index = first; index <= stop; ++index) {
+    const Result<std::string> plaintext = segment(index);
+    if (!plaintext) return plaintext.error();
+    const std::uint64_t start = index * segment_size;
+    const std::uint64_t from = std::max(offset, start) - start;
+    const std::uint64_t to = std::min(end, start + plaintext->size()) - start;
+    if (from < to) out.append(*plaintext, from, to - from);
+  }
+  return out;
+}
+
+Result<std::string> EncryptedBlobReader::sha256() const {
+  if (last_index() > max_segment_index) return corrupted();
+  crypto::Sha256 hash;
+  for (std::uint64_t index = 0; index <= last_index(); ++index) {
+    const Result<std::string> plaintext = segment(index);
+    if (!plaintext) return plaintext.error();
+    hash.update(*plaintext);
+  }
+  return hash.finish();
+}
+
+}  // namespace tmc::blob

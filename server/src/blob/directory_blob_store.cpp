@@ -1,0 +1,348 @@
+// BlobStore over a directory: one append-only file of checksummed records per blob.
+//
+// Record layout (integers big-endian), records back to back from offset 0:
+//   0   4  magic "TMCS"
+//   4   4  segment index (the record's position, 0, 1, ...)
+//   8   4  payload length n (at most max_stored_segment_size)
+//   12  8  check: first 8 bytes of SHA-256(bytes 0..11 || payload)
+//   20  n  payload (the sealed segment)
+//
+// put_segment writes one record at the end of the valid records with pwrite, then fdatasync
+// (and fsyncs the directory when it created the file), so a segment is durable before the
+// call returns. A crash can only tear the record being appended. Reading the file, a scan walks
+// the record headers and stops at the first record that is incomplete, runs past the end of
+// the file, has the wrong magic or index, or - for the final record only - fails its check
+// (its data blocks may not have reached the disk even though the size did). Everything from
+// there on is a torn tail: not counted, never returned, and cut off by the next put_segment.
+// Reads never modify the file. A tail longer than one record cannot come from a torn append;
+// put_segment refuses to cut it (BlobStoreError) rather than destroy data that may be
+// recoverable. Middle records' checks are not verified on every scan: the AEAD layer
+// authenticates each segment anyway.
+//
+// The scan result (record offsets) is cached per blob and keyed by the file's device, inode,
+// size and modification time, so an unchanged file is scanned once and a file changed by
+// another process is rescanned.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "blob/blob_store.hpp"
+#include "crypto/hash.hpp"
+
+namespace tmc::blob {
+namespace {
+
+constexpr std::string_view record_magic = "TMCS";
+constexpr std::size_t record_header_size = 20;
+constexpr std::size_t check_size = 8;
+constexpr std::size_t max_cached_blobs = 4096;
+
+[[noreturn]] void throw_errno(std::string_view what, const std::string& blob_id) {
+  const int error = errno;
+  throw BlobStoreError(std::string(what) + " for blob " + blob_id + ": " +
+                       std::system_category().message(error));
+}
+
+void append_u32(std::string& out, std::uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((value >> shift) & 0xffu));
+  }
+}
+
+std::uint32_t read_u32(const char* bytes) {
+  std::uint32_t value = 0;
+  for (std::size_t i = 0; i < 4; ++i) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+  return value;
+}
+
+std::string record_check(std::string_view header_start, std::string_view payload) {
+  crypto::Sha256 hash;
+  hash.update(header_start);
+  hash.update(payload);
+  return hash.finish().substr(0, check_size);
+}
+
+// Owns a file descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) noexcept : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+// Identity of a file version: any append, truncation or replacement changes it.
+struct FileVersion {
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  std::int64_t mtime_ns = 0;
+  friend bool operator==(const FileVersion&, const FileVersion&) = default;
+};
+
+// Result of scanning a blob file.
+struct RecordIndex {
+  FileVersion version;
+  std::vector<std::uint64_t> offsets;  // start of each valid record
+  std::uint64_t valid_end = 0;         // end of the last valid record
+  std::uint64_t file_size = 0;
+
+  std::uint64_t payload_offset(std::size_t index) const {
+    return offsets[index] + record_header_size;
+  }
+  std::uint64_t payload_size(std::size_t index) const {
+    const std::uint64_t end = index + 1 < offsets.size() ? offsets[index + 1] : valid_end;
+    return end - payload_offset(index);
+  }
+};
+
+bool read_exact(int fd, char* out, std::size_t size, std::uint64_t offset) {
+  while (size > 0) {
+    const ssize_t n = ::pread(fd, out, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    out += n;
+    size -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+
+void write_exact(int fd, std::string_view data, std::uint64_t offset, const std::string& id) {
+  while (!data.empty()) {
+    const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("write failed", id);
+    data.remove_prefix(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+}
+
+FileVersion version_of(int fd, const std::string& blob_id) {
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) throw_errno("fstat failed", blob_id);
+  return FileVersion{info.st_dev, info.st_ino, info.st_size,
+                     std::int64_t{info.st_mtim.tv_sec} * 1'000'000'000 + info.st_mtim.tv_nsec};
+}
+
+RecordIndex scan(int fd, const FileVersion& version, const std::string& blob_id) {
+  RecordIndex index;
+  index.version = version;
+  index.file_size = static_cast<std::uint64_t>(version.size);
+  std::uint64_t offset = 0;
+  char header[record_header_size];
+  while (index.file_size - offset >= record_header_size) {
+    if (!read_exact(fd, header, record_header_size, offset)) throw_errno("read failed", blob_id);
+    const std::uint32_t position = read_u32(header + 4);
+    const std::uint64_t length = read_u32(header + 8);
+    if (std::string_view(header, 4) != record_magic || position != index.offsets.size() ||
+        length > max_stored_segment_size ||
+        length > index.file_size - offset - record_header_size) {
+      break;
+    }
+    const std::uint64_t end = offset + record_header_size + length;
+    if (end == index.file_size) {
+      std::string payload(length, '\0');
+      if (!read_exact(fd, payload.data(), payload.size(), offset + record_header_size)) {
+        throw_errno("read failed", blob_id);
+      }
+      if (record_check(std::string_view(header, 12), payload) !=
+          std::string_view(header + 12, check_size)) {
+        break;
+      }
+    }
+    index.offsets.push_back(offset);
+    offset = end;
+  }
+  index.valid_end = offset;
+  return index;
+}
+
+class DirectoryBlobStore final : public BlobStore {
+ public:
+  explicit DirectoryBlobStore(std::filesystem::path root) : root_(std::move(root)) {
+    std::error_code error;
+    std::filesystem::create_directories(root_, error);
+    if (error || !std::filesystem::is_directory(root_, error)) {
+      throw BlobStoreError("cannot create blob directory " + root_.string());
+    }
+    std::filesystem::permissions(root_, std::filesystem::perms::owner_all, error);
+  }
+
+  void put_segment(const std::string& blob_id, std::uint32_t index,
+                   std::string_view sealed) override {
+    const std::filesystem::path path = path_of(blob_id);
+    if (sealed.size() > max_stored_segment_size) {
+      throw BlobStoreError("segment too large for blob " + blob_id);
+    }
+    bool created = true;
+    Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd && errno == EEXIST) {
+      created = false;
+      fd = Fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    }
+    if (!fd) throw_errno("cannot open blob file", blob_id);
+
+    const std::shared_ptr<const RecordIndex> current = index_of(fd.get(), blob_id);
+    if (index != current->offsets.size()) {
+      throw BlobStoreError("segment " + std::to_string(index) + " out of order for blob " +
+                           blob_id + " holding " + std::to_string(current->offsets.size()));
+    }
+    const std::uint64_t tail = current->file_size - current->valid_end;
+    if (tail > record_header_size + max_stored_segment_size) {
+      throw BlobStoreError("blob file is corrupted (not a torn write) for blob " + blob_id);
+    }
+    if (tail > 0 && ::ftruncate(fd.get(), static_cast<off_t>(current->valid_end)) != 0) {
+      throw_errno("cannot drop torn write", blob_id);
+    }
+
+    std::string record(record_magic);
+    record.reserve(record_header_size + sealed.size());
+    append_u32(record, index);
+    append_u32(record, static_cast<std::uint32_t>(sealed.size()));
+    record += record_check(record, sealed);
+    record += sealed;
+    write_exact(fd.get(), record, current->valid_end, blob_id);
+    if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync failed", blob_id);
+    if (created) sync_root(blob_id);
+
+    auto next = std::make_shared<RecordIndex>(*current);
+    next->offsets.push_back(current->valid_end);
+    next->valid_end += record.size();
+    next->file_size = next->valid_end;
+    next->version = version_of(fd.get(), blob_id);
+    remember(blob_id, std::move(next));
+  }
+
+  std::optional<std::string> get_segment(const std::string& blob_id,
+                                         std::uint32_t index) override {
+    const Fd fd = open_existing(blob_id, O_RDONLY);
+    if (!fd) return std::nullopt;
+    const std::shared_ptr<const RecordIndex> records = index_of(fd.get(), blob_id);
+    if (index >= records->offsets.size()) return std::nullopt;
+    std::string payload(records->payload_size(index), '\0');
+    if (!read_exact(fd.get(), payload.data(), payload.size(), records->payload_offset(index))) {
+      throw_errno("read failed", blob_id);
+    }
+    return payload;
+  }
+
+  std::uint32_t segment_count(const std::string& blob_id) override {
+    const Fd fd = open_existing(blob_id, O_RDONLY);
+    if (!fd) return 0;
+    return static_cast<std::uint32_t>(index_of(fd.get(), blob_id)->offsets.size());
+  }
+
+  void truncate(const std::string& blob_id, std::uint32_t count) override {
+    const Fd fd = open_existing(blob_id, O_RDWR);
+    if (!fd) return;
+    const std::shared_ptr<const RecordIndex> records = index_of(fd.get(), blob_id);
+    if (count >= records->offsets.size()) return;
+    if (::ftruncate(fd.get(), static_cast<off_t>(records->offsets[count])) != 0) {
+      throw_errno("truncate failed", blob_id);
+    }
+    if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync failed", blob_id);
+    forget(blob_id);
+  }
+
+  void remove(const std::string& blob_id) override {
+    const std::filesystem::path path = path_of(blob_id);
+    forget(blob_id);
+    if (::unlink(path.c_str()) != 0) {
+      if (errno == ENOENT) return;
+      throw_errno("cannot delete blob file", blob_id);
+    }
+    sync_root(blob_id);
+  }
+
+  std::uint64_t stored_bytes(const std::string& blob_id) override {
+    const Fd fd = open_existing(blob_id, O_RDONLY);
+    if (!fd) return 0;
+    return index_of(fd.get(), blob_id)->valid_end;
+  }
+
+ private:
+  std::filesystem::path path_of(const std::string& blob_id) const {
+    if (!valid_blob_id(blob_id)) throw std::invalid_argument("invalid blob id");
+    return root_ / (blob_id + ".blob");
+  }
+
+  // The open file, or an empty Fd if the blob does not exist.
+  Fd open_existing(const std::string& blob_id, int flags) const {
+    Fd fd(::open(path_of(blob_id).c_str(), flags | O_CLOEXEC));
+    if (!fd && errno != ENOENT) throw_errno("cannot open blob file", blob_id);
+    return fd;
+  }
+
+  std::shared_ptr<const RecordIndex> index_of(int fd, const std::string& blob_id) {
+    const FileVersion version = version_of(fd, blob_id);
+    {
+      const std::lock_guard lock(mutex_);
+      const auto found = cache_.find(blob_id);
+      if (found != cache_.end() && found->second->version == version) return found->second;
+    }
+    auto scanned = std::make_shared<const RecordIndex>(scan(fd, version, blob_id));
+    remember(blob_id, scanned);
+    return scanned;
+  }
+
+  void remember(const std::string& blob_id, std::shared_ptr<const RecordIndex> index) {
+    const std::lock_guard lock(mutex_);
+    if (cache_.size() >= max_cached_blobs && cache_.find(blob_id) == cache_.end()) cache_.clear();
+    cache_[blob_id] = std::move(index);
+  }
+
+  void forget(const std::string& blob_id) {
+    const std::lock_guard lock(mutex_);
+    cache_.erase(blob_id);
+  }
+
+  // Makes a created or deleted directory entry durable.
+  void sync_root(const std::string& blob_id) const {
+    const Fd dir(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir || ::fsync(dir.get()) != 0) throw_errno("cannot sync blob directory", blob_id);
+  }
+
+  const std::filesystem::path root_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<const RecordIndex>, std::less<>> cache_;
+};
+
+}  // namespace
+
+bool valid_blob_id(std::string_view blob_id) noexcept {
+  if (blob_id.empty() || blob_id.size() > max_blob_id_size) return false;
+  for (const char c : blob_id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::unique_ptr<BlobStore> open_directory_blob_store(std::filesystem::path root) {
+  return std::make_unique<DirectoryBlobStore>(std::move(root));
+}
+
+}  // namespace tmc::blob

@@ -1,0 +1,764 @@
+// Remote consultations: opening, routing, acceptance, the ordered message log, reports, deadlines.
+#include "domain/consultation_service.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "crypto/random.hpp"
+#include "domain/routing.hpp"
+
+namespace tmc::domain {
+
+using store::ConsultationState;
+
+namespace {
+
+constexpr std::size_t kMaxQuestionBytes = 8 * 1024;
+constexpr std::size_t kMaxSummaryBytes = 64 * 1024;
+constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+constexpr std::size_t kMaxReportFieldBytes = 64 * 1024;
+constexpr std::size_t kMaxClientMsgIdBytes = 64;
+constexpr int kNoticeStateChanged = 1;
+constexpr int kNoticeParticipantJoined = 2;
+constexpr int kNoticeReportSubmitted = 4;
+
+Error not_found() { return make_error(Code::not_found, "consultation not found"); }
+
+std::string aad(const std::string& id, const char* field) { return id + "|" + field; }
+
+void append_unique(std::vector<std::string>& to, const std::string& id) {
+  if (!id.empty() && std::find(to.begin(), to.end(), id) == to.end()) to.push_back(id);
+}
+
+std::string report_text(const Report& report) {
+  return pack_fields({report.findings, report.impression, report.recommendations,
+                      report.follow_up});
+}
+
+}  // namespace
+
+std::string encode_body(const MessageBody& body) {
+  const std::string kind(1, static_cast<char>(body.kind));
+  const std::string signal_kind = std::to_string(body.signal_kind);
+  const std::string notice_kind = std::to_string(body.notice_kind);
+  return pack_fields({kind, body.text, body.title, signal_kind, body.payload, notice_kind,
+                      body.subject_id});
+}
+
+std::optional<MessageBody> decode_body(std::string_view encoded) {
+  auto fields = unpack_fields(encoded);
+  if (!fields || fields->size() != 7 || (*fields)[0].size() != 1) return std::nullopt;
+  MessageBody body;
+  body.kind = static_cast<MessageBody::Kind>((*fields)[0][0]);
+  body.text = (*fields)[1];
+  body.title = (*fields)[2];
+  body.signal_kind = std::atoi((*fields)[3].c_str());
+  body.payload = (*fields)[4];
+  body.notice_kind = std::atoi((*fields)[5].c_str());
+  body.subject_id = (*fields)[6];
+  return body;
+}
+
+struct ConsultationService::Loaded {
+  store::Consultation record;
+  std::vector<store::Participant> participants;
+  std::vector<store::Candidate> candidates;
+  std::string key;  // unwrapped data key
+
+  bool is_participant(const std::string& user_id) const {
+    return std::any_of(participants.begin(), participants.end(),
+                       [&](const auto& p) { return p.user_id == user_id; });
+  }
+  bool is_open_candidate(const std::string& user_id) const {
+    return std::any_of(candidates.begin(), candidates.end(), [&](const auto& c) {
+      return c.user_id == user_id && !c.declined;
+    });
+  }
+  int open_candidates() const {
+    return static_cast<int>(std::count_if(candidates.begin(), candidates.end(),
+                                          [](const auto& c) { return !c.declined; }));
+  }
+  std::vector<std::string> participant_ids() const {
+    std::vector<std::string> ids;
+    for (const auto& p : participants) ids.push_back(p.user_id);
+    return ids;
+  }
+  std::vector<std::string> candidate_ids() const {
+    std::vector<std::string> ids;
+    for (const auto& c : candidates) ids.push_back(c.user_id);
+    return ids;
+  }
+};
+
+ConsultationService::ConsultationService(store::Store& store, const Clock& clock,
+                                         AuditHook& audit, const Vault& vault,
+                                         DeadlinePolicy deadlines)
+    : store_(store), clock_(clock), audit_(audit), vault_(vault), deadlines_(deadlines) {}
+
+std::optional<ConsultationService::Loaded> ConsultationService::load(store::Tx& tx,
+                                                                     const std::string& id) const {
+  auto record = tx.find_consultation(id);
+  if (!record) return std::nullopt;
+  Loaded loaded;
+  loaded.record = std::move(*record);
+  loaded.participants = tx.list_participants(id);
+  loaded.candidates = tx.list_candidates(id);
+  loaded.key = vault_.unwrap(loaded.record.wrapped_key);
+  return loaded;
+}
+
+Actor ConsultationService::actor_for(store::Tx& tx, const Caller& caller,
+                                     const Loaded& loaded) const {
+  const auto& user = caller.user;
+  Actor actor;
+  actor.role = user.role;
+  actor.is_requester = loaded.record.requester_id == user.id;
+  actor.is_assigned_specialist = loaded.record.assigned_specialist_id == user.id;
+  actor.is_participant = loaded.is_participant(user.id);
+  actor.is_open_candidate = loaded.is_open_candidate(user.id);
+  if (user.role == store::Role::coordinator) {
+    bool involved = loaded.record.requesting_organization_id == user.organization_id;
+    std::vector<std::string> people = loaded.participant_ids();
+    append_unique(people, loaded.record.assigned_specialist_id);
+    for (const auto& person : people) {
+      if (involved) break;
+      auto other = tx.find_user(person);
+      involved = other && other->organization_id == user.organization_id;
+    }
+    actor.is_coordinator_of_involved_org = involved;
+  }
+  return actor;
+}
+
+ConsultationView ConsultationService::view_of(const Loaded& loaded) const {
+  ConsultationView view;
+  view.record = loaded.record;
+  const auto& id = loaded.record.id;
+  view.question = Vault::open(loaded.key, loaded.record.sealed_question, aad(id, "question"));
+  view.clinical_summary =
+      Vault::open(loaded.key, loaded.record.sealed_summary, aad(id, "summary"));
+  if (!loaded.record.sealed_report.empty()) {
+    auto fields = unpack_fields(
+        Vault::open(loaded.key, loaded.record.sealed_report, aad(id, "report")));
+    if (fields && fields->size() == 4) {
+      view.report = Report{(*fields)[0], (*fields)[1], (*fields)[2], (*fields)[3]};
+    }
+  }
+  view.participants = loaded.participants;
+  return view;
+}
+
+std::shared_ptr<const ConsultationView> ConsultationService::shared_view(
+    const Loaded& loaded) const {
+  return std::make_shared<const ConsultationView>(view_of(loaded));
+}
+
+void ConsultationService::audit(const Caller& caller, const char* action, const std::string& id,
+                                bool allowed) {
+  audit_.record({caller.user.id, caller.user.organization_id, action, {id},
+                 allowed ? AuditOutcome::success : AuditOutcome::denied, caller.remote_address});
+}
+
+std::int64_t ConsultationService::append_notice(store::Tx& tx, Loaded& loaded, int notice_kind,
+                                                const std::string& text,
+                                                const std::string& subject_id, TimePoint now,
+                                                std::vector<Notification>& notifications) const {
+  MessageBody body;
+  body.kind = MessageBody::Kind::notice;
+  body.notice_kind = notice_kind;
+  body.text = text;
+  body.subject_id = subject_id;
+  auto& record = loaded.record;
+  const auto seq = record.last_seq + 1;
+  store::LogRecord log{record.id, seq, "", "", now,
+                       Vault::seal(loaded.key, encode_body(body),
+                                   aad(record.id, "log") + "|" + std::to_string(seq))};
+  tx.append_log(log);
+  record.last_seq = seq;
+  Notification posted;
+  posted.kind = Notification::Kind::message_posted;
+  posted.recipients = loaded.participant_ids();
+  posted.entry = LogEntry{record.id, seq, "", now, body};
+  notifications.push_back(std::move(posted));
+  return seq;
+}
+
+// ---- opening ----------------------------------------------------------------------------------
+
+Result<Outcome<ConsultationView>> ConsultationService::open(const Caller& caller,
+                                                            const OpenConsultation& request) {
+  if (caller.user.role != store::Role::clinician) {
+    audit(caller, "consultation.open", "", false);
+    return make_error(Code::permission_denied, "only county clinicians open consultations");
+  }
+  if (request.urgency == store::Urgency::unspecified) {
+    return make_error(Code::invalid_argument, "urgency is required");
+  }
+  if (request.specialty.empty()) return make_error(Code::invalid_argument, "specialty is required");
+  if (request.patient_reference.empty() || request.patient_reference.size() > 64) {
+    return make_error(Code::invalid_argument, "patient reference must be 1-64 characters");
+  }
+  if (request.question.empty() || request.question.size() > kMaxQuestionBytes) {
+    return make_error(Code::invalid_argument, "question must be 1-8192 bytes");
+  }
+  if (request.clinical_summary.size() > kMaxSummaryBytes) {
+    return make_error(Code::invalid_argument, "clinical summary is over 64 KiB");
+  }
+  if (request.patient_age_years < 0 || request.patient_age_years > 150) {
+    return make_error(Code::invalid_argument, "patient age must be 0-150");
+  }
+  if (!request.case_file_ids.empty()) {
+    return make_error(Code::unimplemented, "attaching case files is not served yet");
+  }
+
+  const auto now = clock_.now();
+  Loaded loaded;
+  auto& record = loaded.record;
+  record.id = crypto::random_id("con");
+  record.urgency = request.urgency;
+  record.specialty = request.specialty;
+  record.patient_reference = request.patient_reference;
+  record.patient_age_years = request.patient_age_years;
+  record.patient_sex = request.patient_sex;
+  record.requesting_organization_id = caller.user.organization_id;
+  record.requester_id = caller.user.id;
+  record.target_organization_id = request.target_organization_id;
+  record.preferred_specialist_id = request.preferred_specialist_id;
+  const auto key = vault_.new_data_key();
+  loaded.key = key.plain;
+  record.wrapped_key = key.wrapped;
+  record.sealed_question = Vault::seal(key.plain, request.question, aad(record.id, "question"));
+  record.sealed_summary =
+      Vault::seal(key.plain, request.clinical_summary, aad(record.id, "summary"));
+  record.created_at = now;
+  record.updated_at = now;
+  record.respond_by = deadlines_.first_deadline(request.urgency, now);
+  loaded.participants.push_back({caller.user.id, store::ParticipantKind::requester, 0});
+
+  std::vector<std::string> coordinators;
+  std::optional<Error> failure;
+  const bool kept = store_.write([&](store::Tx& tx) {
+    const auto requester_org = tx.find_organization(caller.user.organization_id);
+    if (!requester_org) {
+      failure = make_error(Code::failed_precondition, "your organisation is unknown");
+      return false;
+    }
+    const auto pairings = tx.list_pairings();
+    const auto organizations = tx.list_organizations();
+    store::UserFilter filter;
+    filter.role = store::Role::specialist;
+    const auto specialists = tx.list_users(filter);
+    RoutingInput input{*requester_org,    request.specialty, request.target_organization_id,
+                       request.preferred_specialist_id, pairings, organizations, specialists,
+                       false};
+    auto candidates = route(input);
+    if (!candidates) {
+      failure = candidates.error();
+      return false;
+    }
+    record.state = candidates->empty() ? ConsultationState::requested : ConsultationState::offered;
+    record.candidate_count = static_cast<int>(candidates->size());
+    for (const auto& id : *candidates) loaded.candidates.push_back({id, false});
+    if (candidates->empty()) {
+      store::UserFilter coordinator_filter;
+      coordinator_filter.role = store::Role::coordinator;
+      coordinators = coordinators_to_notify(input, tx.list_users(coordinator_filter));
+    }
+    tx.insert_consultation(record);
+    tx.add_participant(record.id, loaded.participants.front());
+    tx.add_candidates(record.id, *candidates);
+    return true;
+  });
+  if (!kept) {
+    audit(caller, "consultation.open", "", false);
+    return failure ? *failure : make_error(Code::internal, "consultation was not stored");
+  }
+  audit(caller, "consultation.open", record.id, true);
+  Outcome<ConsultationView> outcome{view_of(loaded), {}};
+  auto shared = std::make_shared<const ConsultationView>(outcome.value);
+  if (!loaded.candidates.empty()) {
+    outcome.notifications.push_back(
+        {Notification::Kind::offered, loaded.candidate_ids(), shared, std::nullopt});
+  } else {
+    outcome.notifications.push_back(
+        {Notification::Kind::updated, coordinators, shared, std::nullopt});
+  }
+  return outcome;
+}
+
+// ---- reading ----------------------------------------------------------------------------------
+
+Result<ConsultationView> ConsultationService::get(const Caller& caller, const std::string& id) {
+  std::optional<Result<ConsultationView>> result;
+  store_.read([&](store::Tx& tx) {
+    auto loaded = load(tx, id);
+    if (!loaded) {
+      result.emplace(not_found());
+      return;
+    }
+    auto decision = decide(loaded->record.state, ConsultationAction::read,
+                           actor_for(tx, caller, *loaded));
+    if (!decision) {
+      result.emplace(decision.error());
+      return;
+    }
+    result.emplace(view_of(*loaded));
+  });
+  audit(caller, "consultation.read", id, result->has_value());
+  return std::move(*result);
+}
+
+Result<ConsultationPage> ConsultationService::list(const Caller& caller,
+                                                   store::ConsultationState state, int page_size,
+                                                   const std::string& page_token) {
+  if (page_size < 0) return make_error(Code::invalid_argument, "page_size must not be negative");
+  const int size = page_size == 0 ? 50 : std::min(page_size, 200);
+  if (!page_token.empty() && page_token.rfind("con_", 0) != 0) {
+    return make_error(Code::invalid_argument, "malformed page_token");
+  }
+  store::ConsultationQuery query;
+  query.user_id = caller.user.id;
+  if (caller.user.role == store::Role::coordinator) {
+    query.coordinator_organization_id = caller.user.organization_id;
+  }
+  if (state != store::ConsultationState::unspecified) query.state = state;
+  query.after_id = page_token;
+  query.limit = size + 1;
+  ConsultationPage page;
+  store_.read([&](store::Tx& tx) {
+    auto records = tx.list_consultations(query);
+    const bool more = static_cast<int>(records.size()) > size;
+    if (more) records.resize(static_cast<std::size_t>(size));
+    for (const auto& record : records) {
+      auto loaded = load(tx, record.id);
+      if (!loaded) continue;
+      if (!decide(loaded->record.state, ConsultationAction::read, actor_for(tx, caller, *loaded))) {
+        continue;  // e.g. an offer that went to someone else
+      }
+      page.consultations.push_back(view_of(*loaded));
+    }
+    if (more && !records.empty()) page.next_page_token = records.back().id;
+  });
+  for (const auto& view : page.consultations) {
+    audit(caller, "consultation.read", view.record.id, true);
+  }
+  return page;
+}
+
+// ---- transitions ------------------------------------------------------------------------------
+
+Result<Outcome<ConsultationView>> ConsultationService::transition(
+    const Caller& caller, const std::string& id, ConsultationAction action,
+    const std::function<Status(store::Tx&, Loaded&, const TransitionOutcome&,
+                               std::vector<Notification>&)>& apply) {
+  std::optional<Result<Outcome<ConsultationView>>> result;
+  store_.write([&](store::Tx& tx) {
+    auto loaded = load(tx, id);
+    if (!loaded) {
+      result.emplace(not_found());
+      return false;
+    }
+    DecisionContext context;
+    context.open_candidates = loaded->open_candidates();
+    context.remaining_open_candidates_after_decline =
+        loaded->open_candidates() - (loaded->is_open_candidate(caller.user.id) ? 1 : 0);
+    context.escalated = loaded->record.escalated;
+    auto decision = decide(loaded->record.state, action, actor_for(tx, caller, *loaded), context);
+    if (!decision) {
+      result.emplace(decision.error());
+      return false;
+    }
+    std::vector<Notification> notifications;
+    const auto previous_state = loaded->record.state;
+    if (auto applied = apply(tx, *loaded, *decision, notifications); !applied) {
+      result.emplace(applied.error());
+      return false;
+    }
+    loaded->record.state = decision->next;
+    loaded->record.updated_at = clock_.now();
+    if (is_terminal(decision->next) || has_assigned_specialist(decision->next)) {
+      loaded->record.respond_by.reset();
+    }
+    tx.update_consultation(loaded->record);
+    auto shared = shared_view(*loaded);
+    if (decision->state_changed || previous_state != decision->next) {
+      std::vector<std::string> recipients = loaded->participant_ids();
+      if (previous_state == ConsultationState::offered ||
+          previous_state == ConsultationState::requested) {
+        for (const auto& candidate : loaded->candidate_ids()) append_unique(recipients, candidate);
+      }
+      notifications.push_back({Notification::Kind::updated, recipients, shared, std::nullopt});
+    }
+    result.emplace(Outcome<ConsultationView>{*shared, std::move(notifications)});
+    return true;
+  });
+  audit(caller, action_name(action).data(), id, result->has_value());
+  return std::move(*result);
+}
+
+Result<Outcome<ConsultationView>> ConsultationService::accept(const Caller& caller,
+                                                              const std::string& id) {
+  return transition(caller, id, ConsultationAction::accept,
+                    [&](store::Tx& tx, Loaded& loaded, const TransitionOutcome&,
+                        std::vector<Notification>& notifications) -> Status {
+                      loaded.record.assigned_specialist_id = caller.user.id;
+                      store::Participant specialist{caller.user.id,
+                                                    store::ParticipantKind::specialist, 0};
+                      tx.add_participant(loaded.record.id, specialist);
+                      loaded.participants.push_back(specialist);
+                      append_notice(tx, loaded, kNoticeStateChanged,
+                                    "accepted by " + caller.user.display_name, caller.user.id,
+                                    clock_.now(), notifications);
+                      return ok();
+                    });
+}
+
+Result<Outcome<ConsultationView>> ConsultationService::decline(const Caller& caller,
+                                                               const std::string& id,
+                                                               const std::string& reason) {
+  if (reason.size() > 1024) return make_error(Code::invalid_argument, "reason is over 1 KiB");
+  return transition(caller, id, ConsultationAction::decline,
+                    [&](store::Tx& tx, Loaded& loaded, const TransitionOutcome&,
+                        std::vector<Notification>&) -> Status {
+                      tx.mark_candidate_declined(loaded.record.id, caller.user.id);
+                      for (auto& candidate : loaded.candidates) {
+                        if (candidate.user_id == caller.user.id) candidate.declined = true;
+                      }
+                      loaded.record.candidate_count = loaded.open_candidates();
+                      return ok();
+                    });
+}
+
+Result<Outcome<ConsultationView>> ConsultationService::assign(const Caller& caller,
+                                                              const std::string& id,
+                                                              const std::string& specialist_id) {
+  return transition(
+      caller, id, ConsultationAction::assign,
+      [&](store::Tx& tx, Loaded& loaded, const TransitionOutcome&,
+          std::vector<Notification>& notifications) -> Status {
+        const auto requester_org = tx.find_organization(loaded.record.requesting_organization_id);
+        if (!requester_org) return make_error(Code::internal, "requesting organisation missing");
+        const auto pairings = tx.list_pairings();
+        const auto organizations = tx.list_organizations();
+        store::UserFilter filter;
+        filter.role = store::Role::specialist;
+        const auto specialists = tx.list_users(filter);
+        RoutingInput input{*requester_org, loaded.record.specialty, "", specialist_id, pairings,
+                           organizations,  specialists, false};
+        if (auto eligible = route(input); !eligible) {
+          if (!loaded.record.escalated) return eligible.error();
+          // After escalation any partner's specialist of the specialty is eligible.
+          const bool widened_ok = std::any_of(specialists.begin(), specialists.end(), [&](auto& u) {
+            return u.id == specialist_id &&
+                   std::find(u.specialties.begin(), u.specialties.end(),
+                             loaded.record.specialty) != u.specialties.end();
+          });
+          if (!widened_ok) return eligible.error();
+        }
+        loaded.record.assigned_specialist_id = specialist_id;
+        store::Participant specialist{specialist_id, store::ParticipantKind::specialist, 0};
+        tx.add_participant(loaded.record.id, specialist);
+        loaded.participants.push_back(specialist);
+        append_notice(tx, loaded, kNoticeStateChanged, "assigned by a coordinator", specialist_id,
+                      clock_.now(), notifications);
+        return ok();
+      });
+}
+
+Result<Outcome<ConsultationView>> ConsultationService::invite(const Caller& caller,
+                                                              const std::string& id,
+                                                              const std::string& user_id) {
+  return transition(
+      caller, id, ConsultationAction::invite,
+      [&](store::Tx& tx, Loaded& loaded, const TransitionOutcome&,
+          std::vector<Notification>& notifications) -> Status {
+        if (loaded.is_participant(user_id)) return ok();  // idempotent
+        const auto invitee = tx.find_user(user_id);
+        std::string assigned_org;
+        if (auto assigned = tx.find_user(loaded.record.assigned_specialist_id)) {
+          assigned_org = assigned->organization_id;
+        }
+        if (!invitee || invitee->disabled ||
+            (invitee->organization_id != loaded.record.requesting_organization_id &&
+             invitee->organization_id != assigned_org)) {
+          return make_error(Code::invalid_argument,
+                            "invite colleagues of the requesting or the consulted hospital only");
+        }
+        if (invitee->role == store::Role::admin) {
+          return make_error(Code::invalid_argument, "administrators cannot take part");
+        }
+        store::Participant participant{user_id, store::ParticipantKind::invited, 0};
+        tx.add_participant(loaded.record.id, participant);
+        loaded.participants.push_back(participant);
+        append_notice(tx, loaded, kNoticeParticipantJoined, invitee->display_name + " joined",
+                      user_id, clock_.now(), notifications);
+        // The invitee learns of the consultation through an update.
+        notifications.push_back({Notification::Kind::updated, {user_id}, shared_view(loaded),
+                                 std::nullopt});
+        return ok();
+      });
+}
+
+Result<Outcome<ConsultationView>> ConsultationService::cancel(const Caller& caller,
+                                                              const std::string& id,
+                                                              const std::string& reason) {
+  if (reason.size() > 1024) return make_error(Code::invalid_argument, "reason is over 1 KiB");
+  return transition(caller, id, ConsultationAction::cancel,
+                    [&](store::Tx& tx, Loaded& loaded, const TransitionOutcome&,
+                        std::vector<Notification>& notifications) -> Status {
+                      append_notice(tx, loaded, kNoticeStateChanged, "cancelled", caller.user.id,
+                                    clock_.now(), notifications);
+                      return ok();
+                    });
+}
+
+Result<Outcome<ConsultationView>> ConsultationService::close(const Caller& caller,
+                                                             const std::string& id) {
+  return transition(caller, id, ConsultationAction::close,
+                    [&](store::Tx& tx, Loaded& loaded, const TransitionOutcome&,
+                        std::vector<Notification>& notifications) -> Status {
+                      append_notice(tx, loaded, kNoticeStateChanged, "closed", caller.user.id,
+                                    clock_.now(), notifications);
+                      return ok();
+                    });
+}
+
+Result<Outcome<ConsultationView>> ConsultationService::submit_report(const Caller& caller,
+                                                                     const std::string& id,
+                                                                     const Report& report) {
+  if (report.findings.empty() && report.impression.empty()) {
+    return make_error(Code::invalid_argument, "a report needs findings or an impression");
+  }
+  for (const auto* field : {&report.findings, &report.impression, &report.recommendations,
+                            &report.follow_up}) {
+    if (field->size() > kMaxReportFieldBytes) {
+      return make_error(Code::invalid_argument, "a report field is over 64 KiB");
+    }
+  }
+  return transition(caller, id, ConsultationAction::submit_report,
+                    [&](store::Tx& tx, Loaded& loaded, const TransitionOutcome&,
+                        std::vector<Notification>& notifications) -> Status {
+                      loaded.record.sealed_report = Vault::seal(
+                          loaded.key, report_text(report), aad(loaded.record.id, "report"));
+                      append_notice(tx, loaded, kNoticeReportSubmitted, "report submitted",
+                                    caller.user.id, clock_.now(), notifications);
+                      return ok();
+                    });
+}
+
+// ---- the message log --------------------------------------------------------------------------
+
+Result<Outcome<PostedMessage>> ConsultationService::post_message(const Caller& caller,
+                                                                 const std::string& id,
+                                                                 const std::string& client_msg_id,
+                                                                 const MessageBody& body) {
+  const bool signal = body.kind == MessageBody::Kind::signal;
+  if (body.kind == MessageBody::Kind::notice) {
+    return make_error(Code::invalid_argument, "system notices are written by the server only");
+  }
+  if (!signal && client_msg_id.empty()) {
+    return make_error(Code::invalid_argument, "client_msg_id is required");
+  }
+  if (client_msg_id.size() > kMaxClientMsgIdBytes) {
+    return make_error(Code::invalid_argument, "client_msg_id is over 64 characters");
+  }
+  if (signal && body.signal_kind == 0) {
+    return make_error(Code::invalid_argument, "signal kind is required");
+  }
+  const auto size = body.text.size() + body.title.size() + body.payload.size();
+  if (size == 0) return make_error(Code::invalid_argument, "message body is empty");
+  if (size > kMaxBodyBytes) return make_error(Code::invalid_argument, "message body is over 64 KiB");
+
+  const auto now = clock_.now();
+  std::optional<Result<Outcome<PostedMessage>>> result;
+  auto run = [&](store::Tx& tx) -> bool {
+    auto loaded = load(tx, id);
+    if (!loaded) {
+      result.emplace(not_found());
+      return false;
+    }
+    auto decision = decide(loaded->record.state, ConsultationAction::post_message,
+                           actor_for(tx, caller, *loaded));
+    if (!decision) {
+      result.emplace(decision.error());
+      return false;
+    }
+    Outcome<PostedMessage> outcome{{0, now}, {}};
+    if (signal) {  // relayed, not stored, no state change
+      std::vector<std::string> others;
+      for (const auto& p : loaded->participants) {
+        if (p.user_id != caller.user.id) others.push_back(p.user_id);
+      }
+      outcome.notifications.push_back({Notification::Kind::message_posted, others, nullptr,
+                                       LogEntry{id, 0, caller.user.id, now, body}});
+      result.emplace(std::move(outcome));
+      return false;  // nothing to keep
+    }
+    if (auto original = tx.find_log_by_client_msg_id(id, caller.user.id, client_msg_id)) {
+      outcome.value = {original->seq, original->posted_at};  // an idempotent retry
+      result.emplace(std::move(outcome));
+      return false;
+    }
+    auto& record = loaded->record;
+    const auto seq = record.last_seq + 1;
+    tx.append_log({id, seq, caller.user.id, client_msg_id, now,
+                   Vault::seal(loaded->key, encode_body(body),
+                               aad(id, "log") + "|" + std::to_string(seq))});
+    record.last_seq = seq;
+    const bool state_changed = record.state != decision->next;
+    record.state = decision->next;
+    record.updated_at = now;
+    tx.update_consultation(record);
+    outcome.value = {seq, now};
+    outcome.notifications.push_back({Notification::Kind::message_posted,
+                                     loaded->participant_ids(), nullptr,
+                                     LogEntry{id, seq, caller.user.id, now, body}});
+    if (state_changed) {
+      outcome.notifications.push_back({Notification::Kind::updated, loaded->participant_ids(),
+                                       shared_view(*loaded), std::nullopt});
+    }
+    result.emplace(std::move(outcome));
+    return true;
+  };
+  if (signal) {
+    store_.read([&](store::Tx& tx) { run(tx); });  // relayed only: no write slot needed
+  } else {
+    store_.write(run);
+  }
+  audit(caller, "message.post", id, result->has_value());
+  return std::move(*result);
+}
+
+Result<Outcome<Done>> ConsultationService::ack(const Caller& caller, const std::string& id,
+                                               std::int64_t up_to_seq) {
+  std::optional<Result<Outcome<Done>>> result;
+  store_.write([&](store::Tx& tx) {
+    auto loaded = load(tx, id);
+    if (!loaded) {
+      result.emplace(not_found());
+      return false;
+    }
+    auto decision =
+        decide(loaded->record.state, ConsultationAction::ack, actor_for(tx, caller, *loaded));
+    if (!decision) {
+      result.emplace(decision.error());
+      return false;
+    }
+    if (up_to_seq > loaded->record.last_seq) {
+      result.emplace(make_error(Code::out_of_range, "up_to_seq is beyond the last message"));
+      return false;
+    }
+    const bool moved = tx.advance_read_seq(id, caller.user.id, up_to_seq);
+    result.emplace(Outcome<Done>{Done{}, {}});
+    return moved;
+  });
+  return std::move(*result);
+}
+
+Result<LogPage> ConsultationService::sync(const Caller& caller, const std::string& id,
+                                          std::int64_t after_seq, int limit) {
+  if (after_seq < 0 || limit < 0) return make_error(Code::invalid_argument, "negative position");
+  const int size = limit == 0 ? 100 : std::min(limit, 500);
+  std::optional<Result<LogPage>> result;
+  store_.read([&](store::Tx& tx) {
+    auto loaded = load(tx, id);
+    if (!loaded) {
+      result.emplace(not_found());
+      return;
+    }
+    auto decision =
+        decide(loaded->record.state, ConsultationAction::read, actor_for(tx, caller, *loaded));
+    if (!decision) {
+      result.emplace(decision.error());
+      return;
+    }
+    auto records = tx.list_log(id, after_seq, size + 1);
+    LogPage page;
+    page.has_more = static_cast<int>(records.size()) > size;
+    if (page.has_more) records.resize(static_cast<std::size_t>(size));
+    for (const auto& record : records) {
+      auto body = decode_body(Vault::open(loaded->key, record.sealed_body,
+                                          aad(id, "log") + "|" + std::to_string(record.seq)));
+      if (!body) throw std::runtime_error("stored message is malformed");
+      page.entries.push_back({id, record.seq, record.sender_id, record.posted_at, *body});
+    }
+    result.emplace(std::move(page));
+  });
+  audit(caller, "message.read", id, result->has_value());
+  return std::move(*result);
+}
+
+// ---- deadlines --------------------------------------------------------------------------------
+
+std::vector<Notification> ConsultationService::process_deadlines(TimePoint now) {
+  std::vector<store::Consultation> due;
+  store_.read([&](store::Tx& tx) { due = tx.list_due_consultations(now, 100); });
+  std::vector<Notification> notifications;
+  for (const auto& candidate : due) {
+    store_.write([&](store::Tx& tx) {
+      auto loaded = load(tx, candidate.id);
+      if (!loaded) return false;
+      const auto action = next_deadline_action(loaded->record, now);
+      if (!action) return false;  // another node or tick already handled it
+      DecisionContext context;
+      context.escalated = loaded->record.escalated;
+      auto& record = loaded->record;
+      const auto requester_org = tx.find_organization(record.requesting_organization_id);
+      if (!requester_org) return false;
+      const auto pairings = tx.list_pairings();
+      const auto organizations = tx.list_organizations();
+      store::UserFilter filter;
+      filter.role = store::Role::specialist;
+      const auto specialists = tx.list_users(filter);
+      store::UserFilter coordinator_filter;
+      coordinator_filter.role = store::Role::coordinator;
+      RoutingInput input{*requester_org, record.specialty, "", "", pairings, organizations,
+                         specialists, *action == ConsultationAction::escalate};
+      const auto coordinators = coordinators_to_notify(input, tx.list_users(coordinator_filter));
+
+      std::vector<std::string> added;
+      if (*action == ConsultationAction::escalate) {
+        auto widened = route(input);
+        if (widened) {
+          for (const auto& id : *widened) {
+            const bool known = std::any_of(loaded->candidates.begin(), loaded->candidates.end(),
+                                           [&](const auto& c) { return c.user_id == id; });
+            if (!known) added.push_back(id);
+          }
+        }
+        context.open_candidates = loaded->open_candidates() + static_cast<int>(added.size());
+      }
+      auto decision = decide(record.state, *action, Actor::system(), context);
+      if (!decision) return false;
+      if (*action == ConsultationAction::escalate) {
+        tx.add_candidates(record.id, added);
+        for (const auto& id : added) loaded->candidates.push_back({id, false});
+        record.escalated = true;
+        record.candidate_count = loaded->open_candidates();
+        record.respond_by = deadlines_.second_deadline(record.urgency, now);
+      } else {
+        record.respond_by.reset();
+      }
+      record.state = decision->next;
+      record.updated_at = now;
+      tx.update_consultation(record);
+      auto shared = shared_view(*loaded);
+      if (!added.empty()) {
+        notifications.push_back({Notification::Kind::offered, added, shared, std::nullopt});
+      }
+      std::vector<std::string> recipients = loaded->participant_ids();
+      for (const auto& id : coordinators) append_unique(recipients, id);
+      if (*action == ConsultationAction::expire) {
+        for (const auto& id : loaded->candidate_ids()) append_unique(recipients, id);
+      }
+      notifications.push_back({Notification::Kind::updated, recipients, shared, std::nullopt});
+      audit_.record({"", "", *action == ConsultationAction::escalate ? "consultation.escalate"
+                                                                     : "consultation.expire",
+                     {record.id}, AuditOutcome::success, ""});
+      return true;
+    });
+  }
+  return notifications;
+}
+
+}  // namespace tmc::domain

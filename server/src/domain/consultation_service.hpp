@@ -1,0 +1,168 @@
+// Remote consultations: opening, routing, acceptance, the ordered message log, reports, deadlines.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "domain/audit_hook.hpp"
+#include "domain/caller.hpp"
+#include "domain/consultation_machine.hpp"
+#include "domain/deadlines.hpp"
+#include "domain/sealed_fields.hpp"
+#include "store/store.hpp"
+
+namespace tmc::domain {
+
+// A message body as the domain sees it (the wire's MessageBody without protobuf).
+struct MessageBody {
+  enum class Kind { text = 1, note = 2, signal = 3, notice = 4 };
+  Kind kind = Kind::text;
+  std::string text;        // text; note text; notice text
+  std::string title;       // note title
+  int signal_kind = 0;     // SignalKind number (offer, answer, ice)
+  std::string payload;     // signal payload, relayed opaquely
+  int notice_kind = 0;     // SystemNoticeKind number
+  std::string subject_id;  // notice subject (user, file, appointment id)
+};
+
+struct Report {
+  std::string findings;
+  std::string impression;
+  std::string recommendations;
+  std::string follow_up;
+};
+
+struct LogEntry {
+  std::string consultation_id;
+  std::int64_t seq = 0;  // 0 for relayed signals (not stored)
+  std::string sender_id;  // empty for system notices
+  TimePoint posted_at{};
+  MessageBody body;
+};
+
+// A consultation with its clinical text decrypted, as shown to an authorised caller.
+struct ConsultationView {
+  store::Consultation record;  // sealed fields are not for display
+  std::string question;
+  std::string clinical_summary;
+  std::optional<Report> report;
+  std::vector<store::Participant> participants;
+  std::vector<std::string> case_file_ids;
+};
+
+// Something to push to live sessions once the change it describes is committed.
+struct Notification {
+  enum class Kind { offered, updated, message_posted };
+  Kind kind = Kind::updated;
+  std::vector<std::string> recipients;  // user ids
+  std::shared_ptr<const ConsultationView> consultation;
+  std::optional<LogEntry> entry;
+};
+
+template <class T>
+struct Outcome {
+  T value;
+  std::vector<Notification> notifications;
+};
+
+struct OpenConsultation {
+  store::Urgency urgency = store::Urgency::unspecified;
+  std::string specialty;
+  std::string patient_reference;
+  int patient_age_years = 0;
+  store::Sex patient_sex = store::Sex::unspecified;
+  std::string question;
+  std::string clinical_summary;
+  std::string target_organization_id;
+  std::string preferred_specialist_id;
+  std::vector<std::string> case_file_ids;
+};
+
+struct ConsultationPage {
+  std::vector<ConsultationView> consultations;
+  std::string next_page_token;
+};
+
+struct PostedMessage {
+  std::int64_t seq = 0;
+  TimePoint posted_at{};
+};
+
+struct LogPage {
+  std::vector<LogEntry> entries;
+  bool has_more = false;
+};
+
+// Thread-safe; every method blocks on the store, so call it from a worker thread. Failures:
+// a consultation the caller has no relationship with is NOT_FOUND (its existence is not
+// revealed); a related caller doing what their role may not is PERMISSION_DENIED; an action the
+// current state does not allow is FAILED_PRECONDITION and changes nothing; a late accept after
+// another specialist won is ABORTED.
+class ConsultationService {
+ public:
+  ConsultationService(store::Store& store, const Clock& clock, AuditHook& audit,
+                      const Vault& vault, DeadlinePolicy deadlines);
+
+  Result<Outcome<ConsultationView>> open(const Caller& caller, const OpenConsultation& request);
+  Result<ConsultationView> get(const Caller& caller, const std::string& consultation_id);
+  // page_size 0 = 50, capped at 200; state unspecified = any.
+  Result<ConsultationPage> list(const Caller& caller, store::ConsultationState state,
+                                int page_size, const std::string& page_token);
+  Result<Outcome<ConsultationView>> accept(const Caller& caller, const std::string& id);
+  Result<Outcome<ConsultationView>> decline(const Caller& caller, const std::string& id,
+                                            const std::string& reason);
+  Result<Outcome<ConsultationView>> assign(const Caller& caller, const std::string& id,
+                                           const std::string& specialist_id);
+  Result<Outcome<ConsultationView>> invite(const Caller& caller, const std::string& id,
+                                           const std::string& user_id);
+  Result<Outcome<ConsultationView>> cancel(const Caller& caller, const std::string& id,
+                                           const std::string& reason);
+  Result<Outcome<ConsultationView>> close(const Caller& caller, const std::string& id);
+  Result<Outcome<ConsultationView>> submit_report(const Caller& caller, const std::string& id,
+                                                  const Report& report);
+
+  // Appends a message; a retry with the same client_msg_id answers the original seq. Signals
+  // are relayed to the other participants and not stored (seq 0).
+  Result<Outcome<PostedMessage>> post_message(const Caller& caller, const std::string& id,
+                                              const std::string& client_msg_id,
+                                              const MessageBody& body);
+  Result<Outcome<Done>> ack(const Caller& caller, const std::string& id, std::int64_t up_to_seq);
+  // limit 0 = 100, capped at 500.
+  Result<LogPage> sync(const Caller& caller, const std::string& id, std::int64_t after_seq,
+                       int limit);
+
+  // Escalates or expires consultations whose routing deadline has passed at now. Returns the
+  // notifications to deliver. Safe to call concurrently and repeatedly (each step is decided
+  // inside its own transaction against the current row).
+  std::vector<Notification> process_deadlines(TimePoint now);
+
+ private:
+  struct Loaded;
+  std::optional<Loaded> load(store::Tx& tx, const std::string& id) const;
+  Actor actor_for(store::Tx& tx, const Caller& caller, const Loaded& loaded) const;
+  ConsultationView view_of(const Loaded& loaded) const;
+  std::shared_ptr<const ConsultationView> shared_view(const Loaded& loaded) const;
+  std::int64_t append_notice(store::Tx& tx, Loaded& loaded, int notice_kind,
+                             const std::string& text, const std::string& subject_id,
+                             TimePoint now, std::vector<Notification>& notifications) const;
+  Result<Outcome<ConsultationView>> transition(
+      const Caller& caller, const std::string& id, ConsultationAction action,
+      const std::function<Status(store::Tx&, Loaded&, const TransitionOutcome&,
+                                 std::vector<Notification>&)>& apply);
+  void audit(const Caller& caller, const char* action, const std::string& id, bool allowed);
+
+  store::Store& store_;
+  const Clock& clock_;
+  AuditHook& audit_;
+  const Vault& vault_;
+  DeadlinePolicy deadlines_;
+};
+
+std::string encode_body(const MessageBody& body);
+std::optional<MessageBody> decode_body(std::string_view encoded);
+
+}  // namespace tmc::domain

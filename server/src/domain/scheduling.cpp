@@ -1,0 +1,432 @@
+// Availability rules -> UTC slots (time-zone and DST aware), slot overlap checks, local formatting.
+#include "domain/scheduling.hpp"
+
+#include <date/date.h>
+#include <date/tz.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <map>
+#include <utility>
+
+#include "domain/time_zone.hpp"
+
+namespace tmc::domain {
+namespace {
+
+using date::days;
+using std::chrono::floor;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+Error invalid(std::string message) {
+  return make_error(Code::invalid_argument, std::move(message));
+}
+
+std::string quoted(const std::string& text) { return "\"" + text + "\""; }
+
+// The zone named `name`, or nullptr when the tz database does not know it.
+const date::time_zone* find_zone(const std::string& name) {
+  return is_known_time_zone(name) ? date::locate_zone(name) : nullptr;
+}
+
+// Digits text[pos..pos+count) as a number, or -1 when any is not a digit.
+int parse_digits(const std::string& text, std::size_t pos, std::size_t count) {
+  int value = 0;
+  for (std::size_t i = pos; i < pos + count; ++i) {
+    if (i >= text.size() || !std::isdigit(static_cast<unsigned char>(text[i]))) return -1;
+    value = value * 10 + (text[i] - '0');
+  }
+  return value;
+}
+
+// "HH:MM" as minutes since midnight; "24:00" only when allow_end_of_day.
+std::optional<minutes> parse_clock(const std::string& text, bool allow_end_of_day) {
+  if (text.size() != 5 || text[2] != ':') return std::nullopt;
+  const int hours = parse_digits(text, 0, 2);
+  const int mins = parse_digits(text, 3, 2);
+  if (hours < 0 || mins < 0 || mins > 59) return std::nullopt;
+  if (hours > 23 && !(allow_end_of_day && hours == 24 && mins == 0)) return std::nullopt;
+  return minutes(hours * 60 + mins);
+}
+
+// "YYYY-MM-DD" as a local date, rejecting impossible dates such as 2026-02-30.
+std::optional<date::local_days> parse_date(const std::string& text) {
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
+  const int year = parse_digits(text, 0, 4);
+  const int month = parse_digits(text, 5, 2);
+  const int day = parse_digits(text, 8, 2);
+  if (year < 0 || month < 0 || day < 0) return std::nullopt;
+  const date::year_month_day ymd{date::year(year), date::month(static_cast<unsigned>(month)),
+                                 date::day(static_cast<unsigned>(day))};
+  if (!ymd.ok()) return std::nullopt;
+  return date::local_days(ymd);
+}
+
+// A validated rule in computable form.
+struct ParsedRule {
+  const date::time_zone* zone = nullptr;
+  std::array<bool, 8> on_weekday{};  // indexed by ISO weekday 1..7
+  minutes start{};
+  minutes end{};
+  minutes slot{};
+  int capacity = 0;
+  std::optional<date::local_days> valid_from;
+  std::optional<date::local_days> valid_until;
+};
+
+Result<ParsedRule> parse_rule(const AvailabilityRule& rule) {
+  ParsedRule parsed;
+  if (rule.weekdays.empty()) return invalid("availability rule: weekdays must not be empty");
+  for (const Weekday weekday : rule.weekdays) {
+    const int iso = static_cast<int>(weekday);
+    if (iso < 1 || iso > 7) {
+      return invalid("availability rule: weekday " + std::to_string(iso) +
+                     " is not a day of the week (1 = Monday ... 7 = Sunday)");
+    }
+    parsed.on_weekday[static_cast<std::size_t>(iso)] = true;
+  }
+
+  const auto start = parse_clock(rule.local_start, false);
+  if (!start) {
+    return invalid("availability rule: local_start " + quoted(rule.local_start) +
+                   " is not a time of day HH:MM (00:00-23:59)");
+  }
+  const auto end = parse_clock(rule.local_end, true);
+  if (!end) {
+    return invalid("availability rule: local_end " + quoted(rule.local_end) +
+                   " is not a time of day HH:MM (00:00-24:00)");
+  }
+  if (*end <= *start) {
+    return invalid("availability rule: local_end " + rule.local_end +
+                   " must be after local_start " + rule.local_start);
+  }
+  if (rule.slot_minutes < min_slot_minutes || rule.slot_minutes > max_slot_minutes) {
+    return invalid("availability rule: slot_minutes " + std::to_string(rule.slot_minutes) +
+                   " must be between " + std::to_string(min_slot_minutes) + " and " +
+                   std::to_string(max_slot_minutes));
+  }
+  if (*end - *start < minutes(rule.slot_minutes)) {
+    return invalid("availability rule: no " + std::to_string(rule.slot_minutes) +
+                   "-minute slot fits between " + rule.local_start + " and " + rule.local_end);
+  }
+  if (rule.capacity < min_capacity || rule.capacity > max_capacity) {
+    return invalid("availability rule: capacity " + std::to_string(rule.capacity) +
+                   " must be between " + std::to_string(min_capacity) + " and " +
+                   std::to_string(max_capacity));
+  }
+  parsed.zone = find_zone(rule.time_zone);
+  if (parsed.zone == nullptr) {
+    return invalid("availability rule: unknown time zone " + quoted(rule.time_zone) +
+                   " (expected an IANA name such as \"Asia/Shanghai\")");
+  }
+  if (!rule.valid_from.empty()) {
+    parsed.valid_from = parse_date(rule.valid_from);
+    if (!parsed.valid_from) {
+      return invalid("availability rule: valid_from " + quoted(rule.valid_from) +
+                     " is not a date YYYY-MM-DD");
+    }
+  }
+  if (!rule.valid_until.empty()) {
+    parsed.valid_until = parse_date(rule.valid_until);
+    if (!parsed.valid_until) {
+      return invalid("availability rule: valid_until " + quoted(rule.valid_until) +
+                     " is not a date YYYY-MM-DD");
+    }
+  }
+  if (parsed.valid_from && parsed.valid_until && *parsed.valid_until < *parsed.valid_from) {
+    return invalid("availability rule: valid_until " + rule.valid_until + " is before valid_from " +
+                   rule.valid_from);
+  }
+  parsed.start = *start;
+  parsed.end = *end;
+  parsed.slot = minutes(rule.slot_minutes);
+  parsed.capacity = rule.capacity;
+  return parsed;
+}
+
+TimePoint to_time_point(date::sys_seconds instant) {
+  return std::chrono::time_point_cast<std::chrono::microseconds>(instant);
+}
+
+date::sys_seconds shift(date::local_seconds local, seconds offset) {
+  return date::sys_seconds(local.time_since_epoch() - offset);
+}
+
+// The instant a wall-clock time denotes: the earlier one when ambiguous, none when the clocks
+// skip it.
+std::optional<date::sys_seconds> resolve_earliest(const date::time_zone& zone,
+                                                  date::local_seconds local) {
+  const date::local_info info = zone.get_info(local);
+  if (info.result == date::local_info::nonexistent) return std::nullopt;
+  return shift(local, info.first.offset);
+}
+
+// Like resolve_earliest, but a skipped wall-clock time maps to the instant the clocks jumped:
+// where a slot must end at the latest when its wall-clock end falls into the gap.
+date::sys_seconds resolve_boundary(const date::time_zone& zone, date::local_seconds local) {
+  const date::local_info info = zone.get_info(local);
+  if (info.result == date::local_info::nonexistent) return info.second.begin;
+  return shift(local, info.first.offset);
+}
+
+// The wall clock at `instant` in `zone` (nullptr = UTC) and how to label it.
+struct LocalView {
+  date::sys_seconds wall;  // local wall-clock time, carried in a sys_time for formatting
+  seconds offset{};
+  std::string suffix;  // " CST (UTC+08:00, Asia/Shanghai)"
+};
+
+std::string format_offset(seconds offset) {
+  const char sign = offset < seconds::zero() ? '-' : '+';
+  const auto total = floor<minutes>(offset < seconds::zero() ? -offset : offset).count();
+  std::string text = "UTC";
+  text += sign;
+  text += date::format("%H:%M", date::sys_time<minutes>(minutes(total)));
+  return text;
+}
+
+LocalView view(TimePoint instant, const date::time_zone* zone) {
+  const auto at = floor<seconds>(instant);
+  LocalView local;
+  std::string abbreviation;
+  std::string name = "UTC";
+  if (zone != nullptr) {
+    const date::sys_info info = zone->get_info(at);
+    local.offset = info.offset;
+    abbreviation = info.abbrev;
+    name = zone->name();
+  }
+  local.wall = at + local.offset;
+  local.suffix = " ";
+  // The tz database spells zones without a customary abbreviation numerically ("+06").
+  const bool alphabetic =
+      !abbreviation.empty() && std::isalpha(static_cast<unsigned char>(abbreviation[0]));
+  if (alphabetic && abbreviation != name) local.suffix += abbreviation + " ";
+  local.suffix += "(" + format_offset(local.offset) + ", " + name + ")";
+  return local;
+}
+
+std::string format_wall(date::sys_seconds wall, const char* pattern) {
+  return date::format(pattern, floor<minutes>(wall));
+}
+
+std::string describe(const SlotSpan& span) {
+  return format_utc(span.starts_at) + " to " + format_utc(span.ends_at);
+}
+
+}  // namespace
+
+Status validate_rule(const AvailabilityRule& rule) {
+  auto parsed = parse_rule(rule);
+  if (!parsed) return parsed.error();
+  return ok();
+}
+
+Status validate_slot(const SlotSpan& slot) {
+  if (slot.ends_at <= slot.starts_at) {
+    return invalid("slot ending " + format_utc(slot.ends_at) + " must end after it starts " +
+                   format_utc(slot.starts_at));
+  }
+  const auto length = slot.ends_at - slot.starts_at;
+  if (length < minutes(min_slot_minutes) || length > minutes(max_slot_minutes)) {
+    return invalid("slot " + describe(slot) + " must last between " +
+                   std::to_string(min_slot_minutes) + " and " + std::to_string(max_slot_minutes) +
+                   " minutes");
+  }
+  if (slot.capacity < min_capacity || slot.capacity > max_capacity) {
+    return invalid("slot capacity " + std::to_string(slot.capacity) + " must be between " +
+                   std::to_string(min_capacity) + " and " + std::to_string(max_capacity));
+  }
+  return ok();
+}
+
+Result<std::vector<SlotSpan>> expand_rule(const AvailabilityRule& rule, TimePoint from,
+                                          TimePoint to) {
+  auto parsed_result = parse_rule(rule);
+  if (!parsed_result) return parsed_result.error();
+  const ParsedRule& parsed = *parsed_result;
+  std::vector<SlotSpan> slots;
+  if (to <= from) return slots;
+
+  const date::time_zone& zone = *parsed.zone;
+  // A day of margin on each side: whole local days around the window, then filter by instant.
+  auto first_day = floor<days>(zone.to_local(floor<seconds>(from))) - days(1);
+  auto last_day = floor<days>(zone.to_local(floor<seconds>(to))) + days(1);
+  if (parsed.valid_from) first_day = std::max(first_day, *parsed.valid_from);
+  if (parsed.valid_until) last_day = std::min(last_day, *parsed.valid_until);
+
+  for (auto day = first_day; day <= last_day; day += days(1)) {
+    if (!parsed.on_weekday[date::weekday(day).iso_encoding()]) continue;
+    for (auto offset = parsed.start; offset + parsed.slot <= parsed.end; offset += parsed.slot) {
+      const date::local_seconds local_start = day + offset;
+      const auto start = resolve_earliest(zone, local_start);
+      if (!start) continue;
+      const TimePoint starts_at = to_time_point(*start);
+      if (starts_at < from || starts_at >= to) continue;
+      // Real slot length, cut short where the wall clock reaches the next slot's start early
+      // (clocks jumping forward inside the slot) so consecutive slots never overlap.
+      const TimePoint ends_at =
+          std::min(starts_at + parsed.slot,
+                   to_time_point(resolve_boundary(zone, local_start + parsed.slot)));
+      if (ends_at <= starts_at) continue;
+      slots.push_back(SlotSpan{starts_at, ends_at, parsed.capacity});
+    }
+  }
+  std::stable_sort(slots.begin(), slots.end(),
+                   [](const SlotSpan& a, const SlotSpan& b) { return a.starts_at < b.starts_at; });
+  return slots;
+}
+
+bool overlaps(const SlotSpan& a, const SlotSpan& b) {
+  return a.starts_at < b.ends_at && b.starts_at < a.ends_at;
+}
+
+std::optional<std::size_t> find_overlap(const std::vector<SlotSpan>& existing,
+                                        const SlotSpan& candidate) {
+  for (std::size_t i = 0; i < existing.size(); ++i) {
+    if (overlaps(existing[i], candidate)) return i;
+  }
+  return std::nullopt;
+}
+
+std::optional<SlotClash> find_batch_overlap(const std::vector<SlotSpan>& existing,
+                                            const std::vector<SlotSpan>& batch) {
+  struct Entry {
+    const SlotSpan* span;
+    bool from_batch;
+    std::size_t index;
+  };
+  std::vector<Entry> entries;
+  entries.reserve(existing.size() + batch.size());
+  for (std::size_t i = 0; i < existing.size(); ++i) entries.push_back({&existing[i], false, i});
+  for (std::size_t i = 0; i < batch.size(); ++i) entries.push_back({&batch[i], true, i});
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    if (a.span->starts_at != b.span->starts_at) return a.span->starts_at < b.span->starts_at;
+    return a.span->ends_at < b.span->ends_at;
+  });
+
+  // Sweep by start: an entry clashes with an earlier-starting one iff it starts before the
+  // latest end seen so far. Track that end over all entries and over batch entries alone, so
+  // existing-vs-existing overlaps are not reported.
+  const Entry* latest_any = nullptr;
+  const Entry* latest_batch = nullptr;
+  for (const Entry& entry : entries) {
+    const Entry* rival = entry.from_batch ? latest_any : latest_batch;
+    if (rival != nullptr && entry.span->starts_at < rival->span->ends_at) {
+      const Entry& candidate = entry.from_batch ? entry : *rival;
+      const Entry& other = entry.from_batch ? *rival : entry;
+      return SlotClash{candidate.index, !other.from_batch, other.index};
+    }
+    if (latest_any == nullptr || entry.span->ends_at > latest_any->span->ends_at) {
+      latest_any = &entry;
+    }
+    if (entry.from_batch &&
+        (latest_batch == nullptr || entry.span->ends_at > latest_batch->span->ends_at)) {
+      latest_batch = &entry;
+    }
+  }
+  return std::nullopt;
+}
+
+Result<RepublishPlan> plan_republish(const std::vector<ExistingSlot>& existing,
+                                     const std::vector<SlotSpan>& desired, TimePoint now,
+                                     TimePoint until) {
+  for (const SlotSpan& span : desired) {
+    if (span.starts_at < now) return invalid("slot " + describe(span) + " starts in the past");
+  }
+  if (const auto clash = find_batch_overlap({}, desired)) {
+    return invalid("new slots " + describe(desired[clash->candidate]) + " and " +
+                   describe(desired[clash->other]) + " overlap");
+  }
+
+  std::map<std::pair<TimePoint, TimePoint>, std::size_t> desired_by_interval;
+  for (std::size_t i = 0; i < desired.size(); ++i) {
+    desired_by_interval.emplace(std::pair{desired[i].starts_at, desired[i].ends_at}, i);
+  }
+
+  RepublishPlan plan;
+  std::vector<bool> matched(desired.size(), false);
+  std::vector<const ExistingSlot*> staying;
+  for (const ExistingSlot& slot : existing) {
+    if (slot.span.starts_at < now) {
+      staying.push_back(&slot);
+      continue;
+    }
+    const auto match = desired_by_interval.find({slot.span.starts_at, slot.span.ends_at});
+    if (match != desired_by_interval.end() && !matched[match->second]) {
+      matched[match->second] = true;
+      staying.push_back(&slot);
+      const int capacity = std::max(desired[match->second].capacity, slot.booked);
+      if (capacity != slot.span.capacity) plan.change_capacity.push_back({slot.id, capacity});
+      continue;
+    }
+    if (slot.span.starts_at >= until) {
+      staying.push_back(&slot);
+    } else if (slot.booked > 0) {
+      staying.push_back(&slot);
+      plan.kept_booked.push_back(slot.id);
+    } else {
+      plan.remove.push_back(slot.id);
+    }
+  }
+  for (std::size_t i = 0; i < desired.size(); ++i) {
+    if (!matched[i]) plan.add.push_back(desired[i]);
+  }
+
+  std::vector<SlotSpan> staying_spans;
+  staying_spans.reserve(staying.size());
+  for (const ExistingSlot* slot : staying) staying_spans.push_back(slot->span);
+  if (const auto clash = find_batch_overlap(staying_spans, plan.add)) {
+    // plan.add has no internal overlaps (checked above), so the rival is a staying slot.
+    const ExistingSlot& rival = *staying[clash->other];
+    return make_error(Code::failed_precondition, "slot " + describe(plan.add[clash->candidate]) +
+                                                     " overlaps existing slot " + rival.id + " (" +
+                                                     describe(rival.span) + ")");
+  }
+  return plan;
+}
+
+std::string format_local(TimePoint instant, const std::string& time_zone) {
+  const LocalView local = view(instant, find_zone(time_zone));
+  return format_wall(local.wall, "%Y-%m-%d %H:%M") + local.suffix;
+}
+
+std::string format_local_range(TimePoint starts_at, TimePoint ends_at,
+                               const std::string& time_zone) {
+  const date::time_zone* zone = find_zone(time_zone);
+  const LocalView start = view(starts_at, zone);
+  const LocalView end = view(ends_at, zone);
+  if (start.offset != end.offset) {
+    // The clocks change inside the slot: label each end with its own offset.
+    return format_local(starts_at, time_zone) + " - " + format_local(ends_at, time_zone);
+  }
+  const bool same_day = floor<days>(start.wall) == floor<days>(end.wall);
+  return format_wall(start.wall, "%Y-%m-%d %H:%M") + "-" +
+         format_wall(end.wall, same_day ? "%H:%M" : "%Y-%m-%d %H:%M") + start.suffix;
+}
+
+std::string format_utc(TimePoint instant) {
+  return date::format("%Y-%m-%d %H:%MZ", floor<minutes>(instant));
+}
+
+Result<TimePoint> parse_local(const std::string& local_datetime, const std::string& time_zone) {
+  const date::time_zone* zone = find_zone(time_zone);
+  if (zone == nullptr) return invalid("unknown time zone " + quoted(time_zone));
+  const bool separator_ok =
+      local_datetime.size() == 16 && (local_datetime[10] == ' ' || local_datetime[10] == 'T');
+  const auto day = separator_ok ? parse_date(local_datetime.substr(0, 10)) : std::nullopt;
+  const auto clock = separator_ok ? parse_clock(local_datetime.substr(11), false) : std::nullopt;
+  if (!day || !clock) {
+    return invalid("local time " + quoted(local_datetime) + " is not \"YYYY-MM-DD HH:MM\"");
+  }
+  const auto instant = resolve_earliest(*zone, *day + *clock);
+  if (!instant) {
+    return invalid("local time " + local_datetime + " does not exist in " + time_zone +
+                   " (the clocks skip it)");
+  }
+  return to_time_point(*instant);
+}
+
+}  // namespace tmc::domain

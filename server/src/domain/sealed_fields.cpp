@@ -1,0 +1,57 @@
+// Field packing and AES-256-GCM sealing of clinical text under per-object data keys.
+#include "domain/sealed_fields.hpp"
+
+#include <stdexcept>
+
+#include "crypto/aead.hpp"
+
+namespace tmc::domain {
+
+std::string pack_fields(const std::vector<std::string_view>& fields) {
+  std::string out;
+  for (const auto field : fields) {
+    const auto size = static_cast<std::uint32_t>(field.size());
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((size >> shift) & 0xff);
+    out.append(field);
+  }
+  return out;
+}
+
+std::optional<std::vector<std::string>> unpack_fields(std::string_view packed) {
+  std::vector<std::string> fields;
+  while (!packed.empty()) {
+    if (packed.size() < 4) return std::nullopt;
+    std::uint32_t size = 0;
+    for (int i = 0; i < 4; ++i) size = (size << 8) | static_cast<unsigned char>(packed[i]);
+    packed.remove_prefix(4);
+    if (packed.size() < size) return std::nullopt;
+    fields.emplace_back(packed.substr(0, size));
+    packed.remove_prefix(size);
+  }
+  return fields;
+}
+
+Vault::DataKey Vault::new_data_key() const {
+  DataKey key;
+  key.plain = crypto::KeyRing::new_data_key();
+  key.wrapped = key_ring_.wrap(key.plain);
+  return key;
+}
+
+std::string Vault::unwrap(std::string_view wrapped) const {
+  auto key = key_ring_.unwrap(wrapped);
+  if (!key) throw std::runtime_error("a data key cannot be unwrapped with the configured keys");
+  return std::move(*key);
+}
+
+std::string Vault::seal(const std::string& key, std::string_view plaintext, std::string_view aad) {
+  return crypto::seal(key, plaintext, aad);
+}
+
+std::string Vault::open(const std::string& key, std::string_view sealed, std::string_view aad) {
+  auto plain = crypto::open(key, sealed, aad);
+  if (!plain) throw std::runtime_error("stored clinical content failed authentication");
+  return std::move(*plain);
+}
+
+}  // namespace tmc::domain

@@ -1,0 +1,141 @@
+// BlobStore contract: behaviour every backend must show, run against each one.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "blob/blob_store.hpp"
+#include "temp_dir.hpp"
+
+namespace tmc::blob {
+namespace {
+
+struct Backend {
+  std::string name;
+  std::function<std::unique_ptr<BlobStore>(const std::filesystem::path&)> open;
+};
+
+class BlobStoreContract : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { store_ = GetParam().open(dir_.path() / "blobs"); }
+
+  testing::TempDir dir_;
+  std::unique_ptr<BlobStore> store_;
+};
+
+TEST_P(BlobStoreContract, UnknownBlobIsEmpty) {
+  EXPECT_EQ(store_->segment_count("nothing"), 0u);
+  EXPECT_FALSE(store_->get_segment("nothing", 0));
+  EXPECT_EQ(store_->stored_bytes("nothing"), 0u);
+  EXPECT_NO_THROW(store_->truncate("nothing", 0));
+  EXPECT_NO_THROW(store_->remove("nothing"));
+}
+
+TEST_P(BlobStoreContract, StoresSegmentsInOrder) {
+  store_->put_segment("b1", 0, "zero");
+  store_->put_segment("b1", 1, "");
+  store_->put_segment("b1", 2, std::string(100000, 'x'));
+  EXPECT_EQ(store_->segment_count("b1"), 3u);
+  EXPECT_EQ(store_->get_segment("b1", 0), "zero");
+  EXPECT_EQ(store_->get_segment("b1", 1), "");
+  EXPECT_EQ(store_->get_segment("b1", 2), std::string(100000, 'x'));
+  EXPECT_FALSE(store_->get_segment("b1", 3));
+  EXPECT_GE(store_->stored_bytes("b1"), 100004u);
+  EXPECT_EQ(store_->segment_count("b2"), 0u);
+}
+
+TEST_P(BlobStoreContract, RejectsOutOfOrderIndex) {
+  EXPECT_THROW(store_->put_segment("b1", 1, "gap"), BlobStoreError);
+  store_->put_segment("b1", 0, "zero");
+  EXPECT_THROW(store_->put_segment("b1", 0, "again"), BlobStoreError);
+  EXPECT_THROW(store_->put_segment("b1", 2, "gap"), BlobStoreError);
+  EXPECT_EQ(store_->segment_count("b1"), 1u);
+  EXPECT_EQ(store_->get_segment("b1", 0), "zero");
+}
+
+TEST_P(BlobStoreContract, TruncateDropsLaterSegmentsAndAllowsRewriting) {
+  for (std::uint32_t i = 0; i < 5; ++i) store_->put_segment("b1", i, "s" + std::to_string(i));
+  const std::uint64_t bytes_before = store_->stored_bytes("b1");
+  store_->truncate("b1", 7);
+  EXPECT_EQ(store_->segment_count("b1"), 5u);
+  store_->truncate("b1", 2);
+  EXPECT_EQ(store_->segment_count("b1"), 2u);
+  EXPECT_LT(store_->stored_bytes("b1"), bytes_before);
+  EXPECT_FALSE(store_->get_segment("b1", 2));
+  store_->put_segment("b1", 2, "new");
+  EXPECT_EQ(store_->get_segment("b1", 1), "s1");
+  EXPECT_EQ(store_->get_segment("b1", 2), "new");
+  store_->truncate("b1", 0);
+  EXPECT_EQ(store_->segment_count("b1"), 0u);
+}
+
+TEST_P(BlobStoreContract, RemoveDeletesOnlyThatBlob) {
+  store_->put_segment("b1", 0, "one");
+  store_->put_segment("b2", 0, "two");
+  store_->remove("b1");
+  EXPECT_EQ(store_->segment_count("b1"), 0u);
+  EXPECT_EQ(store_->stored_bytes("b1"), 0u);
+  EXPECT_EQ(store_->get_segment("b2", 0), "two");
+  store_->put_segment("b1", 0, "reborn");
+  EXPECT_EQ(store_->get_segment("b1", 0), "reborn");
+}
+
+TEST_P(BlobStoreContract, RejectsIdsThatAreNotPlainNames) {
+  for (const std::string id : {"", "../b1", "a/b", "/etc/passwd", "..", ".", "b1.blob", "a b",
+                               "a\\b", std::string("a\0b", 3), std::string(129, 'a')}) {
+    EXPECT_FALSE(valid_blob_id(id)) << id;
+    EXPECT_THROW(store_->put_segment(id, 0, "x"), std::invalid_argument) << id;
+    EXPECT_THROW(store_->get_segment(id, 0), std::invalid_argument) << id;
+    EXPECT_THROW(store_->segment_count(id), std::invalid_argument) << id;
+    EXPECT_THROW(store_->truncate(id, 0), std::invalid_argument) << id;
+    EXPECT_THROW(store_->remove(id), std::invalid_argument) << id;
+    EXPECT_THROW(store_->stored_bytes(id), std::invalid_argument) << id;
+  }
+  EXPECT_TRUE(valid_blob_id("fil_018c1f2e3a4b7x2m9q0r5s8t1v3w"));
+  EXPECT_TRUE(valid_blob_id(std::string(128, 'Z')));
+  EXPECT_TRUE(valid_blob_id("A-z_9"));
+}
+
+TEST_P(BlobStoreContract, RejectsOversizedSegments) {
+  EXPECT_THROW(store_->put_segment("b1", 0, std::string(max_stored_segment_size + 1, 'x')),
+               BlobStoreError);
+  EXPECT_EQ(store_->segment_count("b1"), 0u);
+}
+
+TEST_P(BlobStoreContract, DifferentBlobsCanBeWrittenConcurrently) {
+  constexpr int blobs = 4;
+  constexpr std::uint32_t segments = 50;
+  std::vector<std::thread> threads;
+  for (int b = 0; b < blobs; ++b) {
+    threads.emplace_back([this, b] {
+      const std::string id = "c" + std::to_string(b);
+      for (std::uint32_t i = 0; i < segments; ++i) {
+        store_->put_segment(id, i, id + ":" + std::to_string(i));
+        // Readers of the same blob run alongside its writer.
+        ASSERT_EQ(store_->get_segment(id, i / 2), id + ":" + std::to_string(i / 2));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int b = 0; b < blobs; ++b) {
+    const std::string id = "c" + std::to_string(b);
+    ASSERT_EQ(store_->segment_count(id), segments);
+    for (std::uint32_t i = 0; i < segments; ++i) {
+      EXPECT_EQ(store_->get_segment(id, i), id + ":" + std::to_string(i));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, BlobStoreContract,
+    ::testing::Values(
+        Backend{"directory",
+                [](const std::filesystem::path& root) { return open_directory_blob_store(root); }},
+        Backend{"memory", [](const std::filesystem::path&) { return make_memory_blob_store(); }}),
+    [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace tmc::blob
