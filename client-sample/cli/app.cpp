@@ -35,6 +35,7 @@ int run(const std::vector<std::string>& arguments, std::istream& in, std::ostrea
     if (line.help) {
       out << "usage: tmc-client " << command->name << ' ' << command->synopsis << '\n'
           << command->summary << '\n';
+      if (command->details != nullptr) out << command->details();
       return 0;
     }
     CommandContext context(std::move(line.settings), in, out, err);

@@ -19,6 +19,7 @@ struct Command {
   std::string_view synopsis;  // arguments and options, after the name
   std::string_view summary;   // one line
   CommandFunction run;
+  std::string (*details)();  // longer help for `COMMAND --help`, or nullptr
 };
 
 // Every command, in the order help lists them (command_table.cpp).
@@ -33,5 +34,8 @@ int run_logout(CommandContext& context, const std::vector<std::string>& args);
 // directory_commands.cpp
 int run_orgs(CommandContext& context, const std::vector<std::string>& args);
 int run_specialists(CommandContext& context, const std::vector<std::string>& args);
+
+// consult_commands.cpp
+int run_consult(CommandContext& context, const std::vector<std::string>& args);
 
 }  // namespace tmc::cli

@@ -3,18 +3,25 @@
 #include <array>
 
 #include "cli/command.hpp"
+#include "cli/consult_args.hpp"
 
 namespace tmc::cli {
 namespace {
 
 constexpr std::array commands{
     Command{"login", "USERNAME [--password-stdin] [--totp CODE]",
-            "log in (password read from standard input) and store the session token", run_login},
-    Command{"whoami", "", "show the user of the stored session", run_whoami},
-    Command{"logout", "", "end the stored session and delete its token", run_logout},
-    Command{"orgs", "", "list organisations and the county -> partner pairings", run_orgs},
+            "log in (password read from standard input) and store the session token", run_login,
+            nullptr},
+    Command{"whoami", "", "show the user of the stored session", run_whoami, nullptr},
+    Command{"logout", "", "end the stored session and delete its token", run_logout, nullptr},
+    Command{"orgs", "", "list organisations and the county -> partner pairings", run_orgs,
+            nullptr},
     Command{"specialists", "--specialty NAME [--organization ID]",
-            "list the specialists of a specialty", run_specialists},
+            "list the specialists of a specialty", run_specialists, nullptr},
+    Command{"consult", "SUBCOMMAND [arguments]",
+            "consultations: open, list, show, accept, decline, assign, invite, post, ack, log,\n"
+            "      chat, report, close, cancel (tmc-client consult --help lists their options)",
+            run_consult, consult_help},
 };
 
 }  // namespace

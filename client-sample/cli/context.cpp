@@ -59,6 +59,8 @@ client::BlockingClient& CommandContext::connect() {
   return *client_;
 }
 
+void CommandContext::disconnect() { client_.reset(); }
+
 telemed::v1::LoginResult CommandContext::resume_session() {
   auto token = read_token(settings_.token_file);
   if (!token) {

@@ -60,6 +60,8 @@ class CommandContext {
 
   // The connection, opened on first use. Throws client::ClientError.
   client::BlockingClient& connect();
+  // Drops the connection (after a failure); the next call connects and must resume again.
+  void disconnect();
 
   // Connects and resumes the session stored in the token file. Throws CommandError when there
   // is no token (not logged in), StatusError when the server refuses it, ClientError.

@@ -2,6 +2,7 @@
 #include "test_server.hpp"
 
 #include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -46,8 +47,12 @@ std::string dev_ca_file() {
   return ca;
 }
 
-TestServer::TestServer(const std::function<void(app::Config&)>& customise) {
+std::string test_password(const std::string& username) { return "test-password-" + username; }
+
+TestServer::TestServer(const std::function<void(app::Config&)>& customise,
+                       const std::vector<ExtraUser>& extra_users) {
   dev_ca_file();
+  spdlog::set_level(spdlog::level::warn);  // keep test output to what matters
   const app::DataDir data_dir(dir_.path() / "data");
   data_dir.initialize();
   {
@@ -61,6 +66,18 @@ TestServer::TestServer(const std::function<void(app::Config&)>& customise) {
     auto logins = admin::seed_demo_network(directory, auth);
     if (!logins) throw std::runtime_error("seeding failed: " + logins.error().message);
     for (const auto& login : *logins) passwords_[login.username] = login.password;
+    for (const auto& extra : extra_users) {
+      domain::NewUser user{extra.username, extra.username, extra.role, extra.organization_id,
+                           extra.specialties};
+      auto created = directory.add_user(user, auth.hash_password(test_password(extra.username)));
+      if (!created) throw std::runtime_error("extra user: " + created.error().message);
+      passwords_[extra.username] = test_password(extra.username);
+    }
+    store->read([&](store::Tx& tx) {
+      for (const auto& user : tx.list_users(store::UserFilter{})) {
+        user_ids_[user.username] = user.id;
+      }
+    });
   }
   app::Config config;
   config.data_dir = data_dir.root().string();
@@ -72,9 +89,23 @@ TestServer::TestServer(const std::function<void(app::Config&)>& customise) {
   config.io_threads = 2;
   config.log_level = "warn";
   if (customise) customise(config);
-  app_ = std::make_unique<app::ServerApp>(config, clock_);
+  config_ = config;
+  launch();
+}
+
+void TestServer::launch() {
+  app_ = std::make_unique<app::ServerApp>(config_, clock_);
   port_ = app_->start();
   runner_ = std::thread([this] { app_->run(false); });
+}
+
+void TestServer::restart() {
+  stop();
+  launch();
+}
+
+std::string TestServer::user_id(const std::string& username) const {
+  return user_ids_.at(username);
 }
 
 TestServer::~TestServer() { stop(); }

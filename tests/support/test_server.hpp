@@ -10,6 +10,7 @@
 #include "app/config.hpp"
 #include "app/server_app.hpp"
 #include "common/clock.hpp"
+#include "store/model.hpp"
 #include "tmc/client/blocking_client.hpp"
 
 namespace tmc::testing {
@@ -31,10 +32,20 @@ std::string dev_certs_dir();
 
 // One server process-in-a-thread: data directory initialised and seeded with the demo network
 // (cheap password hashing), listening on an ephemeral port.
+// A user added on top of the demo network; its password is test_password(username).
+struct ExtraUser {
+  std::string username;
+  store::Role role = store::Role::specialist;
+  std::string organization_id;
+  std::vector<std::string> specialties;
+};
+std::string test_password(const std::string& username);
+
 class TestServer {
  public:
   // customise may adjust the config before start (limits, timeouts).
-  explicit TestServer(const std::function<void(app::Config&)>& customise = {});
+  explicit TestServer(const std::function<void(app::Config&)>& customise = {},
+                      const std::vector<ExtraUser>& extra_users = {});
   ~TestServer();
 
   std::uint16_t port() const { return port_; }
@@ -50,14 +61,22 @@ class TestServer {
 
   // Graceful stop (as SIGTERM would); the destructor calls it too.
   void stop();
+  // Starts again on the same data directory (after stop()); the port may change.
+  void restart();
+  // User id of a seeded user.
+  std::string user_id(const std::string& username) const;
 
  private:
   TempDir dir_;
   SystemClock clock_;
+  void launch();
+
+  app::Config config_;
   std::unique_ptr<app::ServerApp> app_;
   std::thread runner_;
   std::uint16_t port_ = 0;
   std::map<std::string, std::string> passwords_;
+  std::map<std::string, std::string> user_ids_;
 };
 
 }  // namespace tmc::testing

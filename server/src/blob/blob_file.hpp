@@ -69,7 +69,7 @@ class EncryptedBlobWriter {
   SegmentCipher cipher_;
   std::string blob_id_;
   crypto::Sha256 hash_;
-  std::string tail_;             // plaintext after the last full segment
+  std::string tail_;              // plaintext after the last full segment
   std::uint32_t next_index_ = 0;  // segments stored
   State state_ = State::writing;
 };

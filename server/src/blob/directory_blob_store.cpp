@@ -235,8 +235,7 @@ class DirectoryBlobStore final : public BlobStore {
     remember(blob_id, std::move(next));
   }
 
-  std::optional<std::string> get_segment(const std::string& blob_id,
-                                         std::uint32_t index) override {
+  std::optional<std::string> get_segment(const std::string& blob_id, std::uint32_t index) override {
     const Fd fd = open_existing(blob_id, O_RDONLY);
     if (!fd) return std::nullopt;
     const std::shared_ptr<const RecordIndex> records = index_of(fd.get(), blob_id);

@@ -26,8 +26,7 @@ class MemoryBlobStore final : public BlobStore {
     segments.emplace_back(sealed);
   }
 
-  std::optional<std::string> get_segment(const std::string& blob_id,
-                                         std::uint32_t index) override {
+  std::optional<std::string> get_segment(const std::string& blob_id, std::uint32_t index) override {
     check(blob_id);
     const std::lock_guard lock(mutex_);
     const auto found = blobs_.find(blob_id);

@@ -122,8 +122,12 @@ TEST_F(Foundation, OrganisationsAndPairings) {
   }
   EXPECT_TRUE(bachu_shanghai);
   for (const auto& organization : result.organizations()) {
-    if (organization.id() == "bachu") EXPECT_EQ(organization.time_zone(), "Asia/Urumqi");
-    if (organization.id() == "shanghai") EXPECT_EQ(organization.time_zone(), "Asia/Shanghai");
+    if (organization.id() == "bachu") {
+      EXPECT_EQ(organization.time_zone(), "Asia/Urumqi");
+    }
+    if (organization.id() == "shanghai") {
+      EXPECT_EQ(organization.time_zone(), "Asia/Shanghai");
+    }
   }
 }
 

@@ -67,11 +67,10 @@ TEST_F(DirectoryBlobStoreTest, TornTailIsDroppedOnReopenAndOverwrittenByNextWrit
   // exists, and a complete record whose check does not match (size reached disk, data not).
   const std::string full_record = read_file(file("b1")).substr(0, 20 + 1000);
   std::string bad_check = full_record;
-  bad_check[7] = 3;        // index 3 so only the check is wrong
-  bad_check[25] ^= 0x10;   // payload byte
-  for (const std::string& garbage :
-       {std::string("\x54\x4d\x43", 3), std::string(64, '\xff'), full_record.substr(0, 300),
-        bad_check}) {
+  bad_check[7] = 3;       // index 3 so only the check is wrong
+  bad_check[25] ^= 0x10;  // payload byte
+  for (const std::string& garbage : {std::string("\x54\x4d\x43", 3), std::string(64, '\xff'),
+                                     full_record.substr(0, 300), bad_check}) {
     std::filesystem::resize_file(file("b1"), durable_size);
     append_raw("b1", garbage);
     reopen();

@@ -23,9 +23,9 @@ class SegmentCipherTest : public ::testing::Test {
 };
 
 TEST(Hkdf, MatchesRfc5869TestCase1) {
-  const std::string okm = hkdf_sha256(std::string(22, '\x0b'),
-                                      *crypto::hex_decode("000102030405060708090a0b0c"),
-                                      *crypto::hex_decode("f0f1f2f3f4f5f6f7f8f9"), 42);
+  const std::string okm =
+      hkdf_sha256(std::string(22, '\x0b'), *crypto::hex_decode("000102030405060708090a0b0c"),
+                  *crypto::hex_decode("f0f1f2f3f4f5f6f7f8f9"), 42);
   EXPECT_EQ(crypto::hex_encode(okm),
             "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
 }
@@ -124,12 +124,9 @@ TEST_F(SegmentCipherTest, ChangedSegmentSizeInHeaderFails) {
 }
 
 TEST_F(SegmentCipherTest, EnforcesSegmentSizes) {
-  EXPECT_THROW(cipher_.seal_segment(0, false, bytes(segment_size - 1, 'a')),
-               std::invalid_argument);
-  EXPECT_THROW(cipher_.seal_segment(0, false, bytes(segment_size + 1, 'a')),
-               std::invalid_argument);
-  EXPECT_THROW(cipher_.seal_segment(0, true, bytes(segment_size + 1, 'a')),
-               std::invalid_argument);
+  EXPECT_THROW(cipher_.seal_segment(0, false, bytes(segment_size - 1, 'a')), std::invalid_argument);
+  EXPECT_THROW(cipher_.seal_segment(0, false, bytes(segment_size + 1, 'a')), std::invalid_argument);
+  EXPECT_THROW(cipher_.seal_segment(0, true, bytes(segment_size + 1, 'a')), std::invalid_argument);
 }
 
 TEST_F(SegmentCipherTest, CopiesOpenWhatTheOriginalSealed) {

@@ -69,6 +69,22 @@ TEST(Cli, UsageErrorsExit64) {
   EXPECT_EQ(run_cli({"login"}).exit_code, exit_usage);
 }
 
+TEST(Cli, ConsultHelpAndUsageErrors) {
+  const auto help = run_cli({"consult", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("consult open --specialty"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("consult chat ID"), std::string::npos) << help.out;
+
+  const auto missing = run_cli({"consult"});
+  EXPECT_EQ(missing.exit_code, exit_usage);
+  EXPECT_NE(missing.err.find("missing subcommand"), std::string::npos) << missing.err;
+
+  // Usage errors are found before any connection is attempted.
+  const auto bad = run_cli({"--server", "127.0.0.1:" + unused_port(), "consult", "accept"});
+  EXPECT_EQ(bad.exit_code, exit_usage);
+  EXPECT_NE(bad.err.find("usage: tmc-client consult accept ID"), std::string::npos) << bad.err;
+}
+
 TEST(Cli, WithoutSessionTokenSaysNotLoggedIn) {
   const auto outcome = run_cli({"--token-file", "/nonexistent/tmc/session.token", "--server",
                                 "127.0.0.1:" + unused_port(), "whoami"});

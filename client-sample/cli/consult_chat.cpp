@@ -1,0 +1,237 @@
+// tmc-client consult chat: one consultation's log, live, surviving dropped connections; and log.
+#include "cli/consult_chat.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <istream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <thread>
+
+#include "cli/consult_view.hpp"
+#include "cli/output.hpp"
+#include "tmc/client/consultations.hpp"
+#include "tmc/client/error.hpp"
+#include "tmc/client/log_follower.hpp"
+
+namespace tmc::cli {
+namespace v1 = telemed::v1;
+namespace requests = client::requests;
+
+namespace {
+
+// The lines of an input stream, read on a thread of their own so that the chat can wait for
+// events meanwhile. Reading stops at end of input or at a "/quit" line.
+class InputLines {
+ public:
+  explicit InputLines(std::istream& in) : state_(std::make_shared<State>()) {
+    thread_ = std::thread([state = state_, &in] {
+      std::string line;
+      while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line == "/quit") break;
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;
+        std::lock_guard lock(state->mutex);
+        state->lines.push_back(std::move(line));
+      }
+      std::lock_guard lock(state->mutex);
+      state->finished = true;
+    });
+  }
+
+  ~InputLines() {
+    bool finished = false;
+    {
+      std::lock_guard lock(state_->mutex);
+      finished = state_->finished;
+    }
+    // A reader still blocked in getline (the chat failed) cannot be interrupted; it only touches
+    // the shared state and the stream, which is standard input outside tests.
+    if (finished) {
+      thread_.join();
+    } else {
+      thread_.detach();
+    }
+  }
+
+  InputLines(const InputLines&) = delete;
+  InputLines& operator=(const InputLines&) = delete;
+
+  std::optional<std::string> next() {
+    std::lock_guard lock(state_->mutex);
+    if (state_->lines.empty()) return std::nullopt;
+    std::string line = std::move(state_->lines.front());
+    state_->lines.pop_front();
+    return line;
+  }
+
+  // Input ended and every line was taken.
+  bool done() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->finished && state_->lines.empty();
+  }
+
+ private:
+  struct State {
+    std::mutex mutex;
+    std::deque<std::string> lines;
+    bool finished = false;
+  };
+  std::shared_ptr<State> state_;
+  std::thread thread_;
+};
+
+// A typed line waiting for the server's confirmation.
+struct Outgoing {
+  std::string client_msg_id;
+  std::string text;
+};
+
+class Chat {
+ public:
+  Chat(CommandContext& context, const v1::User& caller, const v1::Consultation& consultation,
+       std::uint64_t after_seq, const ChatTiming& timing)
+      : context_(context),
+        id_(consultation.id()),
+        follower_(consultation.id(), after_seq),
+        people_(people_of(context, caller, consultation)),
+        timing_(timing) {}
+
+  int run() {
+    InputLines input(context_.in());
+    int failures = 0;
+    for (;;) {
+      try {
+        if (failures > 0) {
+          context_.disconnect();
+          context_.resume_session();
+          context_.err() << "reconnected; resuming after #" << follower_.last_seen() << '\n';
+          failures = 0;
+        }
+        catch_up();
+        if (follow(input)) return 0;
+      } catch (const client::ClientError& e) {
+        if (++failures > timing_.max_reconnect_attempts) throw;
+        const auto delay = std::min(timing_.first_retry * (1 << std::min(failures - 1, 10)),
+                                    timing_.longest_retry);
+        context_.err() << "connection lost (" << e.what() << "); reconnecting in "
+                        << delay.count() << " ms\n";
+        std::this_thread::sleep_for(delay);
+      }
+    }
+  }
+
+ private:
+  // Shows the entries after the last one shown, page by page.
+  void catch_up() {
+    for (;;) {
+      auto page = context_.call(requests::sync_consultation(id_, follower_.last_seen()))
+                      .sync_consultation();
+      for (auto& entry : *page.mutable_entries()) show(follower_.add(std::move(entry)));
+      if (!page.has_more() || page.entries().empty()) return;
+    }
+  }
+
+  // Posts typed lines and shows events until input is done (true) or the connection fails.
+  bool follow(InputLines& input) {
+    client::BlockingClient& client = context_.connect();
+    for (;;) {
+      while (auto line = input.next()) {
+        outbox_.push_back({client::new_client_msg_id(), std::move(*line)});
+      }
+      post_outbox();
+      acknowledge();
+      if (input.done() && outbox_.empty()) return true;
+      if (auto event = client.next_event(timing_.event_poll)) {
+        handle(*event);
+        for (const auto& more : client.take_events()) handle(more);
+        acknowledge();
+      }
+      if (follower_.has_gap()) catch_up();
+      if (!client.is_open()) {
+        throw client::ClientError(client::errc::connection_closed, "the server closed it");
+      }
+    }
+  }
+
+  // A refused message is reported and dropped; a connection failure keeps it for the retry.
+  void post_outbox() {
+    while (!outbox_.empty()) {
+      const Outgoing& message = outbox_.front();
+      const auto response =
+          context_.connect().call(requests::post_text(id_, message.client_msg_id, message.text));
+      if (response.status().code() != v1::OK) {
+        context_.err() << "error: message not posted: " << describe_status(response.status())
+                       << '\n';
+      }
+      outbox_.pop_front();
+    }
+  }
+
+  void acknowledge() {
+    const auto due = follower_.ack_due();
+    if (!due) return;
+    context_.call(requests::ack_messages(id_, *due));
+    follower_.acknowledged(*due);
+  }
+
+  void handle(const v1::Event& event) {
+    if (event.has_message_posted()) {
+      show(follower_.add(event.message_posted().entry()));
+    } else if (event.has_session_closing()) {
+      context_.err() << "the server is closing the session: " << event.session_closing().reason()
+                     << '\n';
+    }
+  }
+
+  void show(const std::vector<v1::LogEntry>& entries) {
+    for (const auto& entry : entries) print_entry(context_.out(), entry, people_);
+    context_.out().flush();
+  }
+
+  CommandContext& context_;
+  std::string id_;
+  client::LogFollower follower_;
+  People people_;
+  ChatTiming timing_;
+  std::deque<Outgoing> outbox_;
+};
+
+}  // namespace
+
+v1::SyncConsultationResult fetch_log(CommandContext& context, const std::string& consultation_id,
+                                     std::uint64_t after_seq, std::uint32_t limit) {
+  v1::SyncConsultationResult log;
+  for (;;) {
+    auto page = context.call(requests::sync_consultation(consultation_id, after_seq, limit))
+                    .sync_consultation();
+    const bool last_page = limit != 0 || !page.has_more() || page.entries().empty();
+    if (!page.entries().empty()) after_seq = page.entries().rbegin()->seq();
+    for (auto& entry : *page.mutable_entries()) *log.add_entries() = std::move(entry);
+    log.set_has_more(page.has_more());
+    if (last_page) return log;
+  }
+}
+
+int run_chat(CommandContext& context, const v1::User& caller, const ConsultInvocation& invocation,
+             const ChatTiming& timing) {
+  const v1::Consultation consultation = context.call(invocation.request).consultation();
+  std::uint64_t after_seq = 0;
+  if (invocation.after_seq) {
+    after_seq = *invocation.after_seq;
+  } else {
+    for (const auto& position : consultation.read_positions()) {
+      if (position.user_id() == caller.id()) after_seq = position.seq();
+    }
+  }
+  context.err() << "chat in consultation " << consultation.id() << " ("
+                << state_label(consultation.state()) << ", " << consultation.specialty()
+                << "); showing entries after #" << after_seq
+                << ". Type a message and Enter to send; /quit or end of input leaves.\n";
+  return Chat(context, caller, consultation, after_seq, timing).run();
+}
+
+}  // namespace tmc::cli

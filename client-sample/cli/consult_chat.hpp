@@ -1,0 +1,38 @@
+// tmc-client consult chat: one consultation's log, live, surviving dropped connections; and log.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "cli/consult_args.hpp"
+#include "cli/context.hpp"
+#include "telemed/v1/frames.pb.h"
+
+namespace tmc::cli {
+
+// The log entries after after_seq: one page of at most limit entries, or (limit 0) every page
+// until the end. Throws like CommandContext::call.
+telemed::v1::SyncConsultationResult fetch_log(CommandContext& context,
+                                              const std::string& consultation_id,
+                                              std::uint64_t after_seq, std::uint32_t limit);
+
+// How the chat waits and retries.
+struct ChatTiming {
+  std::chrono::milliseconds event_poll{200};            // longest wait before reading input again
+  std::chrono::milliseconds first_retry{500};           // after a dropped connection; doubles
+  std::chrono::milliseconds longest_retry{5000};
+  int max_reconnect_attempts = 30;                      // in a row; then the chat fails (exit 2)
+};
+
+// Prints the backlog after the caller's read position (or invocation.after_seq), then every new
+// entry as it is posted, and posts each line of context.in() (a fresh client_msg_id each, reused
+// when the post is retried after a reconnect). A dropped connection is re-established with the
+// stored token and the log resumed after the last entry shown: nothing is missed or shown twice.
+// Everything shown is acknowledged. Ends at end of input or a "/quit" line, once every line is
+// posted. Throws StatusError when the server refuses (e.g. not a participant, session revoked),
+// ClientError after timing.max_reconnect_attempts failed reconnects.
+int run_chat(CommandContext& context, const telemed::v1::User& caller,
+             const ConsultInvocation& invocation, const ChatTiming& timing = {});
+
+}  // namespace tmc::cli

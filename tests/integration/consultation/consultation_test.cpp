@@ -1,0 +1,390 @@
+// Consultations over real TLS: routing, the accept race, access, durable ordered messaging.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <future>
+#include <iterator>
+
+#include "test_server.hpp"
+
+namespace tmc::testing {
+namespace {
+
+namespace v1 = ::telemed::v1;
+using namespace std::chrono_literals;
+using Client = client::BlockingClient;
+
+v1::ClientFrame open_frame(const std::string& specialty, v1::Urgency urgency,
+                           const std::string& question = "Crush injury of the left leg: save it?") {
+  v1::ClientFrame frame;
+  auto* open = frame.mutable_open_consultation();
+  open->set_specialty(specialty);
+  open->set_urgency(urgency);
+  open->mutable_patient()->set_reference("P-2026-0042");
+  open->mutable_patient()->set_age_years(19);
+  open->mutable_patient()->set_sex(v1::SEX_MALE);
+  open->set_question(question);
+  open->set_clinical_summary("Wrestler, crushed under a vehicle; distal pulses weak.");
+  return frame;
+}
+
+template <class Setter>
+v1::ClientFrame frame_with(Setter&& set) {
+  v1::ClientFrame frame;
+  set(frame);
+  return frame;
+}
+
+v1::Consultation expect_consultation(const v1::Response& response) {
+  EXPECT_EQ(response.status().code(), v1::OK) << response.status().message();
+  return response.consultation();
+}
+
+v1::Response accept(Client& client, const std::string& id) {
+  return client.call(frame_with([&](auto& f) { f.mutable_accept_consultation()->set_consultation_id(id); }));
+}
+
+v1::Response post(Client& client, const std::string& id, const std::string& msg_id,
+                  const std::string& text) {
+  return client.call(frame_with([&](auto& f) {
+    auto* post = f.mutable_post_message();
+    post->set_consultation_id(id);
+    post->set_client_msg_id(msg_id);
+    post->mutable_body()->set_text(text);
+  }));
+}
+
+v1::Response sync(Client& client, const std::string& id, std::uint64_t after, std::uint32_t limit = 0) {
+  return client.call(frame_with([&](auto& f) {
+    auto* sync = f.mutable_sync_consultation();
+    sync->set_consultation_id(id);
+    sync->set_after_seq(after);
+    sync->set_limit(limit);
+  }));
+}
+
+v1::Response get(Client& client, const std::string& id) {
+  return client.call(frame_with([&](auto& f) { f.mutable_get_consultation()->set_consultation_id(id); }));
+}
+
+bool offered(const v1::Event& event, const std::string& id) {
+  return event.has_consultation_offered() && event.consultation_offered().consultation().id() == id;
+}
+
+bool updated_to(const v1::Event& event, const std::string& id, v1::ConsultationState state) {
+  return event.has_consultation_updated() &&
+         event.consultation_updated().consultation().id() == id &&
+         event.consultation_updated().consultation().state() == state;
+}
+
+bool message_with(const v1::Event& event, const std::string& text) {
+  return event.has_message_posted() && event.message_posted().entry().body().text() == text;
+}
+
+class Consultations : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::vector<ExtraUser> extra;
+    // Twenty orthopedic specialists at Jinhua (paired with Wensu) for the accept race.
+    for (int i = 0; i < 20; ++i) {
+      extra.push_back({"jinhua.ortho" + std::to_string(i), store::Role::specialist, "jinhua",
+                       {"orthopedics"}});
+    }
+    server_ = new TestServer({}, extra);
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static TestServer& server() { return *server_; }
+  static TestServer* server_;
+};
+TestServer* Consultations::server_ = nullptr;
+
+TEST_F(Consultations, EmergencyFromBachuIsAcceptedInShanghaiChattedReportedAndRead) {
+  auto clinician = server().login("bachu.clinician");
+  auto specialist = server().login("shanghai.ortho");
+  auto cardiologist = server().login("shanghai.cardio");
+
+  auto opened = expect_consultation(clinician->call(open_frame("orthopedics", v1::URGENCY_EMERGENCY)));
+  const auto id = opened.id();
+  EXPECT_EQ(opened.state(), v1::CONSULTATION_STATE_OFFERED);
+  EXPECT_EQ(opened.candidate_count(), 1u);
+  EXPECT_TRUE(opened.has_respond_by());
+  EXPECT_EQ(opened.question(), "Crush injury of the left leg: save it?");
+
+  ASSERT_TRUE(specialist->wait_event([&](const v1::Event& e) { return offered(e, id); }, 5s));
+  // Not the cardiologist: wrong specialty.
+  EXPECT_EQ(get(*cardiologist, id).status().code(), v1::NOT_FOUND);
+
+  auto accepted = expect_consultation(accept(*specialist, id));
+  EXPECT_EQ(accepted.state(), v1::CONSULTATION_STATE_ACCEPTED);
+  EXPECT_EQ(accepted.assigned_specialist_id(), server().user_id("shanghai.ortho"));
+  ASSERT_TRUE(clinician->wait_event(
+      [&](const v1::Event& e) { return updated_to(e, id, v1::CONSULTATION_STATE_ACCEPTED); }, 5s));
+
+  auto first = post(*clinician, id, "m-1", "X-rays attached; tibia comminuted.");
+  ASSERT_EQ(first.status().code(), v1::OK);
+  ASSERT_TRUE(specialist->wait_event(
+      [](const v1::Event& e) { return message_with(e, "X-rays attached; tibia comminuted."); }, 5s));
+  auto reply = post(*specialist, id, "s-1", "Fasciotomy now; we can operate in Kashgar.");
+  ASSERT_EQ(reply.status().code(), v1::OK);
+  EXPECT_EQ(reply.post_message().seq(), first.post_message().seq() + 1);
+  ASSERT_TRUE(clinician->wait_event(
+      [](const v1::Event& e) { return message_with(e, "Fasciotomy now; we can operate in Kashgar."); },
+      5s));
+  EXPECT_EQ(expect_consultation(get(*clinician, id)).state(), v1::CONSULTATION_STATE_IN_SESSION);
+
+  // Only the assigned specialist reports.
+  auto report_frame = frame_with([&](auto& f) {
+    f.mutable_submit_report()->set_consultation_id(id);
+    f.mutable_submit_report()->mutable_report()->set_findings("Open comminuted tibial fracture.");
+    f.mutable_submit_report()->mutable_report()->set_impression("Limb salvageable.");
+  });
+  EXPECT_EQ(clinician->call(report_frame).status().code(), v1::PERMISSION_DENIED);
+  auto reported = expect_consultation(specialist->call(report_frame));
+  EXPECT_EQ(reported.state(), v1::CONSULTATION_STATE_REPORTED);
+
+  // Bachu reads the report back and acknowledges; Shanghai sees the read position.
+  auto read_back = expect_consultation(get(*clinician, id));
+  EXPECT_EQ(read_back.report().impression(), "Limb salvageable.");
+  auto ack = clinician->call(frame_with([&](auto& f) {
+    f.mutable_ack_messages()->set_consultation_id(id);
+    f.mutable_ack_messages()->set_up_to_seq(read_back.last_seq());
+  }));
+  ASSERT_EQ(ack.status().code(), v1::OK);
+  EXPECT_TRUE(ack.has_ack_messages());
+  auto seen = expect_consultation(get(*specialist, id));
+  bool found = false;
+  for (const auto& position : seen.read_positions()) {
+    if (position.user_id() == server().user_id("bachu.clinician")) {
+      EXPECT_EQ(position.seq(), read_back.last_seq());
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+
+  auto closed = expect_consultation(clinician->call(frame_with([&](auto& f) {
+    f.mutable_close_consultation()->set_consultation_id(id);
+  })));
+  EXPECT_EQ(closed.state(), v1::CONSULTATION_STATE_CLOSED);
+  // Read-only now.
+  EXPECT_EQ(post(*clinician, id, "m-late", "one more thing").status().code(),
+            v1::FAILED_PRECONDITION);
+}
+
+TEST_F(Consultations, TwentySpecialistsAcceptConcurrentlyExactlyOneWins) {
+  auto clinician = server().login("wensu.clinician");
+  auto opened = expect_consultation(clinician->call(open_frame("orthopedics", v1::URGENCY_URGENT)));
+  EXPECT_EQ(opened.candidate_count(), 21u);  // 20 + Jinhua's cardiologist-orthopedist
+  std::vector<std::unique_ptr<Client>> specialists;
+  for (int i = 0; i < 20; ++i) specialists.push_back(server().login("jinhua.ortho" + std::to_string(i)));
+  std::vector<std::future<v1::Response>> answers;
+  for (auto& specialist : specialists) {
+    answers.push_back(std::async(std::launch::async, [&, s = specialist.get()] {
+      return accept(*s, opened.id());
+    }));
+  }
+  int won = 0;
+  int aborted = 0;
+  for (auto& answer : answers) {
+    const auto response = answer.get();
+    if (response.status().code() == v1::OK) ++won;
+    if (response.status().code() == v1::ABORTED) ++aborted;
+  }
+  EXPECT_EQ(won, 1);
+  EXPECT_EQ(aborted, 19);
+}
+
+TEST_F(Consultations, YengisarReachesJiningNeverShanghaiOrJinhua) {
+  auto clinician = server().login("yengisar.clinician");
+  auto jining = server().login("jining.eye1");
+  auto jinhua = server().login("jinhua.eye");
+  auto opened = expect_consultation(clinician->call(open_frame("ophthalmology", v1::URGENCY_ROUTINE, "Cataract?")));
+  EXPECT_EQ(opened.candidate_count(), 2u);
+  EXPECT_TRUE(jining->wait_event([&](const v1::Event& e) { return offered(e, opened.id()); }, 5s));
+  EXPECT_EQ(get(*jinhua, opened.id()).status().code(), v1::NOT_FOUND);
+  // A target hospital that is not paired is refused, not silently widened.
+  auto frame = open_frame("ophthalmology", v1::URGENCY_ROUTINE);
+  frame.mutable_open_consultation()->set_target_organization_id("jinhua");
+  EXPECT_EQ(clinician->call(frame).status().code(), v1::PERMISSION_DENIED);
+}
+
+TEST_F(Consultations, UnpairedHospitalCannotSeeOrPost) {
+  auto clinician = server().login("bachu.clinician");
+  auto opened = expect_consultation(clinician->call(open_frame("orthopedics", v1::URGENCY_ROUTINE)));
+  auto outsider = server().login("hotan.clinician");
+  EXPECT_EQ(get(*outsider, opened.id()).status().code(), v1::NOT_FOUND);
+  EXPECT_EQ(post(*outsider, opened.id(), "x", "hello").status().code(), v1::NOT_FOUND);
+  EXPECT_EQ(sync(*outsider, opened.id(), 0).status().code(), v1::NOT_FOUND);
+  auto list = outsider->call(frame_with([](auto& f) { f.mutable_list_consultations(); }));
+  ASSERT_EQ(list.status().code(), v1::OK);
+  for (const auto& c : list.list_consultations().consultations()) EXPECT_NE(c.id(), opened.id());
+  // A coordinator of the requesting hospital sees it.
+  auto coordinator = server().login("bachu.coordinator");
+  EXPECT_EQ(get(*coordinator, opened.id()).status().code(), v1::OK);
+}
+
+TEST_F(Consultations, OfflineRecipientGetsEverythingOnNextLoginAndRetriesAreIdempotent) {
+  auto clinician = server().login("yecheng.clinician");
+  auto opened = expect_consultation(clinician->call(open_frame("orthopedics", v1::URGENCY_ROUTINE)));
+  std::string token;
+  {
+    auto specialist = server().connect();
+    auto login = specialist->login("shanghai.ortho", server().password("shanghai.ortho"));
+    token = login.login().session_token();
+    ASSERT_EQ(accept(*specialist, opened.id()).status().code(), v1::OK);
+  }  // the specialist goes offline
+  auto first = post(*clinician, opened.id(), "retry-1", "Are you there?");
+  auto retry = post(*clinician, opened.id(), "retry-1", "Are you there?");
+  ASSERT_EQ(first.status().code(), v1::OK);
+  EXPECT_EQ(retry.post_message().seq(), first.post_message().seq());
+  ASSERT_EQ(post(*clinician, opened.id(), "retry-2", "Second question.").status().code(), v1::OK);
+
+  auto specialist = server().connect();
+  ASSERT_EQ(specialist->resume(token).status().code(), v1::OK);
+  auto log = sync(*specialist, opened.id(), 0);
+  ASSERT_EQ(log.status().code(), v1::OK);
+  std::vector<std::string> texts;
+  std::uint64_t expected_seq = 1;
+  for (const auto& entry : log.sync_consultation().entries()) {
+    EXPECT_EQ(entry.seq(), expected_seq++);  // gap-free
+    if (entry.body().has_text()) texts.push_back(entry.body().text());
+  }
+  EXPECT_EQ(texts, (std::vector<std::string>{"Are you there?", "Second question."}));
+  // Paging: one at a time with has_more.
+  auto page = sync(*specialist, opened.id(), 0, 1);
+  EXPECT_EQ(page.sync_consultation().entries_size(), 1);
+  EXPECT_TRUE(page.sync_consultation().has_more());
+}
+
+TEST_F(Consultations, SignalsAreRelayedNotStored) {
+  auto clinician = server().login("hotan.clinician");
+  auto specialist = server().login("beijing.cardio");
+  auto opened = expect_consultation(clinician->call(open_frame("pediatric cardiology", v1::URGENCY_URGENT, "Rare CHD in a 4-year-old")));
+  ASSERT_EQ(accept(*specialist, opened.id()).status().code(), v1::OK);
+  auto signal = clinician->call(frame_with([&](auto& f) {
+    auto* post = f.mutable_post_message();
+    post->set_consultation_id(opened.id());
+    post->mutable_body()->mutable_signal()->set_kind(v1::SIGNAL_KIND_OFFER);
+    post->mutable_body()->mutable_signal()->set_payload("v=0 o=- 1 1 IN IP4 0.0.0.0");
+  }));
+  ASSERT_EQ(signal.status().code(), v1::OK);
+  EXPECT_EQ(signal.post_message().seq(), 0u);
+  auto relayed = specialist->wait_event([](const v1::Event& e) {
+    return e.has_message_posted() && e.message_posted().entry().body().has_signal();
+  }, 5s);
+  ASSERT_TRUE(relayed);
+  EXPECT_EQ(relayed->message_posted().entry().seq(), 0u);
+  auto log = sync(*clinician, opened.id(), 0);
+  for (const auto& entry : log.sync_consultation().entries()) EXPECT_FALSE(entry.body().has_signal());
+}
+
+TEST_F(Consultations, IllegalTransitionsChangeNothing) {
+  auto clinician = server().login("bachu.clinician");
+  auto opened = expect_consultation(clinician->call(open_frame("orthopedics", v1::URGENCY_ROUTINE)));
+  // Not accepted yet: no messages, no close.
+  EXPECT_EQ(post(*clinician, opened.id(), "early", "hello?").status().code(), v1::FAILED_PRECONDITION);
+  EXPECT_EQ(clinician->call(frame_with([&](auto& f) {
+              f.mutable_close_consultation()->set_consultation_id(opened.id());
+            })).status().code(),
+            v1::FAILED_PRECONDITION);
+  EXPECT_EQ(expect_consultation(get(*clinician, opened.id())).state(), v1::CONSULTATION_STATE_OFFERED);
+  // Clinicians do not accept.
+  EXPECT_EQ(accept(*clinician, opened.id()).status().code(), v1::PERMISSION_DENIED);
+  // Cancelling withdraws the offer.
+  auto cancelled = expect_consultation(clinician->call(frame_with([&](auto& f) {
+    f.mutable_cancel_consultation()->set_consultation_id(opened.id());
+    f.mutable_cancel_consultation()->set_reason("patient transferred");
+  })));
+  EXPECT_EQ(cancelled.state(), v1::CONSULTATION_STATE_CANCELLED);
+  auto specialist = server().login("shanghai.ortho");
+  EXPECT_NE(accept(*specialist, opened.id()).status().code(), v1::OK);
+}
+
+TEST_F(Consultations, InvitedColleagueJoinsAndReads) {
+  auto clinician = server().login("bachu.clinician");
+  auto specialist = server().login("shanghai.ortho");
+  auto opened = expect_consultation(clinician->call(open_frame("orthopedics", v1::URGENCY_URGENT)));
+  ASSERT_EQ(accept(*specialist, opened.id()).status().code(), v1::OK);
+  auto colleague = server().login("shanghai.cardio");
+  EXPECT_EQ(get(*colleague, opened.id()).status().code(), v1::NOT_FOUND);
+  auto invited = expect_consultation(specialist->call(frame_with([&](auto& f) {
+    f.mutable_invite_participant()->set_consultation_id(opened.id());
+    f.mutable_invite_participant()->set_user_id(server().user_id("shanghai.cardio"));
+  })));
+  EXPECT_EQ(invited.participant_ids_size(), 3);
+  EXPECT_EQ(get(*colleague, opened.id()).status().code(), v1::OK);
+  // Someone of an unrelated hospital cannot be invited.
+  EXPECT_EQ(specialist->call(frame_with([&](auto& f) {
+              f.mutable_invite_participant()->set_consultation_id(opened.id());
+              f.mutable_invite_participant()->set_user_id(server().user_id("hotan.clinician"));
+            })).status().code(),
+            v1::INVALID_ARGUMENT);
+}
+
+// Reads every file below dir and reports whether marker occurs in any of them.
+bool appears_under(const std::filesystem::path& dir, const std::string& marker) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.find(marker) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(ConsultationEncryption, ClinicalTextNeverReachesTheDiskInClear) {
+  TestServer server;
+  const std::vector<std::string> markers = {"MARKER-question-7f3a", "MARKER-summary-91bc",
+                                            "MARKER-message-22de", "MARKER-report-5e10"};
+  {
+    auto clinician = server.login("bachu.clinician");
+    auto specialist = server.login("shanghai.ortho");
+    auto frame = open_frame("orthopedics", v1::URGENCY_URGENT, markers[0]);
+    frame.mutable_open_consultation()->set_clinical_summary(markers[1]);
+    auto opened = expect_consultation(clinician->call(frame));
+    ASSERT_EQ(accept(*specialist, opened.id()).status().code(), v1::OK);
+    ASSERT_EQ(post(*clinician, opened.id(), "m", markers[2]).status().code(), v1::OK);
+    auto report = specialist->call(frame_with([&](auto& f) {
+      f.mutable_submit_report()->set_consultation_id(opened.id());
+      f.mutable_submit_report()->mutable_report()->set_findings(markers[3]);
+    }));
+    ASSERT_EQ(report.status().code(), v1::OK);
+    // Sanity: the test can see the markers when they are there.
+    EXPECT_EQ(get(*clinician, opened.id()).consultation().question(), markers[0]);
+  }
+  server.stop();
+  // The scan does find what is stored in clear (the pseudonymous reference is, by design).
+  ASSERT_TRUE(appears_under(server.data_dir(), "P-2026-0042"));
+  for (const auto& marker : markers) {
+    EXPECT_FALSE(appears_under(server.data_dir(), marker)) << marker;
+  }
+}
+
+TEST(ConsultationDeadlines, EscalationWidensThenExpiry) {
+  TestServer server([](app::Config& config) {
+    config.deadline_emergency = std::chrono::seconds(1);
+    config.deadline_check_interval = std::chrono::milliseconds(50);
+  });
+  auto clinician = server.login("bachu.clinician");
+  auto beijing = server.login("beijing.ortho");  // not paired with Bachu
+  auto coordinator = server.login("bachu.coordinator");
+  auto opened = expect_consultation(clinician->call(open_frame("orthopedics", v1::URGENCY_EMERGENCY)));
+  EXPECT_EQ(opened.candidate_count(), 1u);
+  // First deadline: the offer widens to every partner's orthopedists; coordinators are told.
+  auto widened = beijing->wait_event([&](const v1::Event& e) { return offered(e, opened.id()); }, 10s);
+  ASSERT_TRUE(widened);
+  EXPECT_TRUE(widened->consultation_offered().consultation().escalated());
+  EXPECT_TRUE(coordinator->wait_event([&](const v1::Event& e) {
+    return e.has_consultation_updated() && e.consultation_updated().consultation().id() == opened.id();
+  }, 10s));
+  // Second deadline: expired.
+  ASSERT_TRUE(clinician->wait_event(
+      [&](const v1::Event& e) { return updated_to(e, opened.id(), v1::CONSULTATION_STATE_EXPIRED); },
+      10s));
+  EXPECT_NE(accept(*beijing, opened.id()).status().code(), v1::OK);
+}
+
+}  // namespace
+}  // namespace tmc::testing
