@@ -58,9 +58,15 @@ void Api::publish(const std::vector<domain::Notification>& notifications) {
   }
 }
 
+void Api::session_started(ApiConnection& connection, const domain::Caller& caller) {
+  for (const auto& hook : session_hooks_) hook(*this, connection, caller);
+}
+
 void Api::announce_shutdown() {
   telemed::v1::ServerFrame frame;
-  frame.mutable_event()->mutable_session_closing()->set_reason("server shutting down");
+  auto* closing = frame.mutable_event()->mutable_session_closing();
+  closing->set_reason("server shutting down");
+  closing->set_kind(telemed::v1::SESSION_CLOSING_KIND_SERVER_SHUTDOWN);
   auto encoded = std::make_shared<const std::string>(frame.SerializeAsString());
   for (auto& session : registry_.all()) session->send_frame(encoded, Lane::control);
 }

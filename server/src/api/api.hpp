@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,7 +18,15 @@ namespace telemed::v1 {
 class Event;
 }
 
+namespace tmc::domain {
+class CaseFileService;
+class SchedulingService;
+}  // namespace tmc::domain
+
 namespace tmc::api {
+
+class Api;
+class ApiConnection;
 
 struct ApiOptions {
   std::size_t worker_threads = 16;  // blocking store work runs here, never on io threads
@@ -29,7 +38,14 @@ struct Services {
   domain::AuthService* auth = nullptr;
   domain::DirectoryService* directory = nullptr;
   domain::ConsultationService* consultations = nullptr;
+  domain::CaseFileService* case_files = nullptr;
+  domain::SchedulingService* scheduling = nullptr;
 };
+
+// Runs after a connection signs in (login or resume), on a worker thread; used to deliver what
+// an offline user missed (e.g. due reminders).
+using SessionHook = std::function<void(Api& api, ApiConnection& connection,
+                                       const domain::Caller& caller)>;
 
 class Api final : public Handler {
  public:
@@ -41,6 +57,10 @@ class Api final : public Handler {
   std::string metrics_text() const override;
 
   void set_ready(bool ready);
+
+  // Hooks are added during start-up, before the first connection.
+  void add_session_hook(SessionHook hook) { session_hooks_.push_back(std::move(hook)); }
+  void session_started(ApiConnection& connection, const domain::Caller& caller);
 
   // Pushes one event to every live session of the given users.
   void notify(const std::vector<std::string>& user_ids, const telemed::v1::Event& event);
@@ -76,6 +96,7 @@ class Api final : public Handler {
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopped_{false};
   Counters counters_;
+  std::vector<SessionHook> session_hooks_;
 };
 
 }  // namespace tmc::api

@@ -102,7 +102,10 @@ void ApiConnection::send_frame(std::shared_ptr<const std::string> frame, Lane la
 
 void ApiConnection::end_session(CloseCode code, const std::string& reason) {
   v1::ServerFrame frame;
-  frame.mutable_event()->mutable_session_closing()->set_reason(reason);
+  auto* closing = frame.mutable_event()->mutable_session_closing();
+  closing->set_reason(reason);
+  closing->set_kind(code == CloseCode::going_away ? v1::SESSION_CLOSING_KIND_SERVER_SHUTDOWN
+                                                  : v1::SESSION_CLOSING_KIND_REVOKED);
   outbound_->send(encode(frame), Lane::control);
   outbound_->close(code, reason);
 }

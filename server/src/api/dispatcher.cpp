@@ -30,6 +30,7 @@ Status start_session(Context& ctx, Result<domain::LoginOutcome> outcome) {
   if (auto bound = check_certificate_binding(ctx, outcome->caller.user); !bound) return bound;
   ctx.connection.set_caller(outcome->caller);
   fill_login(*outcome, ctx.response);
+  ctx.api.session_started(ctx.connection, outcome->caller);
   return ok();
 }
 
@@ -120,6 +121,20 @@ Status route(Context& ctx, const Frame& frame) {
     case Frame::kAckMessages:
     case Frame::kSyncConsultation:
       return handle_consultation(ctx, frame);
+    case Frame::kBeginUpload:
+    case Frame::kUploadChunk:
+    case Frame::kFinishUpload:
+    case Frame::kReadFile:
+    case Frame::kShareCaseFile:
+    case Frame::kListCaseFiles:
+      return handle_case_file(ctx, frame);
+    case Frame::kPublishAvailability:
+    case Frame::kListSlots:
+    case Frame::kBookReview:
+    case Frame::kCancelAppointment:
+    case Frame::kRescheduleAppointment:
+    case Frame::kListAppointments:
+      return handle_scheduling(ctx, frame);
     default:
       return make_error(Code::unimplemented, "this request is not served by this server yet");
   }

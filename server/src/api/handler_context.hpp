@@ -21,5 +21,7 @@ struct Context {
 
 // Request groups, one per area; each answers UNIMPLEMENTED for requests outside its group.
 Status handle_consultation(Context& ctx, const Frame& frame);
+Status handle_case_file(Context& ctx, const Frame& frame);
+Status handle_scheduling(Context& ctx, const Frame& frame);
 
 }  // namespace tmc::api

@@ -81,6 +81,12 @@ std::uint16_t ServerApp::start() {
   s.consultations = std::make_unique<domain::ConsultationService>(*s.store, s.clock, s.audit,
                                                                   *s.vault, deadlines);
 
+  // case files: wiring
+  // (end of case files wiring)
+
+  // scheduling: wiring
+  // (end of scheduling wiring)
+
   api::Services services;
   services.auth = s.auth.get();
   services.directory = s.directory.get();
@@ -88,6 +94,7 @@ std::uint16_t ServerApp::start() {
   api::ApiOptions api_options;
   api_options.worker_threads = s.config.workers;
   s.api = std::make_shared<api::Api>(services, api_options);
+  // session hooks: (added by the areas that need them)
 
   const auto listen = parse_listen_address(s.config.listen);
   net::ServerOptions options;

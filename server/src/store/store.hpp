@@ -80,6 +80,12 @@ class Tx {
   // Entries with seq > after_seq in seq order, at most limit.
   virtual std::vector<LogRecord> list_log(std::string_view consultation_id, std::int64_t after_seq,
                                           int limit) = 0;
+
+  // ---- case files ----
+  // (end of case files)
+
+  // ---- scheduling ----
+  // (end of scheduling)
 };
 
 // Write operation run inside a group-commit batch. Return true to keep its changes, false to

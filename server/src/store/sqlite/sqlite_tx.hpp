@@ -57,6 +57,12 @@ class SqliteTx final : public Tx {
   std::vector<LogRecord> list_log(std::string_view consultation_id, std::int64_t after_seq,
                                   int limit) override;
 
+  // ---- case files (implemented in sqlite_tx_case_files.cpp) ----
+  // (end of case files)
+
+  // ---- scheduling (implemented in sqlite_tx_scheduling.cpp) ----
+  // (end of scheduling)
+
  private:
   void require_writable() const;
   std::optional<User> find_user_where(const std::string& sql, std::string_view key);
