@@ -5,6 +5,7 @@
 #include <set>
 
 #include "crypto/random.hpp"
+#include "domain/case_file_service.hpp"
 #include "domain/routing.hpp"
 
 namespace tmc::domain {
@@ -31,9 +32,29 @@ void append_unique(std::vector<std::string>& to, const std::string& id) {
 }
 
 std::string report_text(const Report& report) {
-  return pack_fields({report.findings, report.impression, report.recommendations,
-                      report.follow_up});
+  return pack_fields(
+      {report.findings, report.impression, report.recommendations, report.follow_up});
 }
+
+// What routing decides from: the directory as of the current transaction.
+struct RoutingDirectory {
+  std::vector<store::Pairing> pairings;
+  std::vector<store::Organization> organizations;
+  std::vector<store::User> specialists;  // enabled specialists
+
+  explicit RoutingDirectory(store::Tx& tx)
+      : pairings(tx.list_pairings()), organizations(tx.list_organizations()) {
+    store::UserFilter filter;
+    filter.role = store::Role::specialist;
+    specialists = tx.list_users(filter);
+  }
+
+  RoutingInput input(const store::Organization& requester, const std::string& specialty,
+                     const std::string& target, const std::string& preferred, bool widen) const {
+    return RoutingInput{requester, specialty,     target,      preferred,
+                        pairings,  organizations, specialists, widen};
+  }
+};
 
 }  // namespace
 
@@ -41,8 +62,8 @@ std::string encode_body(const MessageBody& body) {
   const std::string kind(1, static_cast<char>(body.kind));
   const std::string signal_kind = std::to_string(body.signal_kind);
   const std::string notice_kind = std::to_string(body.notice_kind);
-  return pack_fields({kind, body.text, body.title, signal_kind, body.payload, notice_kind,
-                      body.subject_id});
+  return pack_fields(
+      {kind, body.text, body.title, signal_kind, body.payload, notice_kind, body.subject_id});
 }
 
 std::optional<MessageBody> decode_body(std::string_view encoded) {
@@ -64,15 +85,15 @@ struct ConsultationService::Loaded {
   std::vector<store::Participant> participants;
   std::vector<store::Candidate> candidates;
   std::string key;  // unwrapped data key
+  std::vector<std::string> case_file_ids;
 
   bool is_participant(const std::string& user_id) const {
     return std::any_of(participants.begin(), participants.end(),
                        [&](const auto& p) { return p.user_id == user_id; });
   }
   bool is_open_candidate(const std::string& user_id) const {
-    return std::any_of(candidates.begin(), candidates.end(), [&](const auto& c) {
-      return c.user_id == user_id && !c.declined;
-    });
+    return std::any_of(candidates.begin(), candidates.end(),
+                       [&](const auto& c) { return c.user_id == user_id && !c.declined; });
   }
   int open_candidates() const {
     return static_cast<int>(std::count_if(candidates.begin(), candidates.end(),
@@ -90,9 +111,8 @@ struct ConsultationService::Loaded {
   }
 };
 
-ConsultationService::ConsultationService(store::Store& store, const Clock& clock,
-                                         AuditHook& audit, const Vault& vault,
-                                         DeadlinePolicy deadlines)
+ConsultationService::ConsultationService(store::Store& store, const Clock& clock, AuditHook& audit,
+                                         const Vault& vault, DeadlinePolicy deadlines)
     : store_(store), clock_(clock), audit_(audit), vault_(vault), deadlines_(deadlines) {}
 
 std::optional<ConsultationService::Loaded> ConsultationService::load(store::Tx& tx,
@@ -104,7 +124,29 @@ std::optional<ConsultationService::Loaded> ConsultationService::load(store::Tx& 
   loaded.participants = tx.list_participants(id);
   loaded.candidates = tx.list_candidates(id);
   loaded.key = vault_.unwrap(loaded.record.wrapped_key);
+  for (const auto& file : tx.list_consultation_case_files(id)) {
+    loaded.case_file_ids.push_back(file.id);
+  }
   return loaded;
+}
+
+std::optional<ConsultationAccess> ConsultationService::access(store::Tx& tx, const Caller& caller,
+                                                              const std::string& id) const {
+  auto loaded = load(tx, id);
+  if (!loaded) return std::nullopt;
+  auto actor = actor_for(tx, caller, *loaded);
+  return ConsultationAccess{std::move(loaded->record), std::move(loaded->participants), actor};
+}
+
+Status ConsultationService::append_system_notice(store::Tx& tx, const std::string& consultation_id,
+                                                 int notice_kind, const std::string& text,
+                                                 const std::string& subject_id, TimePoint now,
+                                                 std::vector<Notification>& notifications) const {
+  auto loaded = load(tx, consultation_id);
+  if (!loaded) return not_found();
+  append_notice(tx, *loaded, notice_kind, text, subject_id, now, notifications);
+  tx.update_consultation(loaded->record);  // keeps last_seq in step with the log
+  return ok();
 }
 
 Actor ConsultationService::actor_for(store::Tx& tx, const Caller& caller,
@@ -135,16 +177,16 @@ ConsultationView ConsultationService::view_of(const Loaded& loaded) const {
   view.record = loaded.record;
   const auto& id = loaded.record.id;
   view.question = Vault::open(loaded.key, loaded.record.sealed_question, aad(id, "question"));
-  view.clinical_summary =
-      Vault::open(loaded.key, loaded.record.sealed_summary, aad(id, "summary"));
+  view.clinical_summary = Vault::open(loaded.key, loaded.record.sealed_summary, aad(id, "summary"));
   if (!loaded.record.sealed_report.empty()) {
-    auto fields = unpack_fields(
-        Vault::open(loaded.key, loaded.record.sealed_report, aad(id, "report")));
+    auto fields =
+        unpack_fields(Vault::open(loaded.key, loaded.record.sealed_report, aad(id, "report")));
     if (fields && fields->size() == 4) {
       view.report = Report{(*fields)[0], (*fields)[1], (*fields)[2], (*fields)[3]};
     }
   }
   view.participants = loaded.participants;
+  view.case_file_ids = loaded.case_file_ids;
   return view;
 }
 
@@ -155,8 +197,12 @@ std::shared_ptr<const ConsultationView> ConsultationService::shared_view(
 
 void ConsultationService::audit(const Caller& caller, const char* action, const std::string& id,
                                 bool allowed) {
-  audit_.record({caller.user.id, caller.user.organization_id, action, {id},
-                 allowed ? AuditOutcome::success : AuditOutcome::denied, caller.remote_address});
+  audit_.record({caller.user.id,
+                 caller.user.organization_id,
+                 action,
+                 {id},
+                 allowed ? AuditOutcome::success : AuditOutcome::denied,
+                 caller.remote_address});
 }
 
 std::int64_t ConsultationService::append_notice(store::Tx& tx, Loaded& loaded, int notice_kind,
@@ -170,16 +216,17 @@ std::int64_t ConsultationService::append_notice(store::Tx& tx, Loaded& loaded, i
   body.subject_id = subject_id;
   auto& record = loaded.record;
   const auto seq = record.last_seq + 1;
-  store::LogRecord log{record.id, seq, "", "", now,
+  store::LogRecord log{record.id,
+                       seq,
+                       "",
+                       "",
+                       now,
                        Vault::seal(loaded.key, encode_body(body),
                                    aad(record.id, "log") + "|" + std::to_string(seq))};
   tx.append_log(log);
   record.last_seq = seq;
-  Notification posted;
-  posted.kind = Notification::Kind::message_posted;
-  posted.recipients = loaded.participant_ids();
-  posted.entry = LogEntry{record.id, seq, "", now, body};
-  notifications.push_back(std::move(posted));
+  notifications.push_back(
+      Notification::posted(loaded.participant_ids(), LogEntry{record.id, seq, "", now, body}));
   return seq;
 }
 
@@ -207,8 +254,8 @@ Result<Outcome<ConsultationView>> ConsultationService::open(const Caller& caller
   if (request.patient_age_years < 0 || request.patient_age_years > 150) {
     return make_error(Code::invalid_argument, "patient age must be 0-150");
   }
-  if (!request.case_file_ids.empty()) {
-    return make_error(Code::unimplemented, "attaching case files is not served yet");
+  if (request.case_file_ids.size() > 100) {
+    return make_error(Code::invalid_argument, "at most 100 case files per consultation");
   }
 
   const auto now = clock_.now();
@@ -243,14 +290,10 @@ Result<Outcome<ConsultationView>> ConsultationService::open(const Caller& caller
       failure = make_error(Code::failed_precondition, "your organisation is unknown");
       return false;
     }
-    const auto pairings = tx.list_pairings();
-    const auto organizations = tx.list_organizations();
-    store::UserFilter filter;
-    filter.role = store::Role::specialist;
-    const auto specialists = tx.list_users(filter);
-    RoutingInput input{*requester_org,    request.specialty, request.target_organization_id,
-                       request.preferred_specialist_id, pairings, organizations, specialists,
-                       false};
+    const RoutingDirectory directory(tx);
+    const auto input =
+        directory.input(*requester_org, request.specialty, request.target_organization_id,
+                        request.preferred_specialist_id, false);
     auto candidates = route(input);
     if (!candidates) {
       failure = candidates.error();
@@ -264,8 +307,19 @@ Result<Outcome<ConsultationView>> ConsultationService::open(const Caller& caller
       coordinator_filter.role = store::Role::coordinator;
       coordinators = coordinators_to_notify(input, tx.list_users(coordinator_filter));
     }
+    // Case files: only ones the requester may read (others are NOT_FOUND, never revealed).
+    for (const auto& file_id : request.case_file_ids) {
+      const auto file = tx.find_case_file(file_id);
+      if (!file || !may_read_case_file(tx, *this, caller, *file)) {
+        failure = make_error(Code::not_found, "case file not found");
+        return false;
+      }
+    }
     tx.insert_consultation(record);
     tx.add_participant(record.id, loaded.participants.front());
+    for (const auto& file_id : request.case_file_ids) {
+      if (tx.share_case_file(file_id, record.id, now)) loaded.case_file_ids.push_back(file_id);
+    }
     tx.add_candidates(record.id, *candidates);
     return true;
   });
@@ -278,10 +332,10 @@ Result<Outcome<ConsultationView>> ConsultationService::open(const Caller& caller
   auto shared = std::make_shared<const ConsultationView>(outcome.value);
   if (!loaded.candidates.empty()) {
     outcome.notifications.push_back(
-        {Notification::Kind::offered, loaded.candidate_ids(), shared, std::nullopt});
+        Notification::about(Notification::Kind::offered, loaded.candidate_ids(), shared));
   } else {
     outcome.notifications.push_back(
-        {Notification::Kind::updated, coordinators, shared, std::nullopt});
+        Notification::about(Notification::Kind::updated, coordinators, shared));
   }
   return outcome;
 }
@@ -296,8 +350,8 @@ Result<ConsultationView> ConsultationService::get(const Caller& caller, const st
       result.emplace(not_found());
       return;
     }
-    auto decision = decide(loaded->record.state, ConsultationAction::read,
-                           actor_for(tx, caller, *loaded));
+    auto decision =
+        decide(loaded->record.state, ConsultationAction::read, actor_for(tx, caller, *loaded));
     if (!decision) {
       result.emplace(decision.error());
       return;
@@ -387,7 +441,7 @@ Result<Outcome<ConsultationView>> ConsultationService::transition(
           previous_state == ConsultationState::requested) {
         for (const auto& candidate : loaded->candidate_ids()) append_unique(recipients, candidate);
       }
-      notifications.push_back({Notification::Kind::updated, recipients, shared, std::nullopt});
+      notifications.push_back(Notification::about(Notification::Kind::updated, recipients, shared));
     }
     result.emplace(Outcome<ConsultationView>{*shared, std::move(notifications)});
     return true;
@@ -398,19 +452,18 @@ Result<Outcome<ConsultationView>> ConsultationService::transition(
 
 Result<Outcome<ConsultationView>> ConsultationService::accept(const Caller& caller,
                                                               const std::string& id) {
-  return transition(caller, id, ConsultationAction::accept,
-                    [&](store::Tx& tx, Loaded& loaded, const TransitionOutcome&,
-                        std::vector<Notification>& notifications) -> Status {
-                      loaded.record.assigned_specialist_id = caller.user.id;
-                      store::Participant specialist{caller.user.id,
-                                                    store::ParticipantKind::specialist, 0};
-                      tx.add_participant(loaded.record.id, specialist);
-                      loaded.participants.push_back(specialist);
-                      append_notice(tx, loaded, kNoticeStateChanged,
-                                    "accepted by " + caller.user.display_name, caller.user.id,
-                                    clock_.now(), notifications);
-                      return ok();
-                    });
+  return transition(
+      caller, id, ConsultationAction::accept,
+      [&](store::Tx& tx, Loaded& loaded, const TransitionOutcome&,
+          std::vector<Notification>& notifications) -> Status {
+        loaded.record.assigned_specialist_id = caller.user.id;
+        store::Participant specialist{caller.user.id, store::ParticipantKind::specialist, 0};
+        tx.add_participant(loaded.record.id, specialist);
+        loaded.participants.push_back(specialist);
+        append_notice(tx, loaded, kNoticeStateChanged, "accepted by " + caller.user.display_name,
+                      caller.user.id, clock_.now(), notifications);
+        return ok();
+      });
 }
 
 Result<Outcome<ConsultationView>> ConsultationService::decline(const Caller& caller,
@@ -438,20 +491,17 @@ Result<Outcome<ConsultationView>> ConsultationService::assign(const Caller& call
           std::vector<Notification>& notifications) -> Status {
         const auto requester_org = tx.find_organization(loaded.record.requesting_organization_id);
         if (!requester_org) return make_error(Code::internal, "requesting organisation missing");
-        const auto pairings = tx.list_pairings();
-        const auto organizations = tx.list_organizations();
-        store::UserFilter filter;
-        filter.role = store::Role::specialist;
-        const auto specialists = tx.list_users(filter);
-        RoutingInput input{*requester_org, loaded.record.specialty, "", specialist_id, pairings,
-                           organizations,  specialists, false};
+        const RoutingDirectory directory(tx);
+        const auto& specialists = directory.specialists;
+        const auto input =
+            directory.input(*requester_org, loaded.record.specialty, "", specialist_id, false);
         if (auto eligible = route(input); !eligible) {
           if (!loaded.record.escalated) return eligible.error();
           // After escalation any partner's specialist of the specialty is eligible.
           const bool widened_ok = std::any_of(specialists.begin(), specialists.end(), [&](auto& u) {
             return u.id == specialist_id &&
-                   std::find(u.specialties.begin(), u.specialties.end(),
-                             loaded.record.specialty) != u.specialties.end();
+                   std::find(u.specialties.begin(), u.specialties.end(), loaded.record.specialty) !=
+                       u.specialties.end();
           });
           if (!widened_ok) return eligible.error();
         }
@@ -493,8 +543,8 @@ Result<Outcome<ConsultationView>> ConsultationService::invite(const Caller& call
         append_notice(tx, loaded, kNoticeParticipantJoined, invitee->display_name + " joined",
                       user_id, clock_.now(), notifications);
         // The invitee learns of the consultation through an update.
-        notifications.push_back({Notification::Kind::updated, {user_id}, shared_view(loaded),
-                                 std::nullopt});
+        notifications.push_back(
+            Notification::about(Notification::Kind::updated, {user_id}, shared_view(loaded)));
         return ok();
       });
 }
@@ -529,8 +579,8 @@ Result<Outcome<ConsultationView>> ConsultationService::submit_report(const Calle
   if (report.findings.empty() && report.impression.empty()) {
     return make_error(Code::invalid_argument, "a report needs findings or an impression");
   }
-  for (const auto* field : {&report.findings, &report.impression, &report.recommendations,
-                            &report.follow_up}) {
+  for (const auto* field :
+       {&report.findings, &report.impression, &report.recommendations, &report.follow_up}) {
     if (field->size() > kMaxReportFieldBytes) {
       return make_error(Code::invalid_argument, "a report field is over 64 KiB");
     }
@@ -538,8 +588,8 @@ Result<Outcome<ConsultationView>> ConsultationService::submit_report(const Calle
   return transition(caller, id, ConsultationAction::submit_report,
                     [&](store::Tx& tx, Loaded& loaded, const TransitionOutcome&,
                         std::vector<Notification>& notifications) -> Status {
-                      loaded.record.sealed_report = Vault::seal(
-                          loaded.key, report_text(report), aad(loaded.record.id, "report"));
+                      loaded.record.sealed_report = Vault::seal(loaded.key, report_text(report),
+                                                                aad(loaded.record.id, "report"));
                       append_notice(tx, loaded, kNoticeReportSubmitted, "report submitted",
                                     caller.user.id, clock_.now(), notifications);
                       return ok();
@@ -567,7 +617,8 @@ Result<Outcome<PostedMessage>> ConsultationService::post_message(const Caller& c
   }
   const auto size = body.text.size() + body.title.size() + body.payload.size();
   if (size == 0) return make_error(Code::invalid_argument, "message body is empty");
-  if (size > kMaxBodyBytes) return make_error(Code::invalid_argument, "message body is over 64 KiB");
+  if (size > kMaxBodyBytes)
+    return make_error(Code::invalid_argument, "message body is over 64 KiB");
 
   const auto now = clock_.now();
   std::optional<Result<Outcome<PostedMessage>>> result;
@@ -589,8 +640,8 @@ Result<Outcome<PostedMessage>> ConsultationService::post_message(const Caller& c
       for (const auto& p : loaded->participants) {
         if (p.user_id != caller.user.id) others.push_back(p.user_id);
       }
-      outcome.notifications.push_back({Notification::Kind::message_posted, others, nullptr,
-                                       LogEntry{id, 0, caller.user.id, now, body}});
+      outcome.notifications.push_back(
+          Notification::posted(others, LogEntry{id, 0, caller.user.id, now, body}));
       result.emplace(std::move(outcome));
       return false;  // nothing to keep
     }
@@ -601,21 +652,20 @@ Result<Outcome<PostedMessage>> ConsultationService::post_message(const Caller& c
     }
     auto& record = loaded->record;
     const auto seq = record.last_seq + 1;
-    tx.append_log({id, seq, caller.user.id, client_msg_id, now,
-                   Vault::seal(loaded->key, encode_body(body),
-                               aad(id, "log") + "|" + std::to_string(seq))});
+    tx.append_log(
+        {id, seq, caller.user.id, client_msg_id, now,
+         Vault::seal(loaded->key, encode_body(body), aad(id, "log") + "|" + std::to_string(seq))});
     record.last_seq = seq;
     const bool state_changed = record.state != decision->next;
     record.state = decision->next;
     record.updated_at = now;
     tx.update_consultation(record);
     outcome.value = {seq, now};
-    outcome.notifications.push_back({Notification::Kind::message_posted,
-                                     loaded->participant_ids(), nullptr,
-                                     LogEntry{id, seq, caller.user.id, now, body}});
+    outcome.notifications.push_back(Notification::posted(
+        loaded->participant_ids(), LogEntry{id, seq, caller.user.id, now, body}));
     if (state_changed) {
-      outcome.notifications.push_back({Notification::Kind::updated, loaded->participant_ids(),
-                                       shared_view(*loaded), std::nullopt});
+      outcome.notifications.push_back(Notification::about(
+          Notification::Kind::updated, loaded->participant_ids(), shared_view(*loaded)));
     }
     result.emplace(std::move(outcome));
     return true;
@@ -705,15 +755,11 @@ std::vector<Notification> ConsultationService::process_deadlines(TimePoint now) 
       auto& record = loaded->record;
       const auto requester_org = tx.find_organization(record.requesting_organization_id);
       if (!requester_org) return false;
-      const auto pairings = tx.list_pairings();
-      const auto organizations = tx.list_organizations();
-      store::UserFilter filter;
-      filter.role = store::Role::specialist;
-      const auto specialists = tx.list_users(filter);
+      const RoutingDirectory directory(tx);
       store::UserFilter coordinator_filter;
       coordinator_filter.role = store::Role::coordinator;
-      RoutingInput input{*requester_org, record.specialty, "", "", pairings, organizations,
-                         specialists, *action == ConsultationAction::escalate};
+      const auto input = directory.input(*requester_org, record.specialty, "", "",
+                                         *action == ConsultationAction::escalate);
       const auto coordinators = coordinators_to_notify(input, tx.list_users(coordinator_filter));
 
       std::vector<std::string> added;
@@ -744,17 +790,21 @@ std::vector<Notification> ConsultationService::process_deadlines(TimePoint now) 
       tx.update_consultation(record);
       auto shared = shared_view(*loaded);
       if (!added.empty()) {
-        notifications.push_back({Notification::Kind::offered, added, shared, std::nullopt});
+        notifications.push_back(Notification::about(Notification::Kind::offered, added, shared));
       }
       std::vector<std::string> recipients = loaded->participant_ids();
       for (const auto& id : coordinators) append_unique(recipients, id);
       if (*action == ConsultationAction::expire) {
         for (const auto& id : loaded->candidate_ids()) append_unique(recipients, id);
       }
-      notifications.push_back({Notification::Kind::updated, recipients, shared, std::nullopt});
-      audit_.record({"", "", *action == ConsultationAction::escalate ? "consultation.escalate"
-                                                                     : "consultation.expire",
-                     {record.id}, AuditOutcome::success, ""});
+      notifications.push_back(Notification::about(Notification::Kind::updated, recipients, shared));
+      audit_.record({"",
+                     "",
+                     *action == ConsultationAction::escalate ? "consultation.escalate"
+                                                             : "consultation.expire",
+                     {record.id},
+                     AuditOutcome::success,
+                     ""});
       return true;
     });
   }

@@ -56,11 +56,47 @@ struct ConsultationView {
 
 // Something to push to live sessions once the change it describes is committed.
 struct Notification {
-  enum class Kind { offered, updated, message_posted };
+  enum class Kind {
+    offered,
+    updated,
+    message_posted,
+    case_file_shared,
+    appointment_changed,
+    appointment_reminder
+  };
   Kind kind = Kind::updated;
   std::vector<std::string> recipients;  // user ids
   std::shared_ptr<const ConsultationView> consultation;
   std::optional<LogEntry> entry;
+  std::string consultation_id{};              // case_file_shared
+  std::optional<store::CaseFile> case_file{};  // case_file_shared: metadata only, no key
+  std::optional<store::Appointment> appointment{};  // appointment_changed, appointment_reminder
+  std::int64_t starts_in_seconds = 0;             // appointment_reminder
+
+  // A consultation offered or updated.
+  static Notification about(Kind kind, std::vector<std::string> recipients,
+                            std::shared_ptr<const ConsultationView> consultation) {
+    Notification out;
+    out.kind = kind;
+    out.recipients = std::move(recipients);
+    out.consultation = std::move(consultation);
+    return out;
+  }
+  // A log entry posted (or a signal relayed).
+  static Notification posted(std::vector<std::string> recipients, LogEntry entry) {
+    Notification out;
+    out.kind = Kind::message_posted;
+    out.recipients = std::move(recipients);
+    out.entry = std::move(entry);
+    return out;
+  }
+};
+
+// How a caller relates to a consultation, for services that share its access rules.
+struct ConsultationAccess {
+  store::Consultation record;
+  std::vector<store::Participant> participants;
+  Actor actor;
 };
 
 template <class T>
@@ -139,6 +175,17 @@ class ConsultationService {
   // notifications to deliver. Safe to call concurrently and repeatedly (each step is decided
   // inside its own transaction against the current row).
   std::vector<Notification> process_deadlines(TimePoint now);
+
+  // The consultation and the caller's relationship to it, inside tx; nullopt when unknown.
+  std::optional<ConsultationAccess> access(store::Tx& tx, const Caller& caller,
+                                           const std::string& id) const;
+
+  // Appends a server-written SystemNotice to the consultation's log inside tx (for other
+  // services, e.g. scheduling) and queues its message_posted notification. NOT_FOUND when the
+  // consultation is unknown.
+  Status append_system_notice(store::Tx& tx, const std::string& consultation_id, int notice_kind,
+                              const std::string& text, const std::string& subject_id,
+                              TimePoint now, std::vector<Notification>& notifications) const;
 
  private:
   struct Loaded;
