@@ -48,9 +48,8 @@ People people_of(CommandContext& context, const v1::User& caller,
   try {
     v1::ClientFrame frame;
     frame.mutable_list_specialists()->set_specialty(consultation.specialty());
-    for (const auto& user : context.call(std::move(frame)).list_specialists().users()) {
-      people.add(user);
-    }
+    const auto response = context.call(std::move(frame));
+    for (const auto& user : response.list_specialists().users()) people.add(user);
   } catch (const StatusError&) {
     // Names are a convenience; ids still identify everyone.
   }
@@ -141,9 +140,10 @@ void print_consultation(std::ostream& out, const v1::Consultation& consultation,
   std::vector<std::string> positions;
   for (const auto& position : consultation.read_positions()) {
     positions.push_back(people.name(position.user_id()) + " (" +
-                        role_in(consultation, position.user_id()) + "): up to #" +
-                        std::to_string(position.seq()) + " of " +
-                        std::to_string(consultation.last_seq()));
+                        role_in(consultation, position.user_id()) + "): " +
+                        (position.seq() == 0 ? std::string("nothing acknowledged yet")
+                                             : "up to #" + std::to_string(position.seq()) + " of " +
+                                                   std::to_string(consultation.last_seq())));
   }
   print_field(out, "read", positions.empty() ? "(nobody acknowledged yet)" : join(positions, "\n"));
   if (consultation.has_report()) {

@@ -1,21 +1,29 @@
 // tmc-admin: set up and manage a tmc deployment (data directory, organisations, users, demo).
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/program_options.hpp>
 
 #include "app/data_dir.hpp"
+#include "audit/canonical_record.hpp"
+#include "audit/store_audit_hook.hpp"
+#include "audit/verifier.hpp"
+#include "backup.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/random.hpp"
 #include "demo_network.hpp"
 #include "domain/auth_service.hpp"
 #include "domain/directory_service.hpp"
+#include "keys.hpp"
 
 namespace po = boost::program_options;
 using namespace tmc;
@@ -27,21 +35,33 @@ struct Globals {
   int scrypt_log2_n = 17;
 };
 
+// "tmc-admin:<login name>" of the operator running this command, for the audit trail.
+std::string operator_name() {
+  const passwd* entry = ::getpwuid(::geteuid());
+  return std::string("tmc-admin:") +
+         (entry != nullptr ? entry->pw_name : std::to_string(::geteuid()).c_str());
+}
+
 // Services over an opened data directory, for the commands that change it.
 struct Deployment {
+  std::optional<crypto::KeyRing> keys;  // wraps TOTP secrets
   std::unique_ptr<store::Store> store;
   SystemClock clock;
-  domain::NullAuditHook audit;  // replaced by the audit log when it lands
+  tmc::audit::StoreAuditHook audit;  // after store: drained into it on destruction
   std::unique_ptr<domain::AuthService> auth;
   std::unique_ptr<domain::DirectoryService> directory;
 
   explicit Deployment(const Globals& globals) {
     const app::DataDir data_dir(globals.data_dir);
-    data_dir.load_key_ring();  // refuses a deployment whose key file is missing or too open
+    keys = data_dir.load_key_ring();  // refuses a key file that is missing or too open
     store = data_dir.open_store();
+    tmc::audit::AuditHookOptions audit_options;
+    audit_options.default_actor = operator_name();  // admin actions name who ran them
+    audit.start(*store, tmc::audit::SigningKey::load_or_create(data_dir.audit_key_file()), clock,
+                audit_options);
     domain::AuthOptions options;
     options.password_params.n = std::uint64_t{1} << globals.scrypt_log2_n;
-    auth = std::make_unique<domain::AuthService>(*store, clock, audit, options);
+    auth = std::make_unique<domain::AuthService>(*store, clock, audit, options, &*keys);
     directory = std::make_unique<domain::DirectoryService>(*store, clock, audit);
   }
 };
@@ -168,6 +188,27 @@ int set_disabled(const Globals& globals, const Args& args, bool disabled) {
   return 0;
 }
 
+// user totp enroll|disable USERNAME: the provisioning URI is printed once (it holds the secret).
+int cmd_user_totp(const Globals& globals, const Args& args) {
+  if (args.size() != 2 || (args[0] != "enroll" && args[0] != "disable")) {
+    throw std::runtime_error("usage: tmc-admin user totp enroll|disable USERNAME");
+  }
+  Deployment deployment(globals);
+  if (args[0] == "disable") {
+    if (auto status = deployment.auth->disable_totp(args[1]); !status) {
+      return fail(status.error());
+    }
+    std::cout << "second factor of " << args[1] << " removed\n";
+    return 0;
+  }
+  auto enrolled = deployment.auth->enroll_totp(args[1]);
+  if (!enrolled) return fail(enrolled.error());
+  std::cerr << "add this to the user's authenticator app (shown once; any earlier enrolment no "
+               "longer works):\n";
+  std::cout << enrolled->uri << '\n';
+  return 0;
+}
+
 int cmd_demo(const Globals& globals, const Args&) {
   Deployment deployment(globals);
   auto logins = admin::seed_demo_network(*deployment.directory, *deployment.auth);
@@ -179,6 +220,185 @@ int cmd_demo(const Globals& globals, const Args&) {
   }
   return 0;
 }
+
+// Exit status of `audit verify` when the log does not verify (usage and I/O errors give 2).
+constexpr int audit_tampered = 1;
+
+int cmd_audit_verify(const Globals& globals, const Args& args) {
+  std::string head_file;
+  po::options_description desc("audit verify");
+  desc.add_options()("head", po::value(&head_file), "a head printed earlier by 'audit head'");
+  parse(args, desc);
+  std::optional<tmc::audit::SignedTreeHead> kept;
+  if (!head_file.empty()) {
+    std::ifstream in(head_file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) throw std::runtime_error("cannot read " + head_file);
+    kept = tmc::audit::parse_tree_head(text);
+    if (!kept) throw std::runtime_error(head_file + " is not a tree head from 'audit head'");
+  }
+  Deployment deployment(globals);
+  const auto key =
+      tmc::audit::SigningKey::load(app::DataDir(globals.data_dir).audit_key_file());
+  const auto report = tmc::audit::verify_log(*deployment.store, key.public_key(), kept);
+  deployment.audit.record({"", "", "admin.audit.verify", {},
+                           report.ok() ? domain::AuditOutcome::success
+                                       : domain::AuditOutcome::failed,
+                           ""});
+  if (!report.ok()) {
+    std::cout << "audit log FAILED verification: first bad index " << *report.first_bad_index
+              << " (" << report.records << " records, " << report.heads_checked
+              << " signed heads checked)\n";
+    for (const auto& problem : report.problems) std::cout << "  " << problem << '\n';
+    return audit_tampered;
+  }
+  std::cout << "audit log OK: " << report.records << " records, " << report.heads_checked
+            << " signed heads checked, " << report.signed_records << " records under a head";
+  if (kept) std::cout << "; extends the given head of size " << kept->tree_size;
+  std::cout << '\n';
+  return 0;
+}
+
+TimePoint parse_time_option(const std::string& text, const char* name) {
+  const auto time = tmc::audit::parse_utc(text);
+  if (!time) {
+    throw std::runtime_error(std::string(name) + " must be YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z");
+  }
+  return *time;
+}
+
+int cmd_audit_export(const Globals& globals, const Args& args) {
+  std::string from, to;
+  store::AuditQuery query;
+  po::options_description desc("audit export");
+  desc.add_options()("from", po::value(&from)->required(), "first instant (UTC), inclusive")(
+      "to", po::value(&to)->required(), "last instant (UTC), exclusive")(
+      "actor", po::value(&query.actor_id), "only records of this user id")(
+      "patient-ref", po::value(&query.patient_reference), "only records about this patient");
+  parse(args, desc);
+  query.from = parse_time_option(from, "--from");
+  query.to = parse_time_option(to, "--to");
+  Deployment deployment(globals);
+  const auto count = tmc::audit::export_records(
+      *deployment.store, query, [](const std::string& line) { std::cout << line << '\n'; });
+  std::cout.flush();
+  std::vector<std::string> filter{"from=" + from, "to=" + to};
+  if (!query.actor_id.empty()) filter.push_back("actor=" + query.actor_id);
+  deployment.audit.record({"", "", "admin.audit.export", filter, domain::AuditOutcome::success,
+                           "", query.patient_reference});
+  std::cerr << count << " records exported\n";
+  return 0;
+}
+
+int cmd_audit_head(const Globals& globals, const Args& args) {
+  if (!args.empty()) throw std::runtime_error("usage: tmc-admin audit head");
+  Deployment deployment(globals);
+  deployment.audit.record({"", "", "admin.audit.head", {}, domain::AuditOutcome::success, ""});
+  deployment.audit.flush();  // signs a head covering the whole log, this record included
+  const auto head = tmc::audit::latest_head(*deployment.store);
+  if (!head) throw std::runtime_error("the audit log has no signed head");
+  std::cout << tmc::audit::format_tree_head(*head);
+  return 0;
+}
+
+// ---- operations: backup, restore, keys ----
+
+int cmd_backup(const Globals& globals, const Args& args) {
+  std::string out;
+  po::options_description desc("backup");
+  desc.add_options()("out", po::value(&out)->required(), "new directory to write the backup to");
+  parse(args, desc);
+  const app::DataDir data_dir(globals.data_dir);
+  auto store = data_dir.open_store();  // a second connection beside a running server's
+  const auto summary = admin::backup(data_dir, *store, out);
+  std::cout << "backup written to " << out << ": schema " << summary.schema_version << ", "
+            << summary.database_bytes << " database bytes, " << summary.blob_files
+            << " blob files (" << summary.blob_bytes << " bytes), " << summary.wrapped_keys
+            << " wrapped data keys
+";
+  std::cout << "restoring it needs the key file holding key id(s):";
+  for (const auto& id : summary.key_ids) std::cout << ' ' << id;
+  std::cout << " (kek.keys is never part of a backup)
+";
+  return 0;
+}
+
+int cmd_restore(const Globals& globals, const Args& args) {
+  admin::RestoreOptions options;
+  std::string from, data_dir = globals.data_dir, key_file, audit_key_file;
+  po::options_description desc("restore");
+  desc.add_options()("from", po::value(&from)->required(), "backup directory")(
+      "data-dir", po::value(&data_dir), "new data directory (default: the global --data-dir)")(
+      "key-file", po::value(&key_file)->required(), "key file (kek.keys) kept apart from backups")(
+      "audit-key-file", po::value(&audit_key_file), "the deployment's audit.key, kept apart");
+  parse(args, desc);
+  options.from = from;
+  options.data_dir = data_dir;
+  options.key_file = key_file;
+  options.audit_key_file = audit_key_file;
+  const auto summary = admin::restore(options);
+  std::cout << "restored " << from << " into " << data_dir << ": schema "
+            << summary.schema_version << ", " << summary.blob_files << " blob files, "
+            << summary.wrapped_keys << " wrapped data keys all unwrap with the key file
+";
+  if (!summary.audit_key_restored) {
+    std::cout << "no --audit-key-file: the server creates a new audit key; signed heads made "
+                 "before the backup verify only with the old key
+";
+  }
+  return 0;
+}
+
+// Key commands change kek.keys and the database; they are audited like other admin actions.
+void audit_keys(Deployment& deployment, const std::string& action,
+                const std::vector<std::string>& key_ids) {
+  deployment.audit.record({"", "", action, key_ids, domain::AuditOutcome::success, ""});
+}
+
+int cmd_keys_list(const Globals& globals, const Args& args) {
+  if (!args.empty()) throw std::runtime_error("usage: tmc-admin keys list");
+  const app::DataDir data_dir(globals.data_dir);
+  auto store = data_dir.open_store();
+  for (const auto& key : admin::key_usage(data_dir.key_file(), *store)) {
+    std::cout << key.key_id << (key.active ? " active" : " -") << ' ' << key.wrapped_keys
+              << " wrapped data keys" << (key.in_key_file ? "" : " (MISSING from the key file)")
+              << '\n';
+  }
+  return 0;
+}
+
+int cmd_keys_rotate(const Globals& globals, const Args& args) {
+  if (!args.empty()) throw std::runtime_error("usage: tmc-admin keys rotate");
+  Deployment deployment(globals);
+  const auto summary =
+      admin::rotate_keys(app::DataDir(globals.data_dir).key_file(), *deployment.store);
+  audit_keys(deployment, "admin.keys.rotate", {summary.previous_key_id, summary.new_key_id});
+  std::cout << "new active key " << summary.new_key_id << "; " << summary.rewrap.rewrapped
+            << " data keys rewrapped; retire the old key with 'tmc-admin keys retire "
+            << summary.previous_key_id << "'\n";
+  return 0;
+}
+
+int cmd_keys_rewrap(const Globals& globals, const Args& args) {
+  if (!args.empty()) throw std::runtime_error("usage: tmc-admin keys rewrap");
+  Deployment deployment(globals);
+  const auto summary =
+      admin::rewrap_all(app::DataDir(globals.data_dir).key_file(), *deployment.store);
+  audit_keys(deployment, "admin.keys.rewrap", {});
+  std::cout << summary.rewrapped << " data keys rewrapped, " << summary.already_current
+            << " already under the active key\n";
+  return 0;
+}
+
+int cmd_keys_retire(const Globals& globals, const Args& args) {
+  if (args.size() != 1) throw std::runtime_error("usage: tmc-admin keys retire KEY_ID");
+  Deployment deployment(globals);
+  admin::retire_key(app::DataDir(globals.data_dir).key_file(), *deployment.store, args[0]);
+  audit_keys(deployment, "admin.keys.retire", {args[0]});
+  std::cout << "key " << args[0] << " retired and removed from the key file\n";
+  return 0;
+}
+// (end of operations)
 
 const char* kUsage =
     "usage: tmc-admin [--data-dir DIR] [--scrypt-log2n N] COMMAND ...\n"
@@ -193,7 +413,27 @@ const char* kUsage =
     "  user password USERNAME [--password-stdin]  reset a password (revokes sessions)\n"
     "  user disable USERNAME                 disable a user and revoke every session\n"
     "  user enable USERNAME\n"
+    "  user totp enroll USERNAME             enrol a TOTP second factor; prints the otpauth://\n"
+    "                                        URI (once) for the authenticator app\n"
+    "  user totp disable USERNAME            remove the user's second factor\n"
     "  demo                                  seed the demo network and print its logins\n"
+    "  audit verify [--head FILE]            check the audit log (records, chain, signed heads;\n"
+    "                                        with FILE also that it extends that head); exit 1\n"
+    "                                        and the first bad index when it does not verify\n"
+    "  audit export --from T --to T [--actor USER_ID] [--patient-ref REF]\n"
+    "                                        records in [from, to) as JSON lines (T is UTC,\n"
+    "                                        YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)\n"
+    "  audit head                            sign and print the current tree head; keep it\n"
+    "                                        off the host for 'audit verify --head'\n"
+    "  backup --out DIR                      consistent online backup (database + blobs; never\n"
+    "                                        the keys) while the server runs\n"
+    "  restore --from DIR --key-file FILE [--data-dir NEW] [--audit-key-file FILE]\n"
+    "                                        a new data directory from a backup\n"
+    "  keys list                             key ids, the active one, data keys under each\n"
+    "  keys rotate                           new active key; rewrap every data key (server\n"
+    "                                        stopped)\n"
+    "  keys rewrap                           finish an interrupted rotation\n"
+    "  keys retire KEY_ID                    drop a key no data key uses any more\n"
     "\n"
     "global options (also TMC_DATA_DIR):\n"
     "  --data-dir DIR     data directory (default var/data)\n"
@@ -227,8 +467,18 @@ int main(int argc, char** argv) {
       {"pair add", {2, cmd_pair_add}},
       {"user add", {2, cmd_user_add}},
       {"user password", {2, cmd_user_password}},
+      {"user totp", {2, cmd_user_totp}},
       {"user disable", {2, [](const Globals& g, const Args& a) { return set_disabled(g, a, true); }}},
       {"user enable", {2, [](const Globals& g, const Args& a) { return set_disabled(g, a, false); }}},
+      {"audit verify", {2, cmd_audit_verify}},
+      {"audit export", {2, cmd_audit_export}},
+      {"audit head", {2, cmd_audit_head}},
+      {"backup", {1, cmd_backup}},
+      {"restore", {1, cmd_restore}},
+      {"keys list", {2, cmd_keys_list}},
+      {"keys rotate", {2, cmd_keys_rotate}},
+      {"keys rewrap", {2, cmd_keys_rewrap}},
+      {"keys retire", {2, cmd_keys_retire}},
   };
   for (const auto& [name, entry] : commands) {
     const auto& [length, command] = entry;

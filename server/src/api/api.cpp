@@ -1,7 +1,7 @@
 // The api layer's entry point: opens connections, owns the worker pool and the session registry.
 #include "api/api.hpp"
 
-#include <fmt/format.h>
+#include <unordered_set>
 
 #include "api/codec.hpp"
 #include "api/connection.hpp"
@@ -10,7 +10,39 @@
 namespace tmc::api {
 
 Api::Api(Services services, ApiOptions options)
-    : services_(services), options_(options), workers_(options.worker_threads) {}
+    : services_(services), options_(options), workers_(options.worker_threads) {
+  auto counter = [this](const char* name, const char* help, std::atomic<std::uint64_t>& value) {
+    metrics_.callback(name, help, metrics::Type::counter, {}, [&value] {
+      return std::vector<metrics::Sample>{{{}, static_cast<double>(value.load())}};
+    });
+  };
+  counter("tmc_connections_opened_total", "WebSocket connections handed to the api layer.",
+          counters_.connections_opened);
+  counter("tmc_protocol_errors_total", "Connections closed for undecodable frames.",
+          counters_.protocol_errors);
+  counter("tmc_events_delivered_total", "Events queued to live sessions.",
+          counters_.events_delivered);
+  counter("tmc_upload_bytes_total", "Case file bytes accepted in upload chunks.",
+          counters_.upload_bytes);
+  counter("tmc_download_bytes_total", "Case file bytes sent in file chunks.",
+          counters_.download_bytes);
+  metrics_.callback("tmc_live_sessions", "Authenticated live sessions.", metrics::Type::gauge, {},
+                    [this] {
+                      return std::vector<metrics::Sample>{
+                          {{}, static_cast<double>(registry_.size())}};
+                    });
+  requests_by_code_ = &metrics_.counter_family(
+      "tmc_requests_total", "Requests answered, by request type and status code.",
+      {"type", "code"});
+  request_seconds_ = &metrics_.histogram_family(
+      "tmc_request_duration_seconds", "Time from dispatch to response, by request type.",
+      {"type"}, metrics::latency_buckets());
+}
+
+void Api::record_request(const std::string& type, const std::string& code, double seconds) {
+  requests_by_code_->with({type, code}).add();
+  request_seconds_->with({type}).observe(seconds);
+}
 
 Api::~Api() { stop(); }
 
@@ -23,23 +55,7 @@ bool Api::ready() const { return ready_.load(); }
 
 void Api::set_ready(bool ready) { ready_ = ready; }
 
-std::string Api::metrics_text() const {
-  std::string out;
-  auto counter = [&](const char* name, const char* help, std::uint64_t value) {
-    out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
-  };
-  counter("tmc_connections_opened_total", "WebSocket connections handed to the api layer.",
-          counters_.connections_opened.load());
-  counter("tmc_requests_total", "Requests answered.", counters_.requests.load());
-  counter("tmc_protocol_errors_total", "Connections closed for undecodable frames.",
-          counters_.protocol_errors.load());
-  counter("tmc_events_delivered_total", "Events queued to live sessions.",
-          counters_.events_delivered.load());
-  out += fmt::format("# HELP tmc_live_sessions Authenticated live sessions.\n"
-                     "# TYPE tmc_live_sessions gauge\ntmc_live_sessions {}\n",
-                     registry_.size());
-  return out;
-}
+std::string Api::metrics_text() const { return metrics_.expose(); }
 
 void Api::notify(const std::vector<std::string>& user_ids, const telemed::v1::Event& event) {
   auto sessions = registry_.sessions_of(user_ids);
@@ -74,6 +90,24 @@ void Api::announce_shutdown() {
 void Api::end_user_sessions(const std::string& user_id, const std::string& reason) {
   for (auto& session : registry_.sessions_of(user_id)) {
     session->end_session(CloseCode::policy_violation, reason);
+  }
+}
+
+std::vector<std::string> Api::live_session_token_hashes() const {
+  std::vector<std::string> hashes;
+  for (const auto& session : registry_.all()) {
+    if (auto caller = session->caller()) hashes.push_back(caller->session_token_hash);
+  }
+  return hashes;
+}
+
+void Api::end_sessions(const std::vector<std::string>& token_hashes, const std::string& reason) {
+  const std::unordered_set<std::string> ended(token_hashes.begin(), token_hashes.end());
+  for (auto& session : registry_.all()) {
+    const auto caller = session->caller();
+    if (caller && ended.contains(caller->session_token_hash)) {
+      session->end_session(CloseCode::policy_violation, reason);
+    }
   }
 }
 

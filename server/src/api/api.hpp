@@ -10,6 +10,7 @@
 
 #include "api/session_registry.hpp"
 #include "api/transport.hpp"
+#include "app/metrics.hpp"
 #include "domain/auth_service.hpp"
 #include "domain/consultation_service.hpp"
 #include "domain/directory_service.hpp"
@@ -31,6 +32,13 @@ class ApiConnection;
 struct ApiOptions {
   std::size_t worker_threads = 16;  // blocking store work runs here, never on io threads
   std::size_t max_queued_requests = 1024;  // per connection and lane; beyond: RESOURCE_EXHAUSTED
+  // Per-session request rate (token bucket): over it RESOURCE_EXHAUSTED; refusing more than
+  // abuse_factor times the rate (sustained) closes the connection with 1008. 0: unlimited.
+  double requests_per_second = 200;
+  double request_burst = 400;
+  double abuse_factor = 10;
+  // Live signed-in connections per user; a login or resume beyond it: RESOURCE_EXHAUSTED.
+  std::size_t max_sessions_per_user = 10;
 };
 
 // Services the dispatcher calls. Not owned; they outlive the Api.
@@ -71,6 +79,10 @@ class Api final : public Handler {
   void announce_shutdown();
   // Ends every live session of a user (revocation): SessionClosing, then close 1008.
   void end_user_sessions(const std::string& user_id, const std::string& reason);
+  // Token hashes of every live signed-in session (for the revocation sweep).
+  std::vector<std::string> live_session_token_hashes() const;
+  // Ends every live session holding one of these tokens: SessionClosing, then close 1008.
+  void end_sessions(const std::vector<std::string>& token_hashes, const std::string& reason);
 
   // Waits for in-flight requests to finish and stops the worker pool. Idempotent.
   void stop();
@@ -85,8 +97,17 @@ class Api final : public Handler {
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> protocol_errors{0};
     std::atomic<std::uint64_t> events_delivered{0};
+    std::atomic<std::uint64_t> upload_bytes{0};    // chunk bytes of accepted UploadChunk
+    std::atomic<std::uint64_t> download_bytes{0};  // chunk bytes answered to ReadFile
   };
   Counters& counters() { return counters_; }
+
+  // The Prometheus registry served at GET /metrics; other layers register theirs at start-up
+  // (before the first scrape).
+  metrics::Registry& metrics() { return metrics_; }
+  // One answered request: its type (the request field name), status code name and duration.
+  // Thread-safe.
+  void record_request(const std::string& type, const std::string& code, double seconds);
 
  private:
   Services services_;
@@ -97,6 +118,9 @@ class Api final : public Handler {
   std::atomic<bool> stopped_{false};
   Counters counters_;
   std::vector<SessionHook> session_hooks_;
+  metrics::Registry metrics_;
+  metrics::Family<metrics::Counter>* requests_by_code_ = nullptr;
+  metrics::Family<metrics::Histogram>* request_seconds_ = nullptr;
 };
 
 }  // namespace tmc::api

@@ -49,6 +49,26 @@ void to_proto(const store::Pairing& pairing, v1::Pairing* out) {
   out->set_partner_organization_id(pairing.partner_organization_id);
 }
 
+void to_proto(const store::SlotRecord& slot, v1::Slot* out) {
+  out->set_id(slot.id);
+  out->set_specialist_id(slot.specialist_id);
+  *out->mutable_starts_at() = to_proto(slot.starts_at);
+  *out->mutable_ends_at() = to_proto(slot.ends_at);
+  out->set_capacity(static_cast<std::uint32_t>(slot.capacity));
+  out->set_booked(static_cast<std::uint32_t>(slot.booked));
+}
+
+void to_proto(const store::Appointment& appointment, v1::Appointment* out) {
+  out->set_id(appointment.id);
+  out->set_slot_id(appointment.slot_id);
+  out->set_consultation_id(appointment.consultation_id);
+  out->set_specialist_id(appointment.specialist_id);
+  out->set_booked_by(appointment.booked_by);
+  *out->mutable_starts_at() = to_proto(appointment.starts_at);
+  *out->mutable_ends_at() = to_proto(appointment.ends_at);
+  out->set_state(static_cast<v1::AppointmentState>(static_cast<int>(appointment.state)));
+}
+
 v1::Code to_proto(Code code) { return static_cast<v1::Code>(static_cast<int>(code)); }
 
 void set_error(v1::Response& response, const Error& error) {
@@ -159,6 +179,17 @@ void to_proto(const domain::ConsultationView& view, v1::Consultation* out) {
   *out->mutable_updated_at() = to_proto(record.updated_at);
 }
 
+void to_proto(const store::CaseFile& file, v1::CaseFile* out) {
+  out->set_id(file.id);
+  out->set_file_name(file.file_name);
+  out->set_media_type(file.media_type);
+  out->set_size(file.size);
+  out->set_sha256(file.sha256);
+  out->set_uploaded_by(file.uploaded_by);
+  out->set_organization_id(file.organization_id);
+  *out->mutable_created_at() = to_proto(file.created_at);
+}
+
 domain::Report from_proto(const v1::Report& report) {
   return {report.findings(), report.impression(), report.recommendations(), report.follow_up()};
 }
@@ -198,6 +229,23 @@ v1::Event to_event(const domain::Notification& notification) {
     case Kind::message_posted:
       to_proto(*notification.entry, event.mutable_message_posted()->mutable_entry());
       break;
+    case Kind::case_file_shared: {
+      auto* shared = event.mutable_case_file_shared();
+      shared->set_consultation_id(notification.consultation_id);
+      to_proto(*notification.case_file, shared->mutable_file());
+      break;
+    }
+    case Kind::appointment_changed:
+      to_proto(*notification.appointment,
+               event.mutable_appointment_changed()->mutable_appointment());
+      break;
+    case Kind::appointment_reminder: {
+      auto* reminder = event.mutable_appointment_reminder();
+      to_proto(*notification.appointment, reminder->mutable_appointment());
+      const auto seconds = notification.starts_in_seconds;
+      reminder->set_starts_in_seconds(seconds > 0 ? seconds : 0);
+      break;
+    }
   }
   return event;
 }

@@ -7,6 +7,7 @@
 #include "common/result.hpp"
 #include "domain/consultation_service.hpp"
 #include "store/model.hpp"
+#include "telemed/v1/case_file.pb.h"
 #include "telemed/v1/consultation.pb.h"
 #include "telemed/v1/events.pb.h"
 #include "telemed/v1/messaging.pb.h"
@@ -27,12 +28,17 @@ void to_proto(const store::Organization& organization, v1::Organization* out);
 void to_proto(const store::Pairing& pairing, v1::Pairing* out);
 
 void to_proto(const domain::ConsultationView& view, v1::Consultation* out);
+// Metadata only: the key material and storage names of a case file never leave the server.
+void to_proto(const store::CaseFile& file, v1::CaseFile* out);
 void to_proto(const domain::LogEntry& entry, v1::LogEntry* out);
 void to_proto(const domain::MessageBody& body, v1::MessageBody* out);
 domain::MessageBody from_proto(const v1::MessageBody& body);
 domain::Report from_proto(const v1::Report& report);
 domain::OpenConsultation from_proto(const v1::OpenConsultationRequest& request);
 store::ConsultationState from_proto(v1::ConsultationState state);
+// Scheduling.
+void to_proto(const store::SlotRecord& slot, v1::Slot* out);
+void to_proto(const store::Appointment& appointment, v1::Appointment* out);
 // The wire event for a domain notification.
 v1::Event to_event(const domain::Notification& notification);
 

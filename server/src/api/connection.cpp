@@ -1,6 +1,9 @@
 // Api state of one WebSocket connection: decoding, authentication state and ordered request lanes.
 #include "api/connection.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -29,7 +32,39 @@ std::shared_ptr<const std::string> encode(const v1::ServerFrame& frame) {
 }  // namespace
 
 ApiConnection::ApiConnection(Api& api, std::shared_ptr<Outbound> outbound, PeerInfo peer)
-    : api_(api), outbound_(std::move(outbound)), peer_(std::move(peer)) {}
+    : api_(api), outbound_(std::move(outbound)), peer_(std::move(peer)) {
+  const auto& options = api_.options();
+  if (options.requests_per_second > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    const double tolerated = std::max(options.abuse_factor - 1, 1.0);
+    request_rate_.emplace(options.requests_per_second, options.request_burst, now);
+    refusal_rate_.emplace(options.requests_per_second * tolerated,
+                          options.request_burst * tolerated, now);
+  }
+}
+
+void ApiConnection::refuse(std::uint64_t request_id, Code code, const std::string& message) {
+  v1::ServerFrame refusal;
+  auto* response = refusal.mutable_response();
+  response->set_request_id(request_id);
+  set_error(*response, make_error(code, message));
+  outbound_->send(encode(refusal), Lane::control);
+}
+
+bool ApiConnection::admit_request_locked(std::uint64_t request_id) {
+  if (abusive_) return false;
+  if (!request_rate_) return true;
+  const auto now = std::chrono::steady_clock::now();
+  if (request_rate_->try_take(now)) return true;
+  if (refusal_rate_->try_take(now)) {
+    refuse(request_id, Code::resource_exhausted, "request rate limit exceeded; slow down");
+    return false;
+  }
+  abusive_ = true;
+  spdlog::info("closing connection from {}: sustained request rate abuse", peer_.remote_address);
+  outbound_->close(CloseCode::policy_violation, "request rate limit abuse");
+  return false;
+}
 
 void ApiConnection::on_binary(std::string_view payload) {
   v1::ClientFrame frame;
@@ -43,15 +78,11 @@ void ApiConnection::on_binary(std::string_view payload) {
   bool start = false;
   {
     std::lock_guard lock(mutex_);
-    if (closed_) return;
+    if (closed_ || !admit_request_locked(frame.request_id())) return;
     auto& state = lanes_[static_cast<int>(lane)];
     if (state.queue.size() >= api_.options().max_queued_requests) {
-      v1::ServerFrame busy;
-      auto* response = busy.mutable_response();
-      response->set_request_id(frame.request_id());
-      set_error(*response, make_error(Code::resource_exhausted,
-                                      "too many requests in flight on this connection"));
-      outbound_->send(encode(busy), Lane::control);
+      refuse(frame.request_id(), Code::resource_exhausted,
+             "too many requests in flight on this connection");
       return;
     }
     state.queue.push_back(std::move(frame));

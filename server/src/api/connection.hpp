@@ -8,6 +8,7 @@
 
 #include "api/transport.hpp"
 #include "domain/caller.hpp"
+#include "domain/rate_limiter.hpp"
 #include "telemed/v1/frames.pb.h"
 
 namespace tmc::api {
@@ -41,6 +42,10 @@ class ApiConnection final : public Connection,
   };
 
   void run_lane(Lane lane);
+  // Per-session request rate: true to serve the request; otherwise it was answered (or the
+  // connection closed for sustained abuse). Called with mutex_ held.
+  bool admit_request_locked(std::uint64_t request_id);
+  void refuse(std::uint64_t request_id, Code code, const std::string& message);
 
   Api& api_;
   std::shared_ptr<Outbound> outbound_;
@@ -49,6 +54,9 @@ class ApiConnection final : public Connection,
   std::optional<domain::Caller> caller_;
   LaneState lanes_[2];
   bool closed_ = false;
+  std::optional<domain::TokenBucket> request_rate_;   // empty: unlimited
+  std::optional<domain::TokenBucket> refusal_rate_;   // refusals tolerated before closing
+  bool abusive_ = false;
 };
 
 }  // namespace tmc::api

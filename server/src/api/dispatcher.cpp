@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "api/handler_context.hpp"
 
 namespace tmc::api {
@@ -25,9 +27,25 @@ Status check_certificate_binding(const Context& ctx, const store::User& user) {
   return ok();
 }
 
-Status start_session(Context& ctx, Result<domain::LoginOutcome> outcome) {
+// Abuse limit: live signed-in connections per user.
+Status check_session_count(const Context& ctx, const store::User& user) {
+  const auto limit = ctx.api.options().max_sessions_per_user;
+  if (limit != 0 && ctx.api.registry().sessions_of(user.id).size() >= limit) {
+    return make_error(Code::resource_exhausted,
+                      "too many live sessions for this user; close one first");
+  }
+  return ok();
+}
+
+// fresh: the session was created by this request (login), so a refusal revokes it again.
+Status start_session(Context& ctx, Result<domain::LoginOutcome> outcome, bool fresh) {
   if (!outcome) return outcome.error();
-  if (auto bound = check_certificate_binding(ctx, outcome->caller.user); !bound) return bound;
+  for (auto check : {check_certificate_binding, check_session_count}) {
+    if (auto allowed = check(ctx, outcome->caller.user); !allowed) {
+      if (fresh) ctx.api.services().auth->logout(outcome->caller);
+      return allowed;
+    }
+  }
   ctx.connection.set_caller(outcome->caller);
   fill_login(*outcome, ctx.response);
   ctx.api.session_started(ctx.connection, outcome->caller);
@@ -38,17 +56,21 @@ Status handle_login(Context& ctx, const v1::LoginRequest& request) {
   if (ctx.caller != nullptr) {
     return make_error(Code::failed_precondition, "this connection is already signed in");
   }
-  return start_session(ctx, ctx.api.services().auth->login(
-                                request.username(), request.password(),
-                                ctx.connection.peer().remote_address));
+  return start_session(ctx,
+                       ctx.api.services().auth->login(request.username(), request.password(),
+                                                      ctx.connection.peer().remote_address,
+                                                      request.totp_code()),
+                       true);
 }
 
 Status handle_resume(Context& ctx, const v1::ResumeRequest& request) {
   if (ctx.caller != nullptr) {
     return make_error(Code::failed_precondition, "this connection is already signed in");
   }
-  return start_session(ctx, ctx.api.services().auth->resume(
-                                request.session_token(), ctx.connection.peer().remote_address));
+  return start_session(ctx,
+                       ctx.api.services().auth->resume(request.session_token(),
+                                                       ctx.connection.peer().remote_address),
+                       false);
 }
 
 Status handle_logout(Context& ctx) {
@@ -140,9 +162,30 @@ Status route(Context& ctx, const Frame& frame) {
   }
 }
 
+// Metrics label of a request: the name of its field in the request oneof.
+const std::string& request_type_name(const Frame& frame) {
+  static const std::string none = "none";
+  const auto* field = Frame::descriptor()->FindFieldByNumber(frame.request_case());
+  return field != nullptr ? field->name() : none;
+}
+
+// Counts the request and its transferred file bytes once the response is final.
+void record_metrics(Api& api, const Frame& frame, const v1::Response& response,
+                    std::chrono::steady_clock::time_point started) {
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+  api.record_request(request_type_name(frame), v1::Code_Name(response.status().code()),
+                     elapsed.count());
+  if (response.status().code() != v1::OK) return;
+  if (frame.has_upload_chunk()) api.counters().upload_bytes += frame.upload_chunk().data().size();
+  if (response.has_file_chunk()) {
+    api.counters().download_bytes += response.file_chunk().data().size();
+  }
+}
+
 }  // namespace
 
 v1::Response dispatch(Api& api, ApiConnection& connection, const v1::ClientFrame& frame) {
+  const auto started = std::chrono::steady_clock::now();
   v1::Response response;
   response.set_request_id(frame.request_id());
   const auto caller = connection.caller();
@@ -160,6 +203,7 @@ v1::Response dispatch(Api& api, ApiConnection& connection, const v1::ClientFrame
   } else {
     response.mutable_status()->set_code(v1::OK);
   }
+  record_metrics(api, frame, response, started);
   return response;
 }
 

@@ -41,7 +41,55 @@ struct Raw {
   long urgent_s = 0;
   long routine_s = 0;
   long check_ms = 0;
+  long upload_expiry_s = 0;
+  std::string reminder_leads;  // comma-separated minutes
+  long reminder_check_ms = 0;
+  std::string totp_roles;  // comma-separated role names
+  long session_idle_minutes = 0;
+  long session_check_ms = 0;
 };
+
+// "admin,coordinator" -> roles; "" or "none" -> {}; nullopt on an unknown name.
+std::optional<std::vector<store::Role>> parse_roles(const std::string& text) {
+  static const std::pair<const char*, store::Role> names[] = {
+      {"clinician", store::Role::clinician},
+      {"specialist", store::Role::specialist},
+      {"coordinator", store::Role::coordinator},
+      {"admin", store::Role::admin}};
+  std::vector<store::Role> roles;
+  if (text.empty() || text == "none") return roles;
+  std::stringstream list(text);
+  std::string name;
+  while (std::getline(list, name, ',')) {
+    const auto* found = std::find_if(std::begin(names), std::end(names),
+                                     [&](const auto& entry) { return name == entry.first; });
+    if (found == std::end(names)) return std::nullopt;
+    roles.push_back(found->second);
+  }
+  return roles;
+}
+
+// "1440,15" -> {1440min, 15min}; "" or "none" -> {}; nullopt when malformed or not in 1..43200.
+std::optional<std::vector<std::chrono::minutes>> parse_lead_minutes(const std::string& text) {
+  std::vector<std::chrono::minutes> leads;
+  if (text.empty() || text == "none") return leads;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    int value = 0;
+    auto [end, ec] = std::from_chars(text.data() + start, text.data() + comma, value);
+    if (ec != std::errc{} || end != text.data() + comma || value < 1 || value > 43200) {
+      return std::nullopt;
+    }
+    if (std::find(leads.begin(), leads.end(), std::chrono::minutes(value)) != leads.end()) {
+      return std::nullopt;
+    }
+    leads.emplace_back(value);
+    start = comma + 1;
+  }
+  return leads;
+}
 
 po::options_description describe(Raw& raw) {
   const Config defaults;
@@ -81,6 +129,35 @@ po::options_description describe(Raw& raw) {
        "absolute lifetime of a login session")
       ("scrypt-log2n", po::value(&c.scrypt_log2_n)->default_value(defaults.scrypt_log2_n),
        "password hashing cost: scrypt N = 2^value (OWASP: 17)")
+      ("totp-required-roles", po::value(&raw.totp_roles)->default_value("admin"),
+       "comma-separated roles (clinician, specialist, coordinator, admin) that must sign in "
+       "with a TOTP code ('none': no role)")
+      ("login-backoff-after",
+       po::value(&c.login_backoff_after)->default_value(defaults.login_backoff_after),
+       "failed sign-ins of one account from one address before exponential back-off")
+      ("login-max-failures-per-hour",
+       po::value(&c.login_max_failures_per_hour)
+           ->default_value(defaults.login_max_failures_per_hour),
+       "failed sign-ins per account per hour; beyond, only addresses it signed in from may try")
+      ("session-idle-minutes", po::value(&raw.session_idle_minutes)->default_value(30),
+       "a session without a live connection for this long is invalid")
+      ("session-check-ms", po::value(&raw.session_check_ms)->default_value(500),
+       "how often live sessions are checked for revocation, expiry and disabled users")
+      ("max-sessions-per-user",
+       po::value(&c.max_sessions_per_user)->default_value(defaults.max_sessions_per_user),
+       "live signed-in connections per user (0: unlimited)")
+      ("max-connections-per-address",
+       po::value(&c.max_connections_per_address)
+           ->default_value(defaults.max_connections_per_address),
+       "live connections per client IP address (0: unlimited)")
+      ("new-connections-per-second-per-address",
+       po::value(&c.new_connections_per_second_per_address)
+           ->default_value(defaults.new_connections_per_second_per_address),
+       "new connections per second per client IP, burst twice that (0: unlimited)")
+      ("requests-per-second",
+       po::value(&c.requests_per_second)->default_value(defaults.requests_per_second),
+       "requests per second per session, burst twice that; 10x over closes with 1008 "
+       "(0: unlimited)")
       ("deadline-emergency-s", po::value(&raw.emergency_s)->default_value(15 * 60),
        "seconds an EMERGENCY consultation waits for acceptance before escalating")
       ("deadline-urgent-s", po::value(&raw.urgent_s)->default_value(2 * 60 * 60),
@@ -89,6 +166,23 @@ po::options_description describe(Raw& raw) {
        "seconds for ROUTINE consultations")
       ("deadline-check-ms", po::value(&raw.check_ms)->default_value(1000),
        "how often routing deadlines are checked")
+      ("slot-horizon-weeks",
+       po::value(&c.slot_horizon_weeks)->default_value(defaults.slot_horizon_weeks),
+       "how many weeks ahead availability rules are turned into bookable slots")
+      ("reminder-lead-minutes", po::value(&raw.reminder_leads)->default_value("1440,15"),
+       "comma-separated minutes before a review at which reminders are sent ('none': off)")
+      ("reminder-check-ms", po::value(&raw.reminder_check_ms)->default_value(5000),
+       "how often due reminders are looked for")
+      ("max-upload-bytes", po::value(&c.max_upload_bytes)->default_value(defaults.max_upload_bytes),
+       "largest case file accepted; larger uploads answer RESOURCE_EXHAUSTED")
+      ("organization-quota-bytes",
+       po::value(&c.organization_quota_bytes)->default_value(defaults.organization_quota_bytes),
+       "case file bytes (finished and in progress) one organisation may store")
+      ("upload-chunk-bytes",
+       po::value(&c.upload_chunk_bytes)->default_value(defaults.upload_chunk_bytes),
+       "case file upload chunk and encryption segment size (at most max-frame-bytes - 1024)")
+      ("upload-expiry-s", po::value(&raw.upload_expiry_s)->default_value(24 * 60 * 60),
+       "seconds an unfinished upload may stay idle before it is discarded")
       ("log-format", po::value(&c.log_format)->default_value(defaults.log_format),
        "text or json (JSON lines)")
       ("log-level", po::value(&c.log_level)->default_value(defaults.log_level),
@@ -132,6 +226,43 @@ std::string validate(Raw& raw) {
   c.deadline_urgent = std::chrono::seconds(raw.urgent_s);
   c.deadline_routine = std::chrono::seconds(raw.routine_s);
   c.deadline_check_interval = std::chrono::milliseconds(raw.check_ms);
+  if (c.slot_horizon_weeks < 1 || c.slot_horizon_weeks > 104) {
+    return "--slot-horizon-weeks must be 1..104";
+  }
+  const auto leads = parse_lead_minutes(raw.reminder_leads);
+  if (!leads) {
+    return "invalid --reminder-lead-minutes '" + raw.reminder_leads +
+           "' (distinct minutes 1..43200, comma-separated, or 'none')";
+  }
+  c.reminder_lead_times = *leads;
+  if (raw.reminder_check_ms <= 0) return "--reminder-check-ms must be positive";
+  c.reminder_check_interval = std::chrono::milliseconds(raw.reminder_check_ms);
+  if (raw.upload_expiry_s <= 0) return "--upload-expiry-s must be positive";
+  if (c.max_upload_bytes == 0 || c.organization_quota_bytes == 0) {
+    return "--max-upload-bytes and --organization-quota-bytes must be positive";
+  }
+  if (c.upload_chunk_bytes < 64 || c.upload_chunk_bytes > (64u << 20) ||
+      c.upload_chunk_bytes + std::size_t{1024} > c.max_frame_bytes) {
+    return "--upload-chunk-bytes must be 64 B..64 MiB and at most --max-frame-bytes - 1024";
+  }
+  c.upload_expiry = std::chrono::seconds(raw.upload_expiry_s);
+  const auto roles = parse_roles(raw.totp_roles);
+  if (!roles) {
+    return "invalid --totp-required-roles '" + raw.totp_roles +
+           "' (comma-separated clinician, specialist, coordinator, admin; or 'none')";
+  }
+  c.totp_required_roles = *roles;
+  if (c.login_backoff_after < 1 || c.login_max_failures_per_hour < 0) {
+    return "--login-backoff-after must be at least 1 and --login-max-failures-per-hour >= 0";
+  }
+  if (raw.session_idle_minutes <= 0 || raw.session_check_ms <= 0) {
+    return "--session-idle-minutes and --session-check-ms must be positive";
+  }
+  c.session_idle_timeout = std::chrono::minutes(raw.session_idle_minutes);
+  c.session_check_interval = std::chrono::milliseconds(raw.session_check_ms);
+  if (c.new_connections_per_second_per_address < 0 || c.requests_per_second < 0) {
+    return "rates must not be negative";
+  }
   return {};
 }
 

@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "audit/signing_key.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace tmc::app {
@@ -18,6 +19,7 @@ void DataDir::initialize() const {
   }
   std::filesystem::create_directories(blob_dir());
   crypto::KeyRing::create(key_file());
+  audit::SigningKey::create(audit_key_file());
   open_store();  // creates the database and applies migrations
 }
 

@@ -17,6 +17,9 @@ class DataDir {
   std::filesystem::path database() const { return root_ / "tmc.db"; }
   std::filesystem::path key_file() const { return root_ / "kek.keys"; }
   std::filesystem::path blob_dir() const { return root_ / "blobs"; }
+  // Ed25519 key signing audit tree heads (mode 0600); made by initialize(), or by the first
+  // start of a deployment initialised before the audit log existed.
+  std::filesystem::path audit_key_file() const { return root_ / "audit.key"; }
 
   // Creates the directory (mode 0700), a new key-encryption key file (0600) and the database
   // with every migration applied. Refuses (std::runtime_error) if a key file already exists, so

@@ -38,6 +38,12 @@ class ServerApp {
 
  private:
   void schedule_deadline_check();
+  void schedule_reminder_check();
+  void schedule_session_sweep();  // auth: revocation of live sessions
+  // Operations: /metrics families and the cached store facts behind /readyz and the gauges.
+  void register_metrics();
+  void refresh_store_facts();
+  void schedule_store_facts();
 
   struct State;
   std::unique_ptr<State> state_;

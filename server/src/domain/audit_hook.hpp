@@ -15,6 +15,9 @@ struct AuditEvent {
   std::vector<std::string> object_ids;
   AuditOutcome outcome = AuditOutcome::success;
   std::string remote_address;
+  // Pseudonymous patient reference of the consultation concerned, when the caller knows it;
+  // the store-backed audit hook fills it from a "con_" object id otherwise.
+  std::string patient_reference{};
 };
 
 // Receives audit events. Implementations must be thread-safe and must not block for long.

@@ -1,31 +1,76 @@
-// Authentication: password login, token resume, logout and session revocation.
+// Authentication: password login with throttling and TOTP, token resume, logout, revocation.
 #include "domain/auth_service.hpp"
 
+#include <algorithm>
+#include <unordered_set>
+
 #include "crypto/token.hpp"
+#include "crypto/totp.hpp"
+#include "domain/rate_limiter.hpp"
 
 namespace tmc::domain {
 namespace {
 
 constexpr const char* kBadCredentials = "invalid username or password";
 constexpr const char* kBadToken = "session is not valid; log in again";
+constexpr const char* kCodeRequired =
+    "second factor required: send the current code of your authenticator app as totp_code";
+constexpr const char* kEnrolmentRequired =
+    "this role requires a second factor, but none is enrolled for this user; ask an "
+    "administrator to run 'tmc-admin user totp enroll'";
+constexpr std::chrono::minutes max_touch_interval{1};
+
+std::int64_t unix_seconds(TimePoint time) {
+  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+}
 
 }  // namespace
 
 AuthService::AuthService(store::Store& store, const Clock& clock, AuditHook& audit,
-                         AuthOptions options)
-    : store_(store), clock_(clock), audit_(audit), options_(options) {}
+                         AuthOptions options, const crypto::KeyRing* keys)
+    : store_(store),
+      clock_(clock),
+      audit_(audit),
+      options_(std::move(options)),
+      keys_(keys),
+      throttle_(clock, options_.throttle) {}
 
 std::string AuthService::hash_password(const std::string& password) const {
   return crypto::hash_password(password, options_.password_params);
 }
 
+bool AuthService::requires_totp(store::Role role) const {
+  return std::find(options_.totp_required_roles.begin(), options_.totp_required_roles.end(),
+                   role) != options_.totp_required_roles.end();
+}
+
+std::optional<std::int64_t> AuthService::match_totp(const store::TotpEnrollment& enrollment,
+                                                    const std::string& code) const {
+  if (keys_ == nullptr) return std::nullopt;
+  const auto secret = keys_->unwrap(enrollment.wrapped_secret);
+  if (!secret) return std::nullopt;  // key retired or tampered: nobody can use this factor
+  const auto step = crypto::totp_verify(*secret, code, unix_seconds(clock_.now()));
+  if (!step || *step <= enrollment.last_used_step) return std::nullopt;  // wrong or reused
+  return step;
+}
+
 Result<LoginOutcome> AuthService::login(const std::string& username, const std::string& password,
-                                        const std::string& remote_address) {
+                                        const std::string& remote_address,
+                                        const std::string& totp_code) {
+  const auto address = address_without_port(remote_address);
+  if (const auto retry = throttle_.refusal(username, address)) {
+    audit_.record({{}, {}, "login.throttled", {}, AuditOutcome::denied, remote_address});
+    return make_error(Code::resource_exhausted, "too many failed sign-ins; retry in " +
+                                                    std::to_string(retry->count()) + " s");
+  }
   std::optional<store::User> user;
   std::optional<std::string> hash;
+  std::optional<store::TotpEnrollment> totp;
   store_.read([&](store::Tx& tx) {
     user = tx.find_user_by_username(username);
-    if (user) hash = tx.find_password_hash(user->id);
+    if (!user) return;
+    hash = tx.find_password_hash(user->id);
+    totp = tx.find_totp(user->id);
   });
   bool verified = false;
   if (user && hash) {
@@ -33,25 +78,51 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
   } else {
     crypto::dummy_verify(options_.password_params);  // same cost as a real check
   }
-  if (!verified || user->disabled) {
+  const auto fail = [&](Error error) -> Result<LoginOutcome> {
     audit_.record({user ? user->id : std::string{}, user ? user->organization_id : std::string{},
                    "login", {}, AuditOutcome::failed, remote_address});
-    return make_error(Code::unauthenticated, kBadCredentials);
+    return error;
+  };
+  if (!verified || user->disabled) {
+    throttle_.record_failure(username, address);
+    return fail(make_error(Code::unauthenticated, kBadCredentials));
   }
-  return open_session(*user, remote_address);
+  std::optional<std::int64_t> step;
+  if (totp) {
+    if (totp_code.empty()) return fail(make_error(Code::unauthenticated, kCodeRequired));
+    step = match_totp(*totp, totp_code);
+    if (!step) {
+      throttle_.record_failure(username, address);
+      return fail(make_error(Code::unauthenticated, kBadCredentials));
+    }
+  } else if (requires_totp(user->role)) {
+    return fail(make_error(Code::failed_precondition, kEnrolmentRequired));
+  }
+  auto outcome = open_session(*user, remote_address, step);
+  if (!outcome) {
+    throttle_.record_failure(username, address);  // the code was used meanwhile (a replay)
+    return fail(outcome.error());
+  }
+  throttle_.record_success(username, address);
+  return outcome;
 }
 
 Result<LoginOutcome> AuthService::open_session(const store::User& user,
-                                               const std::string& remote_address) {
+                                               const std::string& remote_address,
+                                               std::optional<std::int64_t> totp_step) {
   LoginOutcome outcome;
   outcome.session_token = crypto::new_session_token();
   const auto now = clock_.now();
   store::SessionRecord session{crypto::token_hash(outcome.session_token), user.id, now,
                                now + options_.session_lifetime, false};
-  store_.write([&](store::Tx& tx) {
+  const bool opened = store_.write([&](store::Tx& tx) {
+    // Consuming the step in the same transaction makes a code single-use even when two logins
+    // race with it.
+    if (totp_step && !tx.use_totp_step(user.id, *totp_step)) return false;
     tx.insert_session(session);
     return true;
   });
+  if (!opened) return make_error(Code::unauthenticated, kBadCredentials);
   outcome.caller = Caller{user, session.token_hash, remote_address};
   outcome.expires_at = session.expires_at;
   audit_.record({user.id, user.organization_id, "login", {}, AuditOutcome::success,
@@ -62,13 +133,18 @@ Result<LoginOutcome> AuthService::open_session(const store::User& user,
 Result<LoginOutcome> AuthService::resume(const std::string& token,
                                          const std::string& remote_address) {
   const auto hash = crypto::token_hash(token);
+  const auto now = clock_.now();
   std::optional<store::SessionRecord> session;
   std::optional<store::User> user;
+  std::optional<TimePoint> last_seen;
   store_.read([&](store::Tx& tx) {
     session = tx.find_session(hash);
-    if (session) user = tx.find_user(session->user_id);
+    if (!session) return;
+    user = tx.find_user(session->user_id);
+    last_seen = tx.find_session_last_seen(hash);
   });
-  if (!session || session->revoked || session->expires_at <= clock_.now() || !user ||
+  const bool idle = !last_seen || *last_seen < now - options_.session_idle_timeout;
+  if (!session || session->revoked || session->expires_at <= now || idle || !user ||
       user->disabled) {
     audit_.record({user ? user->id : std::string{}, user ? user->organization_id : std::string{},
                    "resume", {}, AuditOutcome::failed, remote_address});
@@ -91,6 +167,87 @@ Status AuthService::logout(const Caller& caller) {
   audit_.record({caller.user.id, caller.user.organization_id, "logout", {},
                  AuditOutcome::success, caller.remote_address});
   return ok();
+}
+
+Result<TotpEnrollmentResult> AuthService::enroll_totp(const std::string& username) {
+  if (keys_ == nullptr) {
+    return make_error(Code::failed_precondition, "no key ring to protect the TOTP secret");
+  }
+  TotpEnrollmentResult result;
+  result.secret = crypto::new_totp_secret();
+  store::TotpEnrollment enrollment;
+  enrollment.wrapped_secret = keys_->wrap(result.secret);
+  enrollment.enrolled_at = clock_.now();
+  store_.write([&](store::Tx& tx) {
+    const auto user = tx.find_user_by_username(username);
+    if (!user) return false;
+    enrollment.user_id = user->id;
+    tx.put_totp(enrollment);
+    return true;
+  });
+  if (enrollment.user_id.empty()) return make_error(Code::not_found, "unknown user");
+  result.user_id = enrollment.user_id;
+  result.uri = crypto::totp_uri(result.secret, username, options_.totp_issuer);
+  audit_.record({"", "", "admin.user.totp_enroll", {result.user_id}, AuditOutcome::success, ""});
+  return result;
+}
+
+Status AuthService::disable_totp(const std::string& username) {
+  std::string user_id;
+  const bool removed = store_.write([&](store::Tx& tx) {
+    const auto user = tx.find_user_by_username(username);
+    if (!user) return false;
+    user_id = user->id;
+    return tx.delete_totp(user->id);
+  });
+  if (user_id.empty()) return make_error(Code::not_found, "unknown user");
+  if (!removed) return make_error(Code::not_found, "no second factor enrolled");
+  audit_.record({"", "", "admin.user.totp_disable", {user_id}, AuditOutcome::success, ""});
+  return ok();
+}
+
+std::chrono::microseconds AuthService::touch_interval() const {
+  return std::min<std::chrono::microseconds>(max_touch_interval,
+                                             options_.session_idle_timeout / 4);
+}
+
+std::vector<std::string> AuthService::sweep_sessions(
+    const std::vector<std::string>& live_token_hashes) {
+  if (live_token_hashes.empty()) {
+    std::lock_guard lock(touched_mutex_);
+    touched_.clear();
+    return {};
+  }
+  const auto now = clock_.now();
+  std::vector<std::string> invalid;
+  store_.read([&](store::Tx& tx) {
+    invalid = tx.list_invalid_sessions(live_token_hashes, now,
+                                       now - options_.session_idle_timeout);
+  });
+  const std::unordered_set<std::string> ended(invalid.begin(), invalid.end());
+  std::vector<std::string> due;
+  {
+    std::lock_guard lock(touched_mutex_);
+    std::unordered_map<std::string, TimePoint> still_live;
+    for (const auto& hash : live_token_hashes) {
+      if (ended.contains(hash)) continue;
+      const auto found = touched_.find(hash);
+      if (found == touched_.end() || now - found->second >= touch_interval()) {
+        due.push_back(hash);
+        still_live[hash] = now;
+      } else {
+        still_live[hash] = found->second;
+      }
+    }
+    touched_ = std::move(still_live);
+  }
+  if (!due.empty()) {
+    store_.write([&](store::Tx& tx) {
+      tx.touch_sessions(due, now);
+      return true;
+    });
+  }
+  return invalid;
 }
 
 }  // namespace tmc::domain

@@ -1,21 +1,32 @@
-// Authentication: password login, token resume, logout and session revocation.
+// Authentication: password login with throttling and TOTP, token resume, logout, revocation.
 #pragma once
 
 #include <chrono>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "common/result.hpp"
+#include "crypto/keyring.hpp"
 #include "crypto/password.hpp"
 #include "domain/audit_hook.hpp"
 #include "domain/caller.hpp"
+#include "domain/login_throttle.hpp"
 #include "store/store.hpp"
 
 namespace tmc::domain {
 
 struct AuthOptions {
   std::chrono::seconds session_lifetime{std::chrono::hours(12)};
+  // A session not in use for this long is invalid (a live connection keeps it in use).
+  std::chrono::seconds session_idle_timeout{std::chrono::minutes(30)};
   crypto::ScryptParams password_params = crypto::ScryptParams::production();
+  // Roles that must sign in with a TOTP second factor; users of other roles may enrol too.
+  std::vector<store::Role> totp_required_roles{store::Role::admin};
+  std::string totp_issuer = "tmc";
+  ThrottleOptions throttle;
 };
 
 struct LoginOutcome {
@@ -24,17 +35,35 @@ struct LoginOutcome {
   TimePoint expires_at{};
 };
 
+// A new TOTP enrolment: shown to the administrator once.
+struct TotpEnrollmentResult {
+  std::string user_id;
+  std::string secret;  // raw bytes; the store keeps it only wrapped
+  std::string uri;     // otpauth:// provisioning URI (base32 secret inside)
+};
+
 // Thread-safe; every method blocks on the store, so call it from a worker thread.
+// keys wraps TOTP secrets at rest; without it (nullptr) enrolment fails and enrolled users
+// cannot sign in.
 class AuthService {
  public:
-  AuthService(store::Store& store, const Clock& clock, AuditHook& audit, AuthOptions options);
+  AuthService(store::Store& store, const Clock& clock, AuditHook& audit, AuthOptions options,
+              const crypto::KeyRing* keys = nullptr);
 
-  // Unknown user, disabled user and wrong password all fail with UNAUTHENTICATED and the same
-  // message, at the same cost (a dummy hash runs for unknown users).
+  // Errors:
+  // - RESOURCE_EXHAUSTED "too many failed sign-ins; retry in N s": throttled (no password check
+  //   is run, and the attempt does not count as a failure).
+  // - UNAUTHENTICATED "invalid username or password": unknown or disabled user, wrong password,
+  //   or a wrong or already used TOTP code (all at the same cost; a dummy hash runs for unknown
+  //   users).
+  // - UNAUTHENTICATED "second factor required: ...": right password, TOTP enrolled, no code.
+  // - FAILED_PRECONDITION: right password, but the role requires TOTP and none is enrolled.
   Result<LoginOutcome> login(const std::string& username, const std::string& password,
-                             const std::string& remote_address);
+                             const std::string& remote_address,
+                             const std::string& totp_code = {});
 
-  // A token that is unknown, expired, revoked or whose user is disabled: UNAUTHENTICATED.
+  // A token that is unknown, expired, idle too long, revoked or whose user is disabled:
+  // UNAUTHENTICATED.
   Result<LoginOutcome> resume(const std::string& token, const std::string& remote_address);
 
   // Revokes the caller's session token.
@@ -43,13 +72,36 @@ class AuthService {
   // Hashes a password with the configured parameters (for user creation and reset).
   std::string hash_password(const std::string& password) const;
 
+  // Enrols (or re-enrols, invalidating the old secret) a TOTP second factor. NOT_FOUND for an
+  // unknown user; FAILED_PRECONDITION without a key ring.
+  Result<TotpEnrollmentResult> enroll_totp(const std::string& username);
+  // Removes the second factor. NOT_FOUND for an unknown user or one without TOTP.
+  Status disable_totp(const std::string& username);
+
+  // For the periodic sweep of live sessions: returns the token hashes among live_token_hashes
+  // that are no longer valid (revoked, expired, user disabled, idle), and records the others as
+  // in use (persisted at most once per touch interval per token). One batched read, and a
+  // batched write only when some session is due for its touch.
+  std::vector<std::string> sweep_sessions(const std::vector<std::string>& live_token_hashes);
+
+  bool requires_totp(store::Role role) const;
+
  private:
-  Result<LoginOutcome> open_session(const store::User& user, const std::string& remote_address);
+  Result<LoginOutcome> open_session(const store::User& user, const std::string& remote_address,
+                                    std::optional<std::int64_t> totp_step);
+  // Checks code against the enrolment: the matched step, or nullopt when wrong.
+  std::optional<std::int64_t> match_totp(const store::TotpEnrollment& enrollment,
+                                         const std::string& code) const;
+  std::chrono::microseconds touch_interval() const;
 
   store::Store& store_;
   const Clock& clock_;
   AuditHook& audit_;
   AuthOptions options_;
+  const crypto::KeyRing* keys_;
+  LoginThrottle throttle_;
+  std::mutex touched_mutex_;
+  std::unordered_map<std::string, TimePoint> touched_;  // token hash -> last persisted use
 };
 
 }  // namespace tmc::domain

@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "domain/rate_limiter.hpp"
 #include "net/session.hpp"
 #include "net/tls_context.hpp"
 
@@ -48,6 +49,9 @@ class Server::Impl : public std::enable_shared_from_this<Impl> {
         grace_timer_(strand_) {
     if (!handler) throw std::runtime_error("net::Server needs an api handler");
     auto tls = make_server_tls_context(options.tls);
+    admission_ = std::make_shared<domain::AddressAdmission>(domain::AddressLimits{
+        options.max_connections_per_address, options.new_connections_per_second_per_address,
+        2 * options.new_connections_per_second_per_address});
     context_ = std::make_shared<SessionContext>(std::move(options), std::move(tls),
                                                 std::move(handler));
   }
@@ -85,6 +89,7 @@ class Server::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   std::size_t live_sessions() const { return context_->registry.size(); }
+  const NetCounters& counters() const { return context_->counters; }
 
  private:
   static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
@@ -98,9 +103,32 @@ class Server::Impl : public std::enable_shared_from_this<Impl> {
         co_await delay.async_wait(use_tuple);
         continue;
       }
-      start_session(std::move(socket), self->context_);
+      auto admission = self->admit(socket);
+      if (!admission) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      start_session(std::move(socket), self->context_, std::move(admission));
     }
     spdlog::info("net: stopped accepting");
+  }
+
+  // Per-address limits: the slot to hold while the connection lives, or null when refused.
+  std::shared_ptr<void> admit(const tcp::socket& socket) {
+    boost::system::error_code ec;
+    const auto endpoint = socket.remote_endpoint(ec);
+    if (ec) return nullptr;  // already gone
+    const auto address = endpoint.address().to_string();
+    auto decision = admission_->admit(address, std::chrono::steady_clock::now());
+    if (!decision.ticket) {
+      // debug only: a flood would otherwise flood the log too
+      spdlog::debug("net: refused a connection from {}: {}", address,
+                    decision.refusal == domain::AddressAdmission::Refusal::too_fast
+                        ? "new connections too fast"
+                        : "too many connections");
+    }
+    return decision.ticket;
   }
 
   void stop_on_strand(std::function<void()> done) {
@@ -131,6 +159,7 @@ class Server::Impl : public std::enable_shared_from_this<Impl> {
   tcp::acceptor acceptor_;
   asio::steady_timer grace_timer_;
   std::shared_ptr<SessionContext> context_;
+  std::shared_ptr<domain::AddressAdmission> admission_;
   bool stopping_ = false;
 };
 
@@ -144,5 +173,7 @@ std::uint16_t Server::start() { return impl_->start(); }
 void Server::stop(std::function<void()> done) { impl_->stop(std::move(done)); }
 
 std::size_t Server::live_sessions() const { return impl_->live_sessions(); }
+
+const NetCounters& Server::counters() const { return impl_->counters(); }
 
 }  // namespace tmc::net

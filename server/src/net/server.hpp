@@ -1,6 +1,8 @@
 // The TLS/WebSocket server: options and the Server that accepts connections for an api::Handler.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -41,6 +43,26 @@ struct ServerOptions {
   std::vector<std::string> allowed_origins;
   // How long a close handshake we started may take before the socket is simply dropped.
   std::chrono::milliseconds close_timeout{5000};
+  // Per client IP address: live connections, and new connections per second (token bucket with
+  // a burst of twice the rate). Connections beyond either are closed right after accept.
+  // 0: unlimited.
+  std::size_t max_connections_per_address = 256;
+  double new_connections_per_second_per_address = 50;
+};
+
+// Why a connection ended before it became a WebSocket session or answered an HTTP request.
+enum class HandshakeFailure { tls, timeout, http, websocket };
+inline constexpr std::array<const char*, 4> handshake_failure_names{"tls", "timeout", "http",
+                                                                    "websocket"};
+
+// Connection-level counters for metrics; updated by sessions on any thread.
+struct NetCounters {
+  std::atomic<std::uint64_t> tls_handshakes{0};  // TLS handshakes that succeeded
+  std::array<std::atomic<std::uint64_t>, handshake_failure_names.size()> handshake_failures{};
+  std::atomic<std::uint64_t> slow_consumer_closes{0};  // sessions closed 1013 (queue over limit)
+  std::atomic<std::int64_t> outbound_queue_bytes{0};   // bytes queued over all sessions
+
+  void failed(HandshakeFailure reason) { handshake_failures[static_cast<int>(reason)]++; }
 };
 
 // Accepts TLS connections on one port. Plain HTTP(S) requests are answered and closed
@@ -70,6 +92,9 @@ class Server {
 
   // Connections accepted and not yet ended (including ones still in TLS/HTTP). Thread-safe.
   std::size_t live_sessions() const;
+
+  // Connection counters since construction. Thread-safe.
+  const NetCounters& counters() const;
 
  private:
   class Impl;

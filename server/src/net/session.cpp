@@ -74,8 +74,10 @@ class Session final : public api::Outbound,
                       public Stoppable,
                       public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<SessionContext> context)
+  Session(tcp::socket socket, std::shared_ptr<SessionContext> context,
+          std::shared_ptr<void> admission)
       : context_(std::move(context)),
+        admission_(std::move(admission)),
         strand_(socket.get_executor()),
         remote_(format_endpoint(socket)),
         queue_(context_->options.outbound_queue_limit_bytes),
@@ -141,8 +143,11 @@ class Session final : public api::Outbound,
     if (auto [ec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
         ec) {
       spdlog::debug("net: connection {} TLS handshake failed: {}", id_, ec.message());
+      counters().failed(ec == beast::error::timeout ? HandshakeFailure::timeout
+                                                    : HandshakeFailure::tls);
       co_return false;
     }
+    counters().tls_handshakes++;
     client_organization_ = verified_client_organization(tls_stream.native_handle());
 
     beast::flat_buffer buffer;
@@ -151,6 +156,8 @@ class Session final : public api::Outbound,
     parser.body_limit(http_body_limit);
     if (auto [ec, bytes] = co_await http::async_read(tls_stream, buffer, parser, use_tuple); ec) {
       spdlog::debug("net: connection {} HTTP read failed: {}", id_, ec.message());
+      counters().failed(ec == beast::error::timeout ? HandshakeFailure::timeout
+                                                    : HandshakeFailure::http);
       if (is_malformed_request(ec)) {
         co_await respond(HttpRoute{false, 400, "text/plain", "bad request\n"}, 11);
       }
@@ -182,6 +189,7 @@ class Session final : public api::Outbound,
     configure_websocket(remaining);
     if (auto [ec] = co_await ws_->async_accept(request, use_tuple); ec) {
       spdlog::debug("net: connection {} WebSocket accept failed: {}", id_, ec.message());
+      counters().failed(HandshakeFailure::websocket);
       co_return false;
     }
     auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
@@ -275,9 +283,12 @@ class Session final : public api::Outbound,
       spdlog::warn("net: connection {} outbound queue over {} bytes (slow consumer)", id_,
                    context_->options.outbound_queue_limit_bytes);
       queue_.clear();
+      report_queue_bytes();
+      counters().slow_consumer_closes++;
       begin_close(api::CloseCode::try_again_later, "slow consumer");
       return;
     }
+    report_queue_bytes();
     start_writing();
   }
 
@@ -292,6 +303,7 @@ class Session final : public api::Outbound,
     reason.resize(std::min(reason.size(), close_reason_max));
     close_reason_ = std::move(reason);
     queue_.drop_bulk();
+    report_queue_bytes();
     spdlog::info("net: connection {} closing ({})", id_, static_cast<unsigned>(code));
     close_timer_.expires_after(context_->options.close_timeout);
     close_timer_.async_wait([self = shared_from_this()](const beast::error_code& ec) {
@@ -311,8 +323,10 @@ class Session final : public api::Outbound,
     const auto self = shared_from_this();
     try {
       while (auto frame = queue_.pop()) {
+        report_queue_bytes();
         if (auto [ec, bytes] = co_await ws_->async_write(asio::buffer(*frame), use_tuple); ec) {
           queue_.clear();
+          report_queue_bytes();
           drop_connection();
           break;
         }
@@ -337,6 +351,7 @@ class Session final : public api::Outbound,
   void end_connection() {
     state_ = State::ended;
     queue_.clear();
+    report_queue_bytes();
     if (auto connection = std::exchange(connection_, nullptr)) connection->on_closed();
     if (writing_) drop_connection();
     finish_if_idle();
@@ -353,6 +368,15 @@ class Session final : public api::Outbound,
     context_->registry.remove(id_);
   }
 
+  NetCounters& counters() { return context_->counters; }
+
+  // Keeps the server-wide queued-bytes gauge in step with this session's queue.
+  void report_queue_bytes() {
+    const auto queued = static_cast<std::int64_t>(queue_.queued_bytes());
+    counters().outbound_queue_bytes += queued - reported_queue_bytes_;
+    reported_queue_bytes_ = queued;
+  }
+
   void drop_connection() {
     if (!ws_) return;
     auto& tcp_stream = beast::get_lowest_layer(*ws_);
@@ -362,6 +386,7 @@ class Session final : public api::Outbound,
   }
 
   std::shared_ptr<SessionContext> context_;
+  std::shared_ptr<void> admission_;  // released when the session ends
   asio::any_io_executor strand_;
   std::string remote_;
   std::optional<WebSocket> ws_;
@@ -373,6 +398,7 @@ class Session final : public api::Outbound,
   bool writing_ = false;
   bool close_sent_ = false;
   bool finished_ = false;
+  std::int64_t reported_queue_bytes_ = 0;
   api::CloseCode close_code_ = api::CloseCode::normal;
   std::string close_reason_;
   std::string client_organization_;
@@ -382,8 +408,10 @@ class Session final : public api::Outbound,
 
 }  // namespace
 
-void start_session(tcp::socket socket, std::shared_ptr<SessionContext> context) {
-  std::make_shared<Session>(std::move(socket), std::move(context))->start();
+void start_session(tcp::socket socket, std::shared_ptr<SessionContext> context,
+                   std::shared_ptr<void> admission) {
+  std::make_shared<Session>(std::move(socket), std::move(context), std::move(admission))
+      ->start();
 }
 
 }  // namespace tmc::net

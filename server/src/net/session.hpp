@@ -24,10 +24,13 @@ struct SessionContext {
   boost::asio::ssl::context tls;
   const std::shared_ptr<api::Handler> handler;
   SessionRegistry registry;
+  NetCounters counters;
 };
 
 // Runs the connection to its end on the socket's executor, which must be a strand of its own.
 // Registers with context->registry (or closes at once when the server is stopping).
-void start_session(boost::asio::ip::tcp::socket socket, std::shared_ptr<SessionContext> context);
+// admission is held until the session ends (e.g. the per-address connection slot).
+void start_session(boost::asio::ip::tcp::socket socket, std::shared_ptr<SessionContext> context,
+                   std::shared_ptr<void> admission = {});
 
 }  // namespace tmc::net

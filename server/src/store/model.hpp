@@ -130,4 +130,158 @@ struct LogRecord {
   std::string sealed_body;  // AES-256-GCM ciphertext of the encoded message body
 };
 
+// ---- auth ----
+// A user's TOTP second factor (RFC 6238). The shared secret is stored only wrapped under the
+// key ring (crypto::KeyRing::wrap), never in clear.
+struct TotpEnrollment {
+  std::string user_id;
+  std::string wrapped_secret;
+  std::int64_t last_used_step = -1;  // highest accepted time step; only later ones are accepted
+  TimePoint enrolled_at{};
+};
+// (end of auth)
+
+// ---- case files ----------------------------------------------------------------------------
+
+// A finished, integrity-checked case file. The contents live in the blob store under blob_id,
+// encrypted under a per-file data key (wrapped_key) with the blob format header (header).
+struct CaseFile {
+  std::string id;
+  std::string file_name;  // a display label, never used as a path
+  std::string media_type;
+  std::uint64_t size = 0;
+  std::string sha256;  // 32 raw bytes
+  std::string uploaded_by;
+  std::string organization_id;  // the uploader's; counts against its quota
+  TimePoint created_at{};
+  std::string upload_id;    // the upload it came from (answers retried finish_upload)
+  std::string blob_id;      // blob store name of the encrypted contents
+  std::string wrapped_key;  // per-file data key, wrapped by the key-encryption key
+  std::string header;       // serialised blob::FileHeader
+};
+
+// An unfinished upload. committed_offset is what the blob store durably holds; bytes beyond it
+// are re-sent by the client after a restart.
+struct Upload {
+  std::string id;  // also the blob id
+  std::string user_id;
+  std::string organization_id;
+  std::string consultation_id;  // share with it when finished; empty = keep unshared
+  std::string file_name;
+  std::string media_type;
+  std::uint64_t size = 0;
+  std::string sha256;  // declared, 32 raw bytes
+  std::string wrapped_key;
+  std::string header;
+  std::uint64_t committed_offset = 0;
+  TimePoint created_at{};
+  TimePoint updated_at{};  // last activity; idle uploads are discarded
+};
+// (end of case files)
+
+// ---- scheduling ----------------------------------------------------------------------------
+
+// A recurring weekly availability rule as published (see domain::AvailabilityRule).
+struct AvailabilityRuleRecord {
+  std::vector<int> weekdays;  // ISO numbers, Monday = 1
+  std::string local_start;    // "HH:MM"
+  std::string local_end;      // "HH:MM"
+  std::string time_zone;      // IANA name
+  int slot_minutes = 0;
+  int capacity = 0;
+  std::string valid_from;   // "YYYY-MM-DD" or empty
+  std::string valid_until;  // "YYYY-MM-DD" or empty
+};
+
+// A bookable slot; booked counts the BOOKED appointments holding it (never above capacity).
+struct SlotRecord {
+  std::string id;
+  std::string specialist_id;
+  TimePoint starts_at{};
+  TimePoint ends_at{};
+  int capacity = 1;
+  int booked = 0;
+  bool from_rule = false;  // derived from the specialist's rules (replaced on republish)
+};
+
+// Which slots to list: specialists among specialist_ids, starting in [from, to).
+struct SlotQuery {
+  std::vector<std::string> specialist_ids;
+  TimePoint from{};
+  TimePoint to{};
+  bool only_free = true;  // booked < capacity
+  int limit = 1000;
+};
+
+enum class AppointmentState { unspecified = 0, booked = 1, cancelled = 2, completed = 3 };
+
+struct Appointment {
+  std::string id;
+  std::string slot_id;
+  std::string consultation_id;
+  std::string specialist_id;
+  std::string booked_by;
+  TimePoint starts_at{};  // copied from the slot
+  TimePoint ends_at{};
+  AppointmentState state = AppointmentState::unspecified;
+  std::optional<TimePoint> next_reminder_at;  // when reminders next need a decision
+  TimePoint created_at{};
+  TimePoint updated_at{};
+};
+
+// Which appointments a user sees, starting in [from, to): booked by user_id, with user_id as
+// the specialist, or of a consultation user_id takes part in; plus (if set) those whose
+// consultation was requested by, or whose specialist belongs to, coordinator_organization_id.
+struct AppointmentQuery {
+  std::string user_id;
+  std::string coordinator_organization_id;
+  TimePoint from{};
+  TimePoint to{};
+  int limit = 1000;
+};
+
+// A reminder decided and recorded but not yet delivered to one user (offline, or in flight).
+struct PendingReminder {
+  std::string user_id;
+  std::string appointment_id;
+  int lead_minutes = 0;
+  TimePoint queued_at{};
+};
+// (end of scheduling)
+
+// ---- audit ----
+// One record of the tamper-evident audit log: leaf `index` of its Merkle tree. `record` is the
+// canonical encoding that is hashed (see audit/canonical_record.hpp); time, actor, action and
+// patient reference are copies of its fields, kept in columns for searching.
+struct AuditRow {
+  std::int64_t index = 0;
+  TimePoint time{};
+  std::string actor_id;
+  std::string action;
+  std::string patient_reference;
+  std::string record;
+  std::string leaf_hash;  // SHA-256(0x00 || record), 32 raw bytes
+};
+
+// Export filter: records with time in [from, to); empty strings match everything. Paging: at
+// most limit records with index > after_index, in index order.
+struct AuditQuery {
+  TimePoint from{};
+  TimePoint to{};
+  std::string actor_id;
+  std::string patient_reference;
+  std::int64_t after_index = -1;
+  int limit = 1000;
+};
+
+// A signed tree head: the Ed25519 signature by public_key over (tree_size, root_hash, signed_at).
+struct AuditHeadRow {
+  std::int64_t tree_size = 0;
+  TimePoint signed_at{};
+  std::string root_hash;   // 32 raw bytes
+  std::string public_key;  // 32 raw bytes
+  std::string signature;   // 64 raw bytes
+};
+// (end of audit)
+
 }  // namespace tmc::store

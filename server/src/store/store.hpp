@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "store/model.hpp"
@@ -20,6 +21,13 @@ namespace tmc::store {
 class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// A wrapped data key and the row that holds it (see Tx::list_wrapped_keys).
+struct WrappedKeyRow {
+  std::string table;
+  std::string id;
+  std::string wrapped_key;
 };
 
 // One transaction. Read methods are valid in every Tx; write methods throw StoreError when the
@@ -81,10 +89,124 @@ class Tx {
   virtual std::vector<LogRecord> list_log(std::string_view consultation_id, std::int64_t after_seq,
                                           int limit) = 0;
 
+  // ---- audit ----
+  // Number of audit records, i.e. the index the next one gets (highest index + 1).
+  virtual std::int64_t audit_log_size() = 0;
+  // Stores row at row.index; throws StoreError when that index is already taken.
+  virtual void append_audit_record(const AuditRow& row) = 0;
+  // Records with index >= from_index in index order, at most limit (gaps show as missing ids).
+  virtual std::vector<AuditRow> list_audit_records(std::int64_t from_index, int limit) = 0;
+  virtual std::vector<AuditRow> find_audit_records(const AuditQuery& query) = 0;
+  virtual void insert_audit_head(const AuditHeadRow& head) = 0;
+  virtual std::vector<AuditHeadRow> list_audit_heads() = 0;  // by tree_size, then signed_at
+  virtual std::optional<AuditHeadRow> latest_audit_head() = 0;  // largest tree_size, newest
+  // (end of audit)
+
+  // ---- keys ----
+  // Every stored data key wrapped by a key-encryption key, from every table that holds one
+  // (consultations, uploads, case files, and any later table with a wrapped_key column), in
+  // table then id order. Used by key rotation and retirement.
+  virtual std::vector<WrappedKeyRow> list_wrapped_keys() = 0;
+  // Replaces one row's wrapped key; false when the row (or table) does not exist.
+  virtual bool set_wrapped_key(const WrappedKeyRow& row) = 0;
+  // Consultations per state (states without any are left out), for metrics.
+  virtual std::vector<std::pair<ConsultationState, std::int64_t>>
+  count_consultations_by_state() = 0;
+  // (end of keys)
+
+  // ---- auth ----
+  virtual std::optional<TotpEnrollment> find_totp(std::string_view user_id) = 0;
+  // Enrols the user, replacing an earlier enrolment (and its last used step).
+  virtual void put_totp(const TotpEnrollment& enrollment) = 0;
+  virtual bool delete_totp(std::string_view user_id) = 0;  // false when not enrolled
+  // Marks step used when it is later than the last used one (single use); false otherwise.
+  virtual bool use_totp_step(std::string_view user_id, std::int64_t step) = 0;
+  // Records that these sessions were in use at `at` (for the idle timeout); unknown ignored.
+  virtual void touch_sessions(const std::vector<std::string>& token_hashes, TimePoint at) = 0;
+  // When the session was last in use (its creation if never touched); nullopt when unknown.
+  virtual std::optional<TimePoint> find_session_last_seen(std::string_view token_hash) = 0;
+  // The subset of token_hashes that is no longer valid: unknown, revoked, expired at now, last
+  // used before idle_before, or whose user is disabled. One batched look-up (for the sweep of
+  // live sessions).
+  virtual std::vector<std::string> list_invalid_sessions(
+      const std::vector<std::string>& token_hashes, TimePoint now, TimePoint idle_before) = 0;
+  // (end of auth)
+
   // ---- case files ----
+  virtual void insert_upload(const Upload& upload) = 0;
+  virtual std::optional<Upload> find_upload(std::string_view id) = 0;
+  // Records progress and activity; false when the upload is unknown.
+  virtual bool set_upload_progress(std::string_view id, std::uint64_t committed_offset,
+                                   TimePoint updated_at) = 0;
+  virtual bool delete_upload(std::string_view id) = 0;
+  // Uploads idle since before idle_before, oldest first, at most limit.
+  virtual std::vector<Upload> list_idle_uploads(TimePoint idle_before, int limit) = 0;
+  // Declared sizes of the organisation's files plus those of its unfinished uploads.
+  virtual std::uint64_t organization_storage_bytes(std::string_view organization_id) = 0;
+
+  virtual void insert_case_file(const CaseFile& file) = 0;  // id and upload_id must be new
+  virtual std::optional<CaseFile> find_case_file(std::string_view id) = 0;
+  virtual std::optional<CaseFile> find_case_file_by_upload(std::string_view upload_id) = 0;
+  // False when the file was already shared with the consultation.
+  virtual bool share_case_file(std::string_view file_id, std::string_view consultation_id,
+                               TimePoint shared_at) = 0;
+  // Files shared with the consultation, oldest share first.
+  virtual std::vector<CaseFile> list_consultation_case_files(
+      std::string_view consultation_id) = 0;
+  // Consultations the file is shared with, oldest share first.
+  virtual std::vector<std::string> list_case_file_consultations(std::string_view file_id) = 0;
   // (end of case files)
 
   // ---- scheduling ----
+  virtual std::vector<AvailabilityRuleRecord> list_availability_rules(
+      std::string_view specialist_id) = 0;  // in publishing order
+  // Replaces the specialist's rules and records that slots exist up to expanded_until.
+  virtual void replace_availability_rules(std::string_view specialist_id,
+                                          const std::vector<AvailabilityRuleRecord>& rules,
+                                          TimePoint expanded_until) = 0;
+  // Specialists with rules whose slots were expanded only up to before `until`.
+  virtual std::vector<std::string> list_specialists_expanded_before(TimePoint until,
+                                                                    int limit) = 0;
+  virtual std::optional<TimePoint> find_rules_expanded_until(std::string_view specialist_id) = 0;
+  virtual void set_rules_expanded_until(std::string_view specialist_id, TimePoint until) = 0;
+
+  virtual std::optional<SlotRecord> find_slot(std::string_view id) = 0;
+  // The specialist's slots ending after ends_after, sorted by start.
+  virtual std::vector<SlotRecord> list_specialist_slots(std::string_view specialist_id,
+                                                        TimePoint ends_after) = 0;
+  virtual std::vector<SlotRecord> list_slots(const SlotQuery& query) = 0;  // sorted by start
+  virtual bool insert_slot(const SlotRecord& slot) = 0;  // false when the id exists
+  virtual bool delete_unbooked_slot(std::string_view id) = 0;  // false when booked or unknown
+  // Sets the capacity unless it would fall below booked; false then (or unknown).
+  virtual bool set_slot_capacity(std::string_view id, int capacity) = 0;
+  // Takes one place atomically (booked < capacity); false when the slot is full or unknown.
+  virtual bool take_slot_place(std::string_view id) = 0;
+  virtual bool release_slot_place(std::string_view id) = 0;  // false when none was taken
+
+  virtual std::optional<Appointment> find_appointment(std::string_view id) = 0;
+  virtual void insert_appointment(const Appointment& appointment) = 0;
+  virtual void update_appointment(const Appointment& appointment) = 0;  // by id, every column
+  virtual std::vector<Appointment> list_appointments(const AppointmentQuery& query) = 0;
+  // BOOKED appointments of the consultation in the slot.
+  virtual bool has_booked_appointment(std::string_view slot_id,
+                                      std::string_view consultation_id) = 0;
+  // BOOKED appointments of the specialist outside slot except_slot_id overlapping [from, to).
+  virtual std::vector<Appointment> list_overlapping_appointments(std::string_view specialist_id,
+                                                                 TimePoint from, TimePoint to,
+                                                                 std::string_view except_slot_id) = 0;
+  // BOOKED appointments whose next_reminder_at <= now, earliest first.
+  virtual std::vector<Appointment> list_reminder_due_appointments(TimePoint now, int limit) = 0;
+
+  virtual std::vector<int> list_sent_reminders(std::string_view appointment_id) = 0;  // minutes
+  virtual void mark_reminders_sent(std::string_view appointment_id,
+                                   const std::vector<int>& lead_minutes, TimePoint at) = 0;
+  virtual void clear_sent_reminders(std::string_view appointment_id) = 0;
+  virtual void queue_reminder(const PendingReminder& reminder) = 0;  // an existing one is kept
+  virtual std::vector<PendingReminder> list_pending_reminders(std::string_view user_id) = 0;
+  virtual std::vector<std::string> list_users_with_pending_reminders(int limit) = 0;
+  // False when it was not queued (already delivered by someone else).
+  virtual bool delete_pending_reminder(const PendingReminder& reminder) = 0;
+  virtual void delete_pending_reminders_of(std::string_view appointment_id) = 0;
   // (end of scheduling)
 };
 
@@ -123,6 +245,14 @@ class Store {
 
   // Group-commit counters; thread-safe. Backends without a group-commit writer report zeros.
   virtual WriterStats writer_stats() const { return {}; }
+
+  // Writes a consistent copy of the whole database to a new file at path while the store stays
+  // in use (readers and writers are not blocked). Throws StoreError when path exists or cannot
+  // be written, or when the backend has no online backup.
+  virtual void backup_to(const std::string& path) {
+    (void)path;
+    throw StoreError("this store backend has no online backup");
+  }
 };
 
 }  // namespace tmc::store

@@ -124,8 +124,177 @@ CREATE UNIQUE INDEX consultation_log_by_client_msg_id
   ON consultation_log(consultation_id, sender_id, client_msg_id) WHERE client_msg_id <> '';
 )sql";
 
+// Case files: unfinished uploads, finished files and their shares with consultations. The
+// contents live in the blob store (encrypted); rows hold the wrapped key and the blob header.
+constexpr const char* migration_2 = R"sql(
+CREATE TABLE uploads (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id),
+  organization_id TEXT NOT NULL REFERENCES organizations(id),
+  consultation_id TEXT REFERENCES consultations(id),
+  file_name TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 BLOB NOT NULL,
+  wrapped_key BLOB NOT NULL,
+  header BLOB NOT NULL,
+  committed_offset INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX uploads_by_organization ON uploads(organization_id);
+CREATE INDEX uploads_by_activity ON uploads(updated_at);
+
+CREATE TABLE case_files (
+  id TEXT PRIMARY KEY,
+  file_name TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 BLOB NOT NULL,
+  uploaded_by TEXT NOT NULL REFERENCES users(id),
+  organization_id TEXT NOT NULL REFERENCES organizations(id),
+  created_at INTEGER NOT NULL,
+  upload_id TEXT NOT NULL UNIQUE,
+  blob_id TEXT NOT NULL,
+  wrapped_key BLOB NOT NULL,
+  header BLOB NOT NULL
+) STRICT;
+CREATE INDEX case_files_by_organization ON case_files(organization_id);
+
+CREATE TABLE consultation_case_files (
+  consultation_id TEXT NOT NULL REFERENCES consultations(id),
+  file_id TEXT NOT NULL REFERENCES case_files(id),
+  shared_at INTEGER NOT NULL,
+  PRIMARY KEY (consultation_id, file_id)
+) STRICT;
+CREATE INDEX consultation_case_files_by_file ON consultation_case_files(file_id);
+)sql";
+
+// Scheduling: availability rules, slots (rows, so booking is a conditional UPDATE), appointments
+// and the reminder bookkeeping (what was sent; what waits for an offline user).
+constexpr const char* migration_3 = R"sql(
+CREATE TABLE availability_rules (
+  specialist_id TEXT NOT NULL REFERENCES users(id),
+  position INTEGER NOT NULL,
+  weekdays TEXT NOT NULL,
+  local_start TEXT NOT NULL,
+  local_end TEXT NOT NULL,
+  time_zone TEXT NOT NULL,
+  slot_minutes INTEGER NOT NULL,
+  capacity INTEGER NOT NULL,
+  valid_from TEXT NOT NULL,
+  valid_until TEXT NOT NULL,
+  PRIMARY KEY (specialist_id, position)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE availability_horizons (
+  specialist_id TEXT PRIMARY KEY REFERENCES users(id),
+  expanded_until INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX availability_horizons_by_time ON availability_horizons(expanded_until);
+
+CREATE TABLE slots (
+  id TEXT PRIMARY KEY,
+  specialist_id TEXT NOT NULL REFERENCES users(id),
+  starts_at INTEGER NOT NULL,
+  ends_at INTEGER NOT NULL,
+  capacity INTEGER NOT NULL,
+  booked INTEGER NOT NULL DEFAULT 0,
+  from_rule INTEGER NOT NULL,
+  CHECK (ends_at > starts_at),
+  CHECK (booked >= 0 AND booked <= capacity)
+) STRICT;
+CREATE INDEX slots_by_specialist ON slots(specialist_id, starts_at);
+CREATE INDEX slots_by_start ON slots(starts_at);
+
+CREATE TABLE appointments (
+  id TEXT PRIMARY KEY,
+  slot_id TEXT NOT NULL,
+  consultation_id TEXT NOT NULL REFERENCES consultations(id),
+  specialist_id TEXT NOT NULL REFERENCES users(id),
+  booked_by TEXT NOT NULL REFERENCES users(id),
+  starts_at INTEGER NOT NULL,
+  ends_at INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  next_reminder_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX appointments_booked_once_per_slot
+  ON appointments(slot_id, consultation_id) WHERE state = 1;
+CREATE INDEX appointments_by_consultation ON appointments(consultation_id, starts_at);
+CREATE INDEX appointments_by_specialist ON appointments(specialist_id, starts_at);
+CREATE INDEX appointments_by_booker ON appointments(booked_by, starts_at);
+CREATE INDEX appointments_by_start ON appointments(starts_at);
+CREATE INDEX appointments_reminder_due ON appointments(next_reminder_at)
+  WHERE state = 1 AND next_reminder_at IS NOT NULL;
+
+CREATE TABLE appointment_reminders_sent (
+  appointment_id TEXT NOT NULL REFERENCES appointments(id),
+  lead_minutes INTEGER NOT NULL,
+  sent_at INTEGER NOT NULL,
+  PRIMARY KEY (appointment_id, lead_minutes)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE pending_reminders (
+  user_id TEXT NOT NULL REFERENCES users(id),
+  appointment_id TEXT NOT NULL REFERENCES appointments(id),
+  lead_minutes INTEGER NOT NULL,
+  queued_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, appointment_id, lead_minutes)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX pending_reminders_by_appointment ON pending_reminders(appointment_id);
+)sql";
+
+// Audit log: records are the leaves of a Merkle tree (idx = leaf index, from 0, no gaps);
+// record is the hashed canonical encoding, the other columns copy its fields for searching.
+// Signed tree heads are kept beside it.
+constexpr const char* migration_4 = R"sql(
+CREATE TABLE audit_records (
+  idx INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  actor_id TEXT NOT NULL,
+  action TEXT NOT NULL,
+  patient_reference TEXT NOT NULL,
+  record TEXT NOT NULL,
+  leaf_hash BLOB NOT NULL
+) STRICT;
+CREATE INDEX audit_records_by_time ON audit_records(time);
+CREATE INDEX audit_records_by_actor ON audit_records(actor_id, time);
+CREATE INDEX audit_records_by_patient ON audit_records(patient_reference, time)
+  WHERE patient_reference <> '';
+
+CREATE TABLE audit_heads (
+  id INTEGER PRIMARY KEY,
+  tree_size INTEGER NOT NULL,
+  signed_at INTEGER NOT NULL,
+  root_hash BLOB NOT NULL,
+  public_key BLOB NOT NULL,
+  signature BLOB NOT NULL
+) STRICT;
+CREATE INDEX audit_heads_by_size ON audit_heads(tree_size, signed_at);
+)sql";
+
+// Auth: TOTP second factors (secret wrapped under the key ring; the last accepted time step
+// makes codes single-use) and when each session was last in use (idle timeout; NULL means
+// never touched since creation).
+constexpr const char* migration_5 = R"sql(
+CREATE TABLE user_totp (
+  user_id TEXT PRIMARY KEY REFERENCES users(id),
+  wrapped_secret TEXT NOT NULL,
+  last_used_step INTEGER NOT NULL,
+  enrolled_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER;
+)sql";
+
 constexpr Migration migrations[] = {
     {1, migration_1},
+    {2, migration_2},
+    {3, migration_3},
+    {4, migration_4},
+    {5, migration_5},
 };
 
 int applied_version(Connection& connection) {

@@ -9,6 +9,7 @@
 #include "store/group_commit.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/migrations.hpp"
+#include "store/sqlite/online_backup.hpp"
 #include "store/sqlite/sqlite_tx.hpp"
 
 namespace tmc::store {
@@ -92,7 +93,8 @@ class SqliteBatchBackend final : public BatchBackend {
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(const SqliteOptions& options)
-      : write_connection_(options.path, Connection::Mode::read_write, options.busy_timeout),
+      : options_(options),
+        write_connection_(options.path, Connection::Mode::read_write, options.busy_timeout),
         schema_version_(sqlite::apply_migrations(write_connection_)),
         readers_(options),
         write_tx_(write_connection_, true),
@@ -132,11 +134,16 @@ class SqliteStore final : public Store {
 
   WriterStats writer_stats() const override { return writer_.stats(); }
 
+  void backup_to(const std::string& path) override {
+    sqlite::online_backup(options_.path, path, options_.busy_timeout);
+  }
+
  private:
   GroupCommitWriter::BatchOp bind_op(WriteOp op) {
     return [this, op = std::move(op)] { return op(write_tx_); };
   }
 
+  SqliteOptions options_;
   Connection write_connection_;  // used only by the writer thread once construction is done
   int schema_version_;
   ReadPool readers_;

@@ -57,10 +57,86 @@ class SqliteTx final : public Tx {
   std::vector<LogRecord> list_log(std::string_view consultation_id, std::int64_t after_seq,
                                   int limit) override;
 
+  // ---- audit (implemented in sqlite_tx_audit.cpp) ----
+  std::int64_t audit_log_size() override;
+  void append_audit_record(const AuditRow& row) override;
+  std::vector<AuditRow> list_audit_records(std::int64_t from_index, int limit) override;
+  std::vector<AuditRow> find_audit_records(const AuditQuery& query) override;
+  void insert_audit_head(const AuditHeadRow& head) override;
+  std::vector<AuditHeadRow> list_audit_heads() override;
+  std::optional<AuditHeadRow> latest_audit_head() override;
+  // (end of audit)
+
+  // ---- keys (implemented in sqlite_tx_keys.cpp) ----
+  std::vector<WrappedKeyRow> list_wrapped_keys() override;
+  bool set_wrapped_key(const WrappedKeyRow& row) override;
+  std::vector<std::pair<ConsultationState, std::int64_t>> count_consultations_by_state() override;
+  // (end of keys)
+
+  // ---- auth (implemented in sqlite_tx_auth.cpp) ----
+  std::optional<TotpEnrollment> find_totp(std::string_view user_id) override;
+  void put_totp(const TotpEnrollment& enrollment) override;
+  bool delete_totp(std::string_view user_id) override;
+  bool use_totp_step(std::string_view user_id, std::int64_t step) override;
+  void touch_sessions(const std::vector<std::string>& token_hashes, TimePoint at) override;
+  std::optional<TimePoint> find_session_last_seen(std::string_view token_hash) override;
+  std::vector<std::string> list_invalid_sessions(const std::vector<std::string>& token_hashes,
+                                                 TimePoint now, TimePoint idle_before) override;
+  // (end of auth)
+
   // ---- case files (implemented in sqlite_tx_case_files.cpp) ----
+  void insert_upload(const Upload& upload) override;
+  std::optional<Upload> find_upload(std::string_view id) override;
+  bool set_upload_progress(std::string_view id, std::uint64_t committed_offset,
+                           TimePoint updated_at) override;
+  bool delete_upload(std::string_view id) override;
+  std::vector<Upload> list_idle_uploads(TimePoint idle_before, int limit) override;
+  std::uint64_t organization_storage_bytes(std::string_view organization_id) override;
+  void insert_case_file(const CaseFile& file) override;
+  std::optional<CaseFile> find_case_file(std::string_view id) override;
+  std::optional<CaseFile> find_case_file_by_upload(std::string_view upload_id) override;
+  bool share_case_file(std::string_view file_id, std::string_view consultation_id,
+                       TimePoint shared_at) override;
+  std::vector<CaseFile> list_consultation_case_files(std::string_view consultation_id) override;
+  std::vector<std::string> list_case_file_consultations(std::string_view file_id) override;
   // (end of case files)
 
   // ---- scheduling (implemented in sqlite_tx_scheduling.cpp) ----
+  std::vector<AvailabilityRuleRecord> list_availability_rules(
+      std::string_view specialist_id) override;
+  void replace_availability_rules(std::string_view specialist_id,
+                                  const std::vector<AvailabilityRuleRecord>& rules,
+                                  TimePoint expanded_until) override;
+  std::vector<std::string> list_specialists_expanded_before(TimePoint until, int limit) override;
+  std::optional<TimePoint> find_rules_expanded_until(std::string_view specialist_id) override;
+  void set_rules_expanded_until(std::string_view specialist_id, TimePoint until) override;
+  std::optional<SlotRecord> find_slot(std::string_view id) override;
+  std::vector<SlotRecord> list_specialist_slots(std::string_view specialist_id,
+                                                TimePoint ends_after) override;
+  std::vector<SlotRecord> list_slots(const SlotQuery& query) override;
+  bool insert_slot(const SlotRecord& slot) override;
+  bool delete_unbooked_slot(std::string_view id) override;
+  bool set_slot_capacity(std::string_view id, int capacity) override;
+  bool take_slot_place(std::string_view id) override;
+  bool release_slot_place(std::string_view id) override;
+  std::optional<Appointment> find_appointment(std::string_view id) override;
+  void insert_appointment(const Appointment& appointment) override;
+  void update_appointment(const Appointment& appointment) override;
+  std::vector<Appointment> list_appointments(const AppointmentQuery& query) override;
+  bool has_booked_appointment(std::string_view slot_id, std::string_view consultation_id) override;
+  std::vector<Appointment> list_overlapping_appointments(std::string_view specialist_id,
+                                                         TimePoint from, TimePoint to,
+                                                         std::string_view except_slot_id) override;
+  std::vector<Appointment> list_reminder_due_appointments(TimePoint now, int limit) override;
+  std::vector<int> list_sent_reminders(std::string_view appointment_id) override;
+  void mark_reminders_sent(std::string_view appointment_id, const std::vector<int>& lead_minutes,
+                           TimePoint at) override;
+  void clear_sent_reminders(std::string_view appointment_id) override;
+  void queue_reminder(const PendingReminder& reminder) override;
+  std::vector<PendingReminder> list_pending_reminders(std::string_view user_id) override;
+  std::vector<std::string> list_users_with_pending_reminders(int limit) override;
+  bool delete_pending_reminder(const PendingReminder& reminder) override;
+  void delete_pending_reminders_of(std::string_view appointment_id) override;
   // (end of scheduling)
 
  private:

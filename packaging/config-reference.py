@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Regenerates the option table of docs/operations.md from `tmc-server --help`.
+
+usage: packaging/config-reference.py BUILD_DIR/server/tmc-server
+"""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BEGIN, END = "<!-- options:begin -->", "<!-- options:end -->"
+
+
+def options(help_text):
+    """(flag, argument, default, description) per option, in --help order."""
+    rows, current = [], None
+    for line in help_text.splitlines():
+        match = re.match(r"^  (?:-\w \[ )?--([\w-]+)(?: \])?(?: (arg))?(?: \(=(.*?)\))?\s{2,}(.*)$", line)
+        if match:
+            current = [match[1], match[2] or "", match[3] or "", match[4].strip()]
+            rows.append(current)
+        elif current and line.startswith("    ") and line.strip():
+            current[3] += " " + line.strip()
+    return rows
+
+
+def table(rows):
+    out = ["| option | environment | default | meaning |", "|---|---|---|---|"]
+    for name, arg, default, text in rows:
+        env = "—" if name in ("help", "config") else "`TMC_" + name.upper().replace("-", "_") + "`"
+        flag = f"`--{name}`" if not arg else f"`--{name} VALUE`"
+        shown = f"`{default}`" if default else ("off" if not arg else "(none)")
+        out.append(f"| {flag} | {env} | {shown} | {text.replace('|', '/')} |")
+    return "\n".join(out)
+
+
+def main():
+    help_text = subprocess.run([sys.argv[1], "--help"], check=True, capture_output=True,
+                               text=True).stdout
+    doc = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
+    text = doc.read_text()
+    generated = f"{BEGIN}\n{table(options(help_text))}\n{END}"
+    if BEGIN in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: generated, text,
+                      flags=re.S)
+    else:
+        text = text.replace("OPTIONS_TABLE", generated)
+    doc.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+// Appends audit records (Merkle leaves) and signs tree heads inside store transactions.
+#include "audit/audit_log.hpp"
+
+
+#include "audit/canonical_record.hpp"
+
+namespace tmc::audit {
+
+void AuditLog::synchronize(store::Tx& tx) {
+  const auto size = tx.audit_log_size();
+  if (size == range_.size()) {
+    if (size == 0) return;
+    const auto last = tx.list_audit_records(size - 1, 1);
+    if (!last.empty() && last.front().leaf_hash == last_leaf_hash_) return;
+    rebuild(tx, 0);  // same size, other content: our last batch was rolled back
+  } else if (size > range_.size()) {
+    rebuild(tx, range_.size());  // another process appended
+  } else {
+    rebuild(tx, 0);  // our last batch was rolled back
+  }
+}
+
+void AuditLog::rebuild(store::Tx& tx, std::int64_t from) {
+  if (from == 0) {
+    range_ = CompactRange();
+    last_leaf_hash_.clear();
+  }
+  // The stored leaf hashes are taken as they are: checking them is the verifier's job.
+  for_each_record(tx, from, [&](const store::AuditRow& row) {
+    range_.append(row.leaf_hash);
+    last_leaf_hash_ = row.leaf_hash;
+  });
+}
+
+std::string AuditLog::patient_reference_of(store::Tx& tx, const domain::AuditEvent& event) {
+  if (!event.patient_reference.empty()) return event.patient_reference;
+  for (const auto& id : event.object_ids) {
+    if (id.rfind("con_", 0) != 0) continue;
+    if (auto consultation = tx.find_consultation(id)) return consultation->patient_reference;
+  }
+  return {};
+}
+
+void AuditLog::append(store::Tx& tx, const std::vector<TimedEvent>& events) {
+  synchronize(tx);
+  for (const auto& timed : events) {
+    domain::AuditEvent event = timed.event;
+    event.patient_reference = patient_reference_of(tx, event);
+    store::AuditRow row;
+    row.index = range_.size();
+    row.time = timed.time;
+    row.actor_id = event.actor_id;
+    row.action = event.action;
+    row.patient_reference = event.patient_reference;
+    row.record = encode_record(row.index, row.index == 0 ? zero_hash() : last_leaf_hash_,
+                               timed.time, event);
+    row.leaf_hash = leaf_hash(row.record);
+    tx.append_audit_record(row);
+    range_.append(row.leaf_hash);
+    last_leaf_hash_ = row.leaf_hash;
+  }
+}
+
+std::optional<SignedTreeHead> AuditLog::sign_head(store::Tx& tx, TimePoint now) {
+  synchronize(tx);
+  if (range_.size() == 0) return std::nullopt;
+  if (const auto latest = tx.latest_audit_head(); latest && latest->tree_size == range_.size()) {
+    return std::nullopt;
+  }
+  auto head = sign_tree_head(key_, range_.size(), range_.root(), now);
+  tx.insert_audit_head(head);
+  return head;
+}
+
+}  // namespace tmc::audit

@@ -1,0 +1,81 @@
+// The AuditHook of a running process: queues events and appends them to the store's audit log
+// in batches from a background thread (group commit), signing tree heads periodically.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "audit/audit_log.hpp"
+#include "audit/signing_key.hpp"
+#include "common/clock.hpp"
+#include "domain/audit_hook.hpp"
+#include "store/store.hpp"
+
+namespace tmc::audit {
+
+struct AuditHookOptions {
+  // A tree head is signed when unsigned records are this old, at flush() and at destruction.
+  std::chrono::milliseconds head_interval{10000};
+  std::size_t max_batch = 1024;  // most events per store write
+  std::chrono::milliseconds retry_delay{500};  // after a failed store write
+  // Written as the actor of events that have none (tmc-admin names the operator this way).
+  std::string default_actor;
+};
+
+// Why a background writer: record() is called on request paths and even inside store write ops
+// (on the store's writer thread), so it must never wait for the store. It stamps the time,
+// queues the event and returns; the writer thread takes everything queued (up to max_batch) and
+// appends it in one Store::write, so one fsync covers many records while requests keep going.
+//
+// Lifecycle: default-constructed (so a service can be handed the hook before the store is
+// open), then start(); events recorded before start() wait in the queue. The destructor writes
+// every queued event, signs a final head and joins the thread: nothing is lost on a graceful
+// stop. The store must outlive the hook. A failed store write is logged and retried.
+// record() and flush() are thread-safe.
+class StoreAuditHook final : public domain::AuditHook {
+ public:
+  StoreAuditHook() = default;
+  ~StoreAuditHook() override;
+  StoreAuditHook(const StoreAuditHook&) = delete;
+  StoreAuditHook& operator=(const StoreAuditHook&) = delete;
+
+  // Starts the writer. clock stamps events and heads and must outlive the hook. Call once.
+  void start(store::Store& store, SigningKey key, const Clock& clock,
+             AuditHookOptions options = {});
+
+  void record(const domain::AuditEvent& event) override;
+
+  // Blocks until every event recorded before the call is durable and covered by a stored signed
+  // head. Returns at once when not started. Never call it on the store's writer thread.
+  void flush();
+
+ private:
+  void run();
+  bool head_due(std::chrono::steady_clock::time_point now) const;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;     // writer: work queued, flush requested or stopping
+  std::condition_variable written_;  // flush() waiters
+  std::deque<TimedEvent> queue_;
+  std::uint64_t recorded_ = 0;      // events ever queued
+  std::uint64_t durable_ = 0;       // events ever committed
+  std::uint64_t signed_up_to_ = 0;  // events covered by a signed head
+  std::uint64_t flush_target_ = 0;  // a flush() waits for a head covering this many events
+  bool stopping_ = false;
+  std::optional<std::chrono::steady_clock::time_point> oldest_unsigned_;
+
+  store::Store* store_ = nullptr;
+  const Clock* clock_ = nullptr;
+  std::optional<SigningKey> key_;
+  std::optional<AuditLog> log_;
+  AuditHookOptions options_;
+  std::thread thread_;
+};
+
+}  // namespace tmc::audit

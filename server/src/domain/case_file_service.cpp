@@ -1,0 +1,653 @@
+// Case files: resumable encrypted uploads, integrity-checked reads and sharing with consultations.
+#include "domain/case_file_service.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <stdexcept>
+
+#include "blob/blob_file.hpp"
+#include "blob/segment_cipher.hpp"
+#include "crypto/hash.hpp"
+#include "crypto/random.hpp"
+
+namespace tmc::domain {
+namespace {
+
+constexpr std::size_t kMaxFileNameBytes = 255;
+constexpr std::size_t kMaxMediaTypeBytes = 127;
+constexpr int kExpiryBatch = 100;
+
+Error upload_not_found() { return make_error(Code::not_found, "upload not found"); }
+Error file_not_found() { return make_error(Code::not_found, "case file not found"); }
+Error consultation_not_found() { return make_error(Code::not_found, "consultation not found"); }
+
+// The file as shown to callers and in events: no key material or storage names.
+store::CaseFile public_view(store::CaseFile file) {
+  file.upload_id.clear();
+  file.blob_id.clear();
+  file.wrapped_key.clear();
+  file.header.clear();
+  return file;
+}
+
+blob::FileHeader parse_header(std::string_view bytes) {
+  auto header = blob::FileHeader::parse(bytes);
+  if (!header) throw std::runtime_error("stored case file header is malformed");
+  return *header;
+}
+
+// Throws std::runtime_error when the data key cannot be unwrapped (wrong or missing KEK).
+blob::SegmentCipher cipher_for(const Vault& vault, std::string_view wrapped_key,
+                               std::string_view header, const std::string& blob_id) {
+  return blob::SegmentCipher(vault.unwrap(wrapped_key), blob_id, parse_header(header));
+}
+
+// Checks that caller may share a file with the consultation (a participant of a writable
+// consultation) and collects its participants, who are told about the file.
+Status check_shareable(store::Tx& tx, const ConsultationService& consultations,
+                       const Caller& caller, const std::string& consultation_id,
+                       std::vector<std::string>& participants) {
+  auto access = consultations.access(tx, caller, consultation_id);
+  if (!access || caller.user.role == store::Role::admin || !access->actor.is_related()) {
+    return consultation_not_found();
+  }
+  if (!access->actor.is_participant) {
+    return make_error(Code::permission_denied,
+                      "only participants share case files with a consultation");
+  }
+  if (is_read_only(access->record.state)) {
+    return make_error(
+        Code::failed_precondition,
+        "the consultation is " + std::string(state_name(access->record.state)) + " and read-only");
+  }
+  for (const auto& participant : access->participants) participants.push_back(participant.user_id);
+  return ok();
+}
+
+Notification shared_notification(const std::string& consultation_id, const store::CaseFile& file,
+                                 std::vector<std::string> recipients) {
+  Notification notification;
+  notification.kind = Notification::Kind::case_file_shared;
+  notification.recipients = std::move(recipients);
+  notification.consultation_id = consultation_id;
+  notification.case_file = public_view(file);
+  return notification;
+}
+
+// Length of the UTF-8 sequence starting at text[i] and its code point; 0 when malformed.
+std::size_t decode_utf8(std::string_view text, std::size_t i, char32_t& code_point) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  std::size_t length = 0;
+  char32_t min = 0;
+  if (lead < 0x80) {
+    code_point = lead;
+    return 1;
+  } else if ((lead & 0xe0) == 0xc0) {
+    length = 2, min = 0x80, code_point = lead & 0x1f;
+  } else if ((lead & 0xf0) == 0xe0) {
+    length = 3, min = 0x800, code_point = lead & 0x0f;
+  } else if ((lead & 0xf8) == 0xf0) {
+    length = 4, min = 0x10000, code_point = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  for (std::size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    code_point = (code_point << 6) | (byte(i + k) & 0x3f);
+  }
+  const bool surrogate = code_point >= 0xd800 && code_point <= 0xdfff;
+  if (code_point < min || code_point > 0x10ffff || surrogate) return 0;
+  return length;
+}
+
+bool valid_media_type(std::string_view media_type) {
+  return !media_type.empty() && media_type.size() <= kMaxMediaTypeBytes &&
+         std::all_of(media_type.begin(), media_type.end(), [](char ch) {
+           const auto byte = static_cast<unsigned char>(ch);
+           return byte >= 0x20 && byte < 0x7f;
+         });
+}
+
+}  // namespace
+
+bool valid_file_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxFileNameBytes || name == "." || name == "..") return false;
+  for (std::size_t i = 0; i < name.size();) {
+    char32_t code_point = 0;
+    const std::size_t length = decode_utf8(name, i, code_point);
+    if (length == 0) return false;
+    const bool control = code_point < 0x20 || (code_point >= 0x7f && code_point <= 0x9f);
+    if (control || code_point == U'/' || code_point == U'\\') return false;
+    i += length;
+  }
+  return true;
+}
+
+bool may_read_case_file(store::Tx& tx, const ConsultationService& consultations,
+                        const Caller& caller, const store::CaseFile& file) {
+  if (caller.user.role == store::Role::admin) return false;
+  if (file.uploaded_by == caller.user.id) return true;
+  for (const auto& consultation_id : tx.list_case_file_consultations(file.id)) {
+    const auto access = consultations.access(tx, caller, consultation_id);
+    if (access && decide(access->record.state, ConsultationAction::read, access->actor)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// An upload being written. The mutex serialises its chunks; row mirrors the stored row.
+struct CaseFileService::Active {
+  std::mutex mutex;
+  store::Upload row;
+  std::uint32_t chunk_size = 0;
+  bool recovered = false;                           // writer or finished reflects the blob store
+  std::optional<blob::EncryptedBlobWriter> writer;  // while bytes are missing
+  std::optional<blob::FinishedBlob> finished;       // once the last segment is sealed
+  bool closed = false;  // became a file, was discarded or expired: the row is gone
+
+  explicit Active(store::Upload upload)
+      : row(std::move(upload)), chunk_size(parse_header(row.header).segment_size) {}
+
+  std::uint64_t committed() const {
+    if (finished) return finished->size;
+    return writer ? writer->committed_size() : row.committed_offset;
+  }
+};
+
+CaseFileService::CaseFileService(store::Store& store, std::unique_ptr<blob::BlobStore> blobs,
+                                 const Clock& clock, AuditHook& audit, const Vault& vault,
+                                 const ConsultationService& consultations, CaseFileLimits limits)
+    : store_(store),
+      blobs_(std::move(blobs)),
+      clock_(clock),
+      audit_(audit),
+      vault_(vault),
+      consultations_(consultations),
+      limits_(limits) {
+  if (limits_.chunk_bytes < blob::min_segment_size ||
+      limits_.chunk_bytes > blob::max_segment_size) {
+    throw std::invalid_argument("case file chunk size is outside the segment size bounds");
+  }
+}
+
+CaseFileService::~CaseFileService() {
+  {
+    std::lock_guard lock(expiry_mutex_);
+    expiry_stop_ = true;
+  }
+  expiry_wake_.notify_all();
+  if (expiry_thread_.joinable()) expiry_thread_.join();
+}
+
+void CaseFileService::audit(const Caller& caller, const char* action, const std::string& id,
+                            AuditOutcome outcome) {
+  audit_.record(
+      {caller.user.id, caller.user.organization_id, action, {id}, outcome, caller.remote_address});
+}
+
+// ---- uploads ----------------------------------------------------------------------------------
+
+Result<std::shared_ptr<CaseFileService::Active>> CaseFileService::active_upload(
+    const Caller& caller, const std::string& upload_id) {
+  std::shared_ptr<Active> active;
+  {
+    std::lock_guard lock(active_mutex_);
+    if (auto it = active_.find(upload_id); it != active_.end()) active = it->second;
+  }
+  if (!active) {  // not written since the server started: load it
+    std::optional<store::Upload> row;
+    store_.read([&](store::Tx& tx) { row = tx.find_upload(upload_id); });
+    if (!row) return upload_not_found();
+    auto loaded = std::make_shared<Active>(std::move(*row));
+    std::lock_guard lock(active_mutex_);
+    active = active_.try_emplace(upload_id, std::move(loaded)).first->second;
+  }
+  if (active->row.user_id != caller.user.id) return upload_not_found();
+  return active;
+}
+
+// Rebuilds the writer (or the finished state) from the stored segments. Segments beyond the
+// row's committed offset are kept: they are authenticated under this file's key, so they hold
+// exactly the bytes the client sent (a crash hit between the segment write and the row update),
+// and keeping them means no segment index is ever sealed twice. Blobs the row does not cover
+// are never trusted blindly: resume() authenticates every segment.
+Status CaseFileService::recover(Active& active) {
+  auto cipher = cipher_for(vault_, active.row.wrapped_key, active.row.header, active.row.id);
+  active.writer.reset();
+  active.finished.reset();
+  auto writer = blob::EncryptedBlobWriter::resume(*blobs_, cipher, active.row.id);
+  if (writer) {
+    active.writer.emplace(std::move(*writer));
+  } else if (writer.error().code == Code::failed_precondition) {  // the last segment is sealed
+    auto reader = blob::EncryptedBlobReader::open(*blobs_, std::move(cipher), active.row.id);
+    if (!reader) return reader.error();
+    auto hash = reader->sha256();
+    if (!hash) return hash.error();
+    active.finished = blob::FinishedBlob{reader->size(), std::move(*hash)};
+  } else {
+    return writer.error();
+  }
+  active.recovered = true;
+  const auto committed = active.committed();
+  if (committed != active.row.committed_offset) {
+    const auto now = clock_.now();
+    store_.write(
+        [&](store::Tx& tx) { return tx.set_upload_progress(active.row.id, committed, now); });
+    active.row.committed_offset = committed;
+  }
+  return ok();
+}
+
+// Forgets the upload: row, stored segments and the in-memory writer. Holds active.mutex.
+void CaseFileService::discard(Active& active) {
+  active.closed = true;
+  active.writer.reset();
+  store_.write([&](store::Tx& tx) { return tx.delete_upload(active.row.id); });
+  try {
+    blobs_->remove(active.row.id);
+  } catch (const blob::BlobStoreError&) {
+    // The row is gone, so nothing refers to the blob any more; it only wastes space.
+  }
+  std::lock_guard lock(active_mutex_);
+  active_.erase(active.row.id);
+}
+
+Result<UploadSession> CaseFileService::begin_upload(const Caller& caller,
+                                                    const BeginUpload& request) {
+  if (!request.upload_id.empty()) return resume_upload(caller, request.upload_id);
+  return start_upload(caller, request);
+}
+
+Result<UploadSession> CaseFileService::resume_upload(const Caller& caller,
+                                                     const std::string& upload_id) {
+  std::optional<store::CaseFile> file;
+  store_.read([&](store::Tx& tx) { file = tx.find_case_file_by_upload(upload_id); });
+  if (file && file->uploaded_by == caller.user.id) {  // finished already: nothing to send
+    return UploadSession{upload_id, parse_header(file->header).segment_size, file->size};
+  }
+  auto active = active_upload(caller, upload_id);
+  if (!active) return active.error();
+  auto& upload = **active;
+  std::lock_guard lock(upload.mutex);
+  if (upload.closed) return upload_not_found();
+  if (!upload.recovered) {
+    if (auto recovered = recover(upload); !recovered) return recovered.error();
+  }
+  const auto committed = upload.committed();
+  const auto now = clock_.now();
+  store_.write([&](store::Tx& tx) { return tx.set_upload_progress(upload_id, committed, now); });
+  audit(caller, "case_file.upload_resume", upload_id, AuditOutcome::success);
+  return UploadSession{upload_id, upload.chunk_size, committed};
+}
+
+Result<UploadSession> CaseFileService::start_upload(const Caller& caller,
+                                                    const BeginUpload& request) {
+  if (caller.user.role == store::Role::admin) {
+    audit(caller, "case_file.upload_begin", "", AuditOutcome::denied);
+    return make_error(Code::permission_denied, "administrators do not upload case files");
+  }
+  if (!valid_file_name(request.file_name)) {
+    return make_error(Code::invalid_argument,
+                      "file_name must be 1-255 bytes of UTF-8 without directories or control "
+                      "characters");
+  }
+  if (!valid_media_type(request.media_type)) {
+    return make_error(Code::invalid_argument,
+                      "media_type must be 1-127 printable ASCII characters");
+  }
+  if (request.size == 0) return make_error(Code::invalid_argument, "size must be positive");
+  if (request.sha256.size() != crypto::sha256_size) {
+    return make_error(Code::invalid_argument, "sha256 must be 32 raw bytes");
+  }
+  if (request.size > limits_.max_file_bytes) {
+    return make_error(Code::resource_exhausted,
+                      "the file is larger than the maximum upload size of " +
+                          std::to_string(limits_.max_file_bytes) + " bytes");
+  }
+
+  const auto now = clock_.now();
+  store::Upload row;
+  row.id = crypto::random_id("upl");
+  row.user_id = caller.user.id;
+  row.organization_id = caller.user.organization_id;
+  row.consultation_id = request.consultation_id;
+  row.file_name = request.file_name;
+  row.media_type = request.media_type;
+  row.size = request.size;
+  row.sha256 = request.sha256;
+  const auto key = vault_.new_data_key();  // fresh per upload: never reused for another file
+  const auto header = blob::FileHeader::create(limits_.chunk_bytes);
+  row.wrapped_key = key.wrapped;
+  row.header = header.serialize();
+  row.created_at = now;
+  row.updated_at = now;
+
+  std::optional<Error> failure;
+  const bool kept = store_.write([&](store::Tx& tx) {
+    if (!row.consultation_id.empty()) {
+      std::vector<std::string> participants;
+      auto allowed = check_shareable(tx, consultations_, caller, row.consultation_id, participants);
+      if (!allowed) {
+        failure = allowed.error();
+        return false;
+      }
+    }
+    const auto used = tx.organization_storage_bytes(row.organization_id);
+    if (used > limits_.organization_quota_bytes ||
+        row.size > limits_.organization_quota_bytes - used) {
+      failure =
+          make_error(Code::resource_exhausted,
+                     "your organisation's case file quota is used up (" + std::to_string(used) +
+                         " of " + std::to_string(limits_.organization_quota_bytes) + " bytes)");
+      return false;
+    }
+    tx.insert_upload(row);
+    return true;
+  });
+  if (!kept) {
+    audit(caller, "case_file.upload_begin", "", AuditOutcome::denied);
+    return failure ? *failure : make_error(Code::internal, "upload was not stored");
+  }
+
+  auto active = std::make_shared<Active>(row);
+  auto writer = blob::EncryptedBlobWriter::create(
+      *blobs_, blob::SegmentCipher(key.plain, row.id, header), row.id);
+  if (writer) {  // otherwise the first chunk recovers it from the (empty) blob
+    active->writer.emplace(std::move(*writer));
+    active->recovered = true;
+  }
+  {
+    std::lock_guard lock(active_mutex_);
+    active_.emplace(row.id, std::move(active));
+  }
+  audit(caller, "case_file.upload_begin", row.id, AuditOutcome::success);
+  return UploadSession{row.id, header.segment_size, 0};
+}
+
+Result<std::uint64_t> CaseFileService::upload_chunk(const Caller& caller,
+                                                    const std::string& upload_id,
+                                                    std::uint64_t offset, std::string_view data) {
+  auto active = active_upload(caller, upload_id);
+  if (!active) return active.error();
+  auto& upload = **active;
+  std::lock_guard lock(upload.mutex);
+  if (upload.closed) return upload_not_found();
+  if (!upload.recovered) {
+    if (auto recovered = recover(upload); !recovered) return recovered.error();
+  }
+  const auto committed = upload.committed();
+  if (offset != committed) {
+    return make_error(Code::failed_precondition,
+                      "chunk offset " + std::to_string(offset) + " is not the committed offset " +
+                          std::to_string(committed) + "; continue at " + std::to_string(committed));
+  }
+  const auto size = upload.row.size;
+  if (data.empty()) return make_error(Code::invalid_argument, "chunk data is empty");
+  if (data.size() > upload.chunk_size) {
+    return make_error(Code::invalid_argument,
+                      "chunk is longer than chunk_size " + std::to_string(upload.chunk_size));
+  }
+  if (data.size() > size - offset) {
+    return make_error(Code::out_of_range, "chunk goes past the declared size");
+  }
+  const bool last = data.size() == size - offset;
+  if (!last && data.size() != upload.chunk_size) {
+    return make_error(Code::invalid_argument, "every chunk but the last must be chunk_size " +
+                                                  std::to_string(upload.chunk_size) + " bytes");
+  }
+  // Encryption and the durable segment write happen here, on the calling worker thread.
+  Status stored = upload.writer->append(data);
+  if (stored && last) {
+    auto finished = upload.writer->finish();
+    if (finished) {
+      upload.finished = std::move(*finished);
+    } else {
+      stored = finished.error();
+    }
+  }
+  if (!stored) {
+    upload.recovered = false;  // the next call resumes from what is durable
+    upload.writer.reset();
+    upload.finished.reset();
+    return stored.error();
+  }
+  if (upload.finished) upload.writer.reset();
+
+  const auto now_committed = upload.committed();
+  const auto now = clock_.now();
+  const bool known = store_.write(
+      [&](store::Tx& tx) { return tx.set_upload_progress(upload_id, now_committed, now); });
+  if (!known) {  // expired meanwhile
+    upload.closed = true;
+    return upload_not_found();
+  }
+  upload.row.committed_offset = now_committed;
+  return now_committed;
+}
+
+Result<Outcome<store::CaseFile>> CaseFileService::finished_file(const Caller& caller,
+                                                                const std::string& upload_id) {
+  std::optional<store::CaseFile> file;
+  store_.read([&](store::Tx& tx) { file = tx.find_case_file_by_upload(upload_id); });
+  if (!file || file->uploaded_by != caller.user.id) return upload_not_found();
+  return Outcome<store::CaseFile>{public_view(std::move(*file)), {}};
+}
+
+Result<Outcome<store::CaseFile>> CaseFileService::finish_upload(const Caller& caller,
+                                                                const std::string& upload_id) {
+  if (auto done = finished_file(caller, upload_id)) return done;  // a retry after success
+  auto active = active_upload(caller, upload_id);
+  if (!active) return active.error();
+  auto& upload = **active;
+  std::unique_lock lock(upload.mutex);
+  if (upload.closed) {
+    lock.unlock();
+    return finished_file(caller, upload_id);  // finished by a concurrent call, or gone
+  }
+  if (!upload.recovered) {
+    if (auto recovered = recover(upload); !recovered) return recovered.error();
+  }
+  if (!upload.finished) {
+    return make_error(Code::failed_precondition, std::to_string(upload.committed()) + " of " +
+                                                     std::to_string(upload.row.size) +
+                                                     " bytes are uploaded");
+  }
+  const auto& row = upload.row;
+  if (upload.finished->size != row.size ||
+      !crypto::constant_time_equal(upload.finished->sha256, row.sha256)) {
+    discard(upload);
+    audit(caller, "case_file.upload_finish", upload_id, AuditOutcome::failed);
+    return make_error(Code::data_loss,
+                      "the uploaded contents do not match the declared size and SHA-256; the "
+                      "upload was discarded and nothing was kept");
+  }
+
+  const auto now = clock_.now();
+  store::CaseFile file;
+  file.id = crypto::random_id("cf");
+  file.file_name = row.file_name;
+  file.media_type = row.media_type;
+  file.size = row.size;
+  file.sha256 = row.sha256;
+  file.uploaded_by = row.user_id;
+  file.organization_id = row.organization_id;
+  file.created_at = now;
+  file.upload_id = row.id;
+  file.blob_id = row.id;
+  file.wrapped_key = row.wrapped_key;
+  file.header = row.header;
+  Outcome<store::CaseFile> outcome{public_view(file), {}};
+  store_.write([&](store::Tx& tx) {
+    outcome.notifications.clear();
+    tx.insert_case_file(file);
+    tx.delete_upload(row.id);
+    std::vector<std::string> participants;
+    // Shared only if still allowed (the consultation may have closed meanwhile); the file is
+    // kept either way and can be shared later.
+    if (!row.consultation_id.empty() &&
+        check_shareable(tx, consultations_, caller, row.consultation_id, participants) &&
+        tx.share_case_file(file.id, row.consultation_id, now)) {
+      outcome.notifications.push_back(
+          shared_notification(row.consultation_id, file, std::move(participants)));
+    }
+    return true;
+  });
+  upload.closed = true;
+  {
+    std::lock_guard map_lock(active_mutex_);
+    active_.erase(upload_id);
+  }
+  audit(caller, "case_file.upload_finish", file.id, AuditOutcome::success);
+  if (!outcome.notifications.empty()) {
+    audit(caller, "case_file.share", file.id, AuditOutcome::success);
+  }
+  return outcome;
+}
+
+int CaseFileService::expire_uploads(TimePoint now) {
+  const auto cutoff = now - limits_.upload_expiry;
+  std::vector<store::Upload> idle;
+  store_.read([&](store::Tx& tx) { idle = tx.list_idle_uploads(cutoff, kExpiryBatch); });
+  int expired = 0;
+  for (const auto& row : idle) {
+    std::shared_ptr<Active> active;
+    {
+      std::lock_guard lock(active_mutex_);
+      if (auto it = active_.find(row.id); it != active_.end()) active = it->second;
+    }
+    std::unique_lock<std::mutex> lock;
+    if (active) {
+      lock = std::unique_lock(active->mutex);
+      if (active->closed) continue;
+    }
+    const bool removed = store_.write([&](store::Tx& tx) {
+      const auto current = tx.find_upload(row.id);  // decided against the current row
+      return current && current->updated_at < cutoff && tx.delete_upload(row.id);
+    });
+    if (!removed) continue;
+    if (active) {
+      active->closed = true;
+      active->writer.reset();
+    }
+    try {
+      blobs_->remove(row.id);
+    } catch (const blob::BlobStoreError&) {
+      // Unreferenced now; only wastes space.
+    }
+    {
+      std::lock_guard map_lock(active_mutex_);
+      active_.erase(row.id);
+    }
+    audit_.record({"", "", "case_file.upload_expire", {row.id}, AuditOutcome::success, ""});
+    ++expired;
+  }
+  return expired;
+}
+
+void CaseFileService::start_expiry(std::chrono::milliseconds interval) {
+  expiry_thread_ = std::thread([this, interval] {
+    std::unique_lock lock(expiry_mutex_);
+    while (!expiry_wake_.wait_for(lock, interval, [this] { return expiry_stop_; })) {
+      lock.unlock();
+      try {
+        expire_uploads(clock_.now());
+      } catch (const std::exception&) {
+        // Store or blob failure: the next round tries again.
+      }
+      lock.lock();
+    }
+  });
+}
+
+// ---- reading and sharing ----------------------------------------------------------------------
+
+Result<FileChunk> CaseFileService::read(const Caller& caller, const std::string& file_id,
+                                        std::uint64_t offset, std::uint32_t length) {
+  std::optional<store::CaseFile> file;
+  store_.read([&](store::Tx& tx) {
+    file = tx.find_case_file(file_id);
+    if (file && !may_read_case_file(tx, consultations_, caller, *file)) file.reset();
+  });
+  if (!file) {
+    audit(caller, "case_file.read", file_id, AuditOutcome::denied);
+    return file_not_found();
+  }
+  if (offset > file->size)
+    return make_error(Code::out_of_range, "offset is past the end of the file");
+  const std::uint64_t want =
+      length == 0 ? limits_.chunk_bytes : std::min<std::uint64_t>(length, limits_.chunk_bytes);
+  // Decrypts and authenticates only the segments the range covers.
+  const blob::EncryptedBlobReader reader(
+      *blobs_, cipher_for(vault_, file->wrapped_key, file->header, file->blob_id), file->blob_id,
+      file->size);
+  auto data = reader.read(offset, want);
+  if (!data) {
+    audit(caller, "case_file.read", file_id, AuditOutcome::failed);
+    return data.error();
+  }
+  // One audit event per download (offset 0), not per chunk.
+  if (offset == 0) audit(caller, "case_file.read", file_id, AuditOutcome::success);
+  const bool eof = offset + data->size() == file->size;
+  return FileChunk{file_id, offset, std::move(*data), eof};
+}
+
+Result<Outcome<store::CaseFile>> CaseFileService::share(const Caller& caller,
+                                                        const std::string& file_id,
+                                                        const std::string& consultation_id) {
+  std::optional<Result<Outcome<store::CaseFile>>> result;
+  const auto now = clock_.now();
+  store_.write([&](store::Tx& tx) {
+    const auto file = tx.find_case_file(file_id);
+    if (!file || !may_read_case_file(tx, consultations_, caller, *file)) {
+      result.emplace(file_not_found());
+      return false;
+    }
+    std::vector<std::string> participants;
+    if (auto allowed = check_shareable(tx, consultations_, caller, consultation_id, participants);
+        !allowed) {
+      result.emplace(allowed.error());
+      return false;
+    }
+    Outcome<store::CaseFile> outcome{public_view(*file), {}};
+    const bool added = tx.share_case_file(file_id, consultation_id, now);
+    if (added) {
+      outcome.notifications.push_back(
+          shared_notification(consultation_id, *file, std::move(participants)));
+    }
+    result.emplace(std::move(outcome));
+    return added;
+  });
+  audit(caller, "case_file.share", file_id,
+        result->has_value() ? AuditOutcome::success : AuditOutcome::denied);
+  return std::move(*result);
+}
+
+Result<std::vector<store::CaseFile>> CaseFileService::list(const Caller& caller,
+                                                           const std::string& consultation_id) {
+  std::optional<Result<std::vector<store::CaseFile>>> result;
+  store_.read([&](store::Tx& tx) {
+    const auto access = consultations_.access(tx, caller, consultation_id);
+    if (!access) {
+      result.emplace(consultation_not_found());
+      return;
+    }
+    if (auto decision = decide(access->record.state, ConsultationAction::read, access->actor);
+        !decision) {
+      result.emplace(decision.error());
+      return;
+    }
+    std::vector<store::CaseFile> files;
+    for (auto& file : tx.list_consultation_case_files(consultation_id)) {
+      files.push_back(public_view(std::move(file)));
+    }
+    result.emplace(std::move(files));
+  });
+  audit(caller, "case_file.list", consultation_id,
+        result->has_value() ? AuditOutcome::success : AuditOutcome::denied);
+  return std::move(*result);
+}
+
+}  // namespace tmc::domain

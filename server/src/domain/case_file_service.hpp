@@ -1,0 +1,142 @@
+// Case files: resumable encrypted uploads, integrity-checked reads and sharing with consultations.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "blob/blob_store.hpp"
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "domain/audit_hook.hpp"
+#include "domain/caller.hpp"
+#include "domain/consultation_service.hpp"
+#include "domain/sealed_fields.hpp"
+#include "store/store.hpp"
+
+namespace tmc::domain {
+
+struct CaseFileLimits {
+  std::uint64_t max_file_bytes = std::uint64_t{4} << 30;              // one file
+  std::uint64_t organization_quota_bytes = std::uint64_t{500} << 30;  // files + open uploads
+  // Upload chunk (= encryption segment) size and the largest read_file answer.
+  std::uint32_t chunk_bytes = 256u << 10;
+  std::chrono::seconds upload_expiry{24 * 60 * 60};  // idle uploads are discarded after this
+};
+
+// What begin_upload declares for a new upload (upload_id empty), or the upload to resume.
+struct BeginUpload {
+  std::string upload_id;
+  std::string consultation_id;
+  std::string file_name;
+  std::string media_type;
+  std::uint64_t size = 0;
+  std::string sha256;  // 32 raw bytes
+};
+
+struct UploadSession {
+  std::string upload_id;
+  std::uint32_t chunk_size = 0;
+  std::uint64_t committed_offset = 0;
+};
+
+struct FileChunk {
+  std::string file_id;
+  std::uint64_t offset = 0;
+  std::string data;
+  bool eof = false;
+};
+
+// Uploads arrive in chunks of exactly one encryption segment (the last may be shorter); each
+// chunk is sealed (AES-256-GCM under a fresh per-file data key wrapped by the key-encryption
+// key), written durably to the blob store and recorded as the upload's committed offset before
+// upload_chunk returns. The final chunk also seals the file's last segment, so a finished
+// upload is fully durable. Writers of active uploads stay in memory; after a restart an upload
+// is resumed from its stored segments (authenticated and re-hashed) on first use.
+//
+// Who may read a file: its uploader, and whoever may read a consultation it is shared with
+// (participants, coordinators of involved organisations, open candidates while offered).
+// Anyone else gets NOT_FOUND. Thread-safe; every method blocks on the store or the blob store,
+// so call it from a worker thread.
+class CaseFileService {
+ public:
+  CaseFileService(store::Store& store, std::unique_ptr<blob::BlobStore> blobs, const Clock& clock,
+                  AuditHook& audit, const Vault& vault, const ConsultationService& consultations,
+                  CaseFileLimits limits);
+  ~CaseFileService();
+  CaseFileService(const CaseFileService&) = delete;
+  CaseFileService& operator=(const CaseFileService&) = delete;
+
+  // Starts an upload, or (request.upload_id set) answers where to continue one.
+  Result<UploadSession> begin_upload(const Caller& caller, const BeginUpload& request);
+  // Stores data at offset, which must be the committed offset; answers the new committed offset
+  // once the chunk is durable.
+  Result<std::uint64_t> upload_chunk(const Caller& caller, const std::string& upload_id,
+                                     std::uint64_t offset, std::string_view data);
+  // Verifies size and SHA-256 and creates the file (shared with the upload's consultation, if
+  // any). A mismatch discards the upload and answers DATA_LOSS. A retry answers the same file.
+  Result<Outcome<store::CaseFile>> finish_upload(const Caller& caller,
+                                                 const std::string& upload_id);
+  // Up to length bytes (0 or more than the chunk size: the chunk size) from offset.
+  Result<FileChunk> read(const Caller& caller, const std::string& file_id, std::uint64_t offset,
+                         std::uint32_t length);
+  // Idempotent; notifies the consultation's participants when the file is newly shared.
+  Result<Outcome<store::CaseFile>> share(const Caller& caller, const std::string& file_id,
+                                         const std::string& consultation_id);
+  // Files shared with the consultation, oldest share first.
+  Result<std::vector<store::CaseFile>> list(const Caller& caller,
+                                            const std::string& consultation_id);
+
+  // Discards uploads idle for longer than limits().upload_expiry at now (rows and stored
+  // segments). Returns how many were discarded.
+  int expire_uploads(TimePoint now);
+  // Calls expire_uploads every interval on a background thread until destruction.
+  void start_expiry(std::chrono::milliseconds interval);
+
+  const CaseFileLimits& limits() const { return limits_; }
+
+ private:
+  struct Active;
+  Result<std::shared_ptr<Active>> active_upload(const Caller& caller, const std::string& upload_id);
+  Status recover(Active& active);
+  void discard(Active& active);
+  Result<UploadSession> resume_upload(const Caller& caller, const std::string& upload_id);
+  Result<UploadSession> start_upload(const Caller& caller, const BeginUpload& request);
+  Result<Outcome<store::CaseFile>> finished_file(const Caller& caller,
+                                                 const std::string& upload_id);
+  void audit(const Caller& caller, const char* action, const std::string& id, AuditOutcome outcome);
+
+  store::Store& store_;
+  std::unique_ptr<blob::BlobStore> blobs_;
+  const Clock& clock_;
+  AuditHook& audit_;
+  const Vault& vault_;
+  const ConsultationService& consultations_;
+  CaseFileLimits limits_;
+
+  std::mutex active_mutex_;  // guards active_; never held while locking an Active
+  std::map<std::string, std::shared_ptr<Active>> active_;
+
+  std::mutex expiry_mutex_;
+  std::condition_variable expiry_wake_;
+  bool expiry_stop_ = false;
+  std::thread expiry_thread_;
+};
+
+// True if caller may read file: the uploader, or someone who may read a consultation the file
+// is shared with. Runs inside tx.
+bool may_read_case_file(store::Tx& tx, const ConsultationService& consultations,
+                        const Caller& caller, const store::CaseFile& file);
+
+// Whether name is acceptable as a file name label: 1-255 bytes of valid UTF-8 without control
+// characters, slashes or backslashes, and not "." or "..".
+bool valid_file_name(std::string_view name);
+
+}  // namespace tmc::domain

@@ -1,0 +1,117 @@
+// Specialist review scheduling: published availability, slot listing, bookings and reminders.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "domain/audit_hook.hpp"
+#include "domain/caller.hpp"
+#include "domain/consultation_service.hpp"
+#include "domain/reminders.hpp"
+#include "domain/scheduling.hpp"
+#include "store/store.hpp"
+
+namespace tmc::domain {
+
+struct SchedulingOptions {
+  // Rules are expanded into stored slot rows this far ahead (rolled forward by
+  // extend_availability()).
+  std::chrono::days slot_horizon = default_slot_horizon;
+  ReminderPolicy reminders;
+};
+
+// publish_availability: rules replace the specialist's previous rules; single slots are added.
+struct PublishAvailability {
+  std::string specialist_id;  // empty = the caller
+  std::vector<AvailabilityRule> rules;
+  std::vector<SlotSpan> slots;
+};
+
+struct SlotFilter {
+  std::string specialty;
+  std::string specialist_id;
+  std::optional<TimePoint> from;  // unset = now
+  std::optional<TimePoint> to;    // unset = from + 30 days
+};
+
+// Thread-safe; every method blocks on the store, so call it from a worker thread. Failures
+// follow ConsultationService: an unrelated consultation or appointment is NOT_FOUND; a related
+// caller whose role may not do it is PERMISSION_DENIED; a full slot is ABORTED (the loser of a
+// race for the last place); a slot or appointment in the wrong state is FAILED_PRECONDITION.
+// Appointments are answered with the state the caller sees: BOOKED turns COMPLETED once ends_at
+// has passed.
+class SchedulingService {
+ public:
+  SchedulingService(store::Store& store, const Clock& clock, AuditHook& audit,
+                    const ConsultationService& consultations, SchedulingOptions options);
+
+  // Caller: a specialist for themselves or a coordinator of the specialist's organisation.
+  // Expands the rules from now up to the horizon; all-or-nothing. When rules are given they
+  // replace the specialist's previous rules: unbooked future slots no longer offered are removed,
+  // booked ones are kept. Answers the created slots, sorted by start. Errors: INVALID_ARGUMENT
+  // (malformed rule or slot, a single slot in the past, nothing to publish, two new slots
+  // overlapping), ALREADY_EXISTS (a new slot overlaps a kept slot, which the message names),
+  // NOT_FOUND (unknown specialist), PERMISSION_DENIED.
+  Result<std::vector<store::SlotRecord>> publish(const Caller& caller,
+                                                 const PublishAvailability& request);
+
+  // Slots with free places of specialists at the caller's organisation or one paired with it,
+  // starting in [from, to), sorted by start (at most 1000).
+  Result<std::vector<store::SlotRecord>> list_slots(const Caller& caller, const SlotFilter& filter);
+
+  // Caller: a participant of the consultation or a coordinator of its requesting organisation.
+  Result<Outcome<store::Appointment>> book(const Caller& caller, const std::string& slot_id,
+                                           const std::string& consultation_id);
+  // Caller: who booked it, the reviewing specialist, or a coordinator of an involved
+  // organisation.
+  Result<Outcome<store::Appointment>> cancel(const Caller& caller,
+                                             const std::string& appointment_id,
+                                             const std::string& reason);
+  // Atomic: the new slot's place is taken and the old one freed, or nothing changes.
+  Result<Outcome<store::Appointment>> reschedule(const Caller& caller,
+                                                 const std::string& appointment_id,
+                                                 const std::string& new_slot_id);
+  // Appointments starting in [from, to) that the caller books, reviews or takes part in (plus
+  // their organisation's, for coordinators), sorted by start (at most 1000).
+  Result<std::vector<store::Appointment>> list_appointments(const Caller& caller,
+                                                            std::optional<TimePoint> from,
+                                                            std::optional<TimePoint> to);
+
+  // Rolls every specialist's rules forward so slots exist up to now + horizon (slots that would
+  // clash with a slot published since are skipped). Returns the number of slots created.
+  int extend_availability(TimePoint now);
+
+  // Decides the reminders due at now, recording each (appointment, lead time) as handled and
+  // queueing one pending reminder per recipient in the same transaction. Returns how many
+  // appointments got a reminder. Safe to call repeatedly and concurrently.
+  int queue_due_reminders(TimePoint now);
+  // Users with queued reminders (at most limit).
+  std::vector<std::string> users_with_pending_reminders(int limit = 500);
+  // Removes these users' queued reminders and answers the notifications to deliver (after the
+  // commit); reminders of appointments cancelled or started meanwhile are dropped. Each queued
+  // reminder is handed out once, whoever asks first.
+  std::vector<Notification> take_pending_reminders(const std::vector<std::string>& user_ids,
+                                                   TimePoint now);
+
+ private:
+  Result<Outcome<store::Appointment>> change(
+      const Caller& caller, const std::string& appointment_id, const char* action,
+      const std::function<Status(store::Tx&, store::Appointment&, std::string& notice)>& apply);
+  Status add_notice(store::Tx& tx, const store::Appointment& appointment,
+                    const std::string& text, TimePoint now,
+                    std::vector<Notification>& notifications) const;
+  store::Appointment presented(store::Appointment appointment, TimePoint now) const;
+  void audit(const Caller& caller, const char* action, const std::string& id, bool allowed);
+
+  store::Store& store_;
+  const Clock& clock_;
+  AuditHook& audit_;
+  const ConsultationService& consultations_;
+  SchedulingOptions options_;
+};
+
+}  // namespace tmc::domain

@@ -1,0 +1,106 @@
+// SQL for the audit log on SQLite: records (Merkle leaves) and signed tree heads.
+#include <string>
+
+#include "store/sqlite/sqlite_tx.hpp"
+
+namespace tmc::store::sqlite {
+namespace {
+
+constexpr const char* audit_record_select =
+    "SELECT idx, time, actor_id, action, patient_reference, record, leaf_hash"
+    " FROM audit_records ";
+
+AuditRow read_audit_row(const Query& row) {
+  AuditRow audit;
+  audit.index = row.int64(0);
+  audit.time = row.time(1);
+  audit.actor_id = row.text(2);
+  audit.action = row.text(3);
+  audit.patient_reference = row.text(4);
+  audit.record = row.text(5);
+  audit.leaf_hash = row.blob(6);
+  return audit;
+}
+
+std::vector<AuditRow> collect_audit_rows(Query& query) {
+  std::vector<AuditRow> rows;
+  while (query.step()) rows.push_back(read_audit_row(query));
+  return rows;
+}
+
+constexpr const char* audit_head_select =
+    "SELECT tree_size, signed_at, root_hash, public_key, signature FROM audit_heads ";
+
+AuditHeadRow read_audit_head(const Query& row) {
+  AuditHeadRow head;
+  head.tree_size = row.int64(0);
+  head.signed_at = row.time(1);
+  head.root_hash = row.blob(2);
+  head.public_key = row.blob(3);
+  head.signature = row.blob(4);
+  return head;
+}
+
+}  // namespace
+
+std::int64_t SqliteTx::audit_log_size() {
+  auto query = db_.query("SELECT coalesce(max(idx) + 1, 0) FROM audit_records");
+  if (!query.step()) throw StoreError("sqlite: cannot read audit log size");
+  return query.int64(0);
+}
+
+void SqliteTx::append_audit_record(const AuditRow& row) {
+  require_writable();
+  db_.query(
+         "INSERT INTO audit_records(idx, time, actor_id, action, patient_reference, record,"
+         " leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING")
+      .bind_all(row.index, row.time, row.actor_id, row.action, row.patient_reference, row.record,
+                Blob{row.leaf_hash})
+      .run();
+  if (db_.changes() != 1) {
+    throw StoreError("audit record index " + std::to_string(row.index) + " is already taken");
+  }
+}
+
+std::vector<AuditRow> SqliteTx::list_audit_records(std::int64_t from_index, int limit) {
+  auto query =
+      db_.query(std::string(audit_record_select) + "WHERE idx >= ?1 ORDER BY idx LIMIT ?2");
+  query.bind_all(from_index, limit);
+  return collect_audit_rows(query);
+}
+
+std::vector<AuditRow> SqliteTx::find_audit_records(const AuditQuery& filter) {
+  auto query = db_.query(std::string(audit_record_select) +
+                         "WHERE idx > ?1 AND time >= ?2 AND time < ?3"
+                         " AND (?4 = '' OR actor_id = ?4) AND (?5 = '' OR patient_reference = ?5)"
+                         " ORDER BY idx LIMIT ?6");
+  query.bind_all(filter.after_index, filter.from, filter.to, filter.actor_id,
+                 filter.patient_reference, filter.limit);
+  return collect_audit_rows(query);
+}
+
+void SqliteTx::insert_audit_head(const AuditHeadRow& head) {
+  require_writable();
+  db_.query(
+         "INSERT INTO audit_heads(tree_size, signed_at, root_hash, public_key, signature)"
+         " VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind_all(head.tree_size, head.signed_at, Blob{head.root_hash}, Blob{head.public_key},
+                Blob{head.signature})
+      .run();
+}
+
+std::vector<AuditHeadRow> SqliteTx::list_audit_heads() {
+  auto query = db_.query(std::string(audit_head_select) + "ORDER BY tree_size, signed_at, id");
+  std::vector<AuditHeadRow> heads;
+  while (query.step()) heads.push_back(read_audit_head(query));
+  return heads;
+}
+
+std::optional<AuditHeadRow> SqliteTx::latest_audit_head() {
+  auto query = db_.query(std::string(audit_head_select) +
+                         "ORDER BY tree_size DESC, signed_at DESC, id DESC LIMIT 1");
+  if (!query.step()) return std::nullopt;
+  return read_audit_head(query);
+}
+
+}  // namespace tmc::store::sqlite

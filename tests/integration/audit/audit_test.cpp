@@ -1,0 +1,202 @@
+// Audit log over a real server: logins, consultations and a denied read are recorded (ids only),
+// the log verifies, and tmc-admin audit verify/head/export work on it as a separate process.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "audit/signing_key.hpp"
+#include "audit/verifier.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#include "test_server.hpp"
+
+namespace tmc::testing {
+namespace {
+
+namespace v1 = ::telemed::v1;
+
+constexpr const char* question = "Crush injury of the left leg: can it be saved? QX-7731";
+constexpr const char* summary = "Wrestler, crushed under a vehicle; distal pulses weak. SX-5512";
+constexpr const char* patient = "P-2026-0042";
+
+v1::ClientFrame open_frame() {
+  v1::ClientFrame frame;
+  auto* open = frame.mutable_open_consultation();
+  open->set_specialty("orthopedics");
+  open->set_urgency(v1::URGENCY_ROUTINE);
+  open->mutable_patient()->set_reference(patient);
+  open->mutable_patient()->set_age_years(19);
+  open->mutable_patient()->set_sex(v1::SEX_MALE);
+  open->set_question(question);
+  open->set_clinical_summary(summary);
+  return frame;
+}
+
+v1::ClientFrame get_frame(const std::string& id) {
+  v1::ClientFrame frame;
+  frame.mutable_get_consultation()->set_consultation_id(id);
+  return frame;
+}
+
+struct Command {
+  int exit_code;
+  std::string output;
+};
+
+Command run(const std::string& command) {
+  Command result{-1, ""};
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  while (const auto n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
+    result.output.append(buffer.data(), n);
+  }
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+class AuditOverServer : public ::testing::Test {
+ protected:
+  std::filesystem::path data_dir() const { return server_.data_dir() / "data"; }
+
+  std::vector<store::AuditRow> records() {
+    store::SqliteOptions options;
+    options.path = (data_dir() / "tmc.db").string();
+    auto store = store::open_sqlite_store(options);
+    std::vector<store::AuditRow> rows;
+    store->read([&](store::Tx& tx) { rows = tx.list_audit_records(0, 100000); });
+    return rows;
+  }
+
+  static const store::AuditRow* find(const std::vector<store::AuditRow>& rows,
+                                     const std::string& action, const std::string& actor,
+                                     const std::string& outcome) {
+    for (const auto& row : rows) {
+      if (row.action == action && row.actor_id == actor &&
+          row.record.find("\"outcome\":\"" + outcome + "\"") != std::string::npos) {
+        return &row;
+      }
+    }
+    return nullptr;
+  }
+
+  std::string admin(const std::string& arguments) const {
+    return std::string(TMC_BINARY_DIR) + "/server/admin/tmc-admin --data-dir " +
+           data_dir().string() + " " + arguments;
+  }
+
+  TestServer server_;
+};
+
+TEST_F(AuditOverServer, RecordsSecurityEventsWithIdsOnlyAndVerifies) {
+  std::string consultation_id;
+  {
+    auto clinician = server_.login("bachu.clinician");
+    auto opened = clinician->call(open_frame());
+    ASSERT_EQ(opened.status().code(), v1::OK) << opened.status().message();
+    consultation_id = opened.consultation().id();
+    EXPECT_EQ(clinician->call(get_frame(consultation_id)).status().code(), v1::OK);
+
+    auto outsider = server_.login("hotan.clinician");
+    EXPECT_EQ(outsider->call(get_frame(consultation_id)).status().code(), v1::NOT_FOUND);
+
+    auto stranger = server_.connect();
+    EXPECT_NE(stranger->login("bachu.clinician", "wrong-password-PW-9931").status().code(),
+              v1::OK);
+  }
+  server_.stop();  // graceful: every queued audit record is written and a head signed
+
+  const auto rows = records();
+  const auto bachu = server_.user_id("bachu.clinician");
+  const auto hotan = server_.user_id("hotan.clinician");
+  EXPECT_TRUE(find(rows, "login", bachu, "success"));
+  EXPECT_TRUE(find(rows, "login", hotan, "success"));
+  EXPECT_TRUE(find(rows, "login", bachu, "failed"));
+  const auto* opened = find(rows, "consultation.open", bachu, "success");
+  ASSERT_TRUE(opened);
+  EXPECT_NE(opened->record.find(consultation_id), std::string::npos);
+  EXPECT_EQ(opened->patient_reference, patient);
+  EXPECT_TRUE(find(rows, "consultation.read", bachu, "success"));
+
+  // The denied read of another hospital's consultation is on record, with its patient.
+  const auto* denied = find(rows, "consultation.read", hotan, "denied");
+  ASSERT_TRUE(denied);
+  EXPECT_NE(denied->record.find("\"objects\":[\"" + consultation_id + "\"]"), std::string::npos);
+  EXPECT_NE(denied->record.find("\"org\":\"hotan\""), std::string::npos);
+  EXPECT_EQ(denied->patient_reference, patient);
+
+  // Ids only: no password, no clinical text, no token.
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.record.find(server_.password("bachu.clinician")), std::string::npos);
+    EXPECT_EQ(row.record.find("PW-9931"), std::string::npos);
+    EXPECT_EQ(row.record.find("QX-7731"), std::string::npos);
+    EXPECT_EQ(row.record.find("SX-5512"), std::string::npos);
+    EXPECT_TRUE(row.record.find("\"time\":\"20") != std::string::npos) << row.record;
+  }
+
+  store::SqliteOptions options;
+  options.path = (data_dir() / "tmc.db").string();
+  auto store = store::open_sqlite_store(options);
+  const auto key = audit::SigningKey::load(data_dir() / "audit.key");
+  const auto report = audit::verify_log(*store, key.public_key());
+  EXPECT_TRUE(report.ok()) << report.problems.front();
+  EXPECT_EQ(report.records, static_cast<std::int64_t>(rows.size()));
+  EXPECT_EQ(report.signed_records, report.records);
+}
+
+TEST_F(AuditOverServer, AdminVerifyHeadAndExport) {
+  const auto tool = std::string(TMC_BINARY_DIR) + "/server/admin/tmc-admin";
+  if (!std::filesystem::exists(tool)) GTEST_SKIP() << "tmc-admin not built";
+  std::string consultation_id;
+  {
+    auto clinician = server_.login("bachu.clinician");
+    auto opened = clinician->call(open_frame());
+    ASSERT_EQ(opened.status().code(), v1::OK);
+    consultation_id = opened.consultation().id();
+    auto outsider = server_.login("hotan.clinician");
+    EXPECT_EQ(outsider->call(get_frame(consultation_id)).status().code(), v1::NOT_FOUND);
+  }
+  server_.stop();
+
+  const auto verified = run(admin("audit verify"));
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  EXPECT_NE(verified.output.find("audit log OK"), std::string::npos) << verified.output;
+
+  const auto head = run(admin("audit head"));
+  ASSERT_EQ(head.exit_code, 0) << head.output;
+  const auto head_file = server_.data_dir() / "head.txt";
+  { std::ofstream(head_file) << head.output; }
+  const auto with_head = run(admin("audit verify --head " + head_file.string()));
+  EXPECT_EQ(with_head.exit_code, 0) << with_head.output;
+
+  const auto exported = run(admin("audit export --from 2000-01-01 --to 2100-01-01 --patient-ref " +
+                                  std::string(patient)));
+  EXPECT_EQ(exported.exit_code, 0) << exported.output;
+  EXPECT_NE(exported.output.find("\"action\":\"consultation.open\""), std::string::npos);
+  EXPECT_NE(exported.output.find("\"outcome\":\"denied\""), std::string::npos);
+  EXPECT_EQ(exported.output.find("\"action\":\"login\""), std::string::npos);
+
+  // Flip a byte of record 2 behind the server's back.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((data_dir() / "tmc.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "UPDATE audit_records SET record = replace(record, '\"outcome\":\"s', "
+                         "'\"outcome\":\"S') WHERE idx = 2",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_EQ(sqlite3_changes(db), 1);
+  sqlite3_close(db);
+  const auto tampered = run(admin("audit verify"));
+  EXPECT_EQ(tampered.exit_code, 1) << tampered.output;
+  EXPECT_NE(tampered.output.find("first bad index 2"), std::string::npos) << tampered.output;
+
+  const auto bad_head = run(admin("audit verify --head /nonexistent/head.txt"));
+  EXPECT_EQ(bad_head.exit_code, 2) << bad_head.output;
+}
+
+}  // namespace
+}  // namespace tmc::testing

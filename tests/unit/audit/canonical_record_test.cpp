@@ -1,0 +1,62 @@
+// Canonical record encoding (the hashed bytes) and the UTC time text it uses.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "audit/canonical_record.hpp"
+
+namespace tmc::audit {
+namespace {
+
+using namespace std::chrono;
+
+TEST(CanonicalRecord, FixedLayout) {
+  const TimePoint time(sys_days(year(2025) / 3 / 1).time_since_epoch() + hours(8) + minutes(5) +
+                       seconds(9) + microseconds(42));
+  domain::AuditEvent event{"usr_1", "bachu", "consultation.read", {"con_1", "fil_2"},
+                           domain::AuditOutcome::denied, "10.0.0.7:51234"};
+  event.patient_reference = "P-2026-0042";
+  std::string prev_hex;
+  for (int i = 0; i < 32; ++i) prev_hex += "ab";
+  EXPECT_EQ(encode_record(3, std::string(32, '\xab'), time, event),
+            "{\"v\":1,\"index\":3,\"prev\":\"" + prev_hex +
+                "\",\"time\":\"2025-03-01T08:05:09.000042Z\",\"actor\":\"usr_1\",\"org\":\"bachu\","
+                "\"action\":\"consultation.read\",\"outcome\":\"denied\","
+                "\"objects\":[\"con_1\",\"fil_2\"],\"patient_ref\":\"P-2026-0042\","
+                "\"remote\":\"10.0.0.7:51234\"}");
+}
+
+TEST(CanonicalRecord, HeaderIsThePrefix) {
+  domain::AuditEvent event{"", "", "login", {}, domain::AuditOutcome::failed, "1.2.3.4:1"};
+  const auto record = encode_record(0, zero_hash(), TimePoint{}, event);
+  EXPECT_TRUE(record.starts_with(record_header(0, zero_hash())));
+  EXPECT_FALSE(record.starts_with(record_header(1, zero_hash())));
+  EXPECT_NE(record.find("\"objects\":[]"), std::string::npos);
+}
+
+TEST(CanonicalRecord, EscapesJsonSpecials) {
+  std::string out;
+  append_json_string(out, std::string("a\"b\\c\n\x01", 7));
+  EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001\"");
+}
+
+TEST(CanonicalRecord, UtcTextRoundTrips) {
+  const TimePoint time(sys_days(year(2024) / 2 / 29).time_since_epoch() + hours(23) +
+                       minutes(59) + seconds(59) + microseconds(999999));
+  EXPECT_EQ(format_utc(time), "2024-02-29T23:59:59.999999Z");
+  EXPECT_EQ(parse_utc(format_utc(time)), time);
+  EXPECT_EQ(parse_utc("2024-02-29"), TimePoint(sys_days(year(2024) / 2 / 29).time_since_epoch()));
+  EXPECT_EQ(parse_utc("2024-02-29T10:30"),
+            TimePoint(sys_days(year(2024) / 2 / 29).time_since_epoch() + hours(10) + minutes(30)));
+  EXPECT_EQ(parse_utc("2024-02-29T10:30:00.5Z"),
+            TimePoint(sys_days(year(2024) / 2 / 29).time_since_epoch() + hours(10) + minutes(30) +
+                      milliseconds(500)));
+  EXPECT_FALSE(parse_utc("2023-02-29"));
+  EXPECT_FALSE(parse_utc("2024-13-01"));
+  EXPECT_FALSE(parse_utc("yesterday"));
+  EXPECT_FALSE(parse_utc("2024-02-29T25:00"));
+  EXPECT_FALSE(parse_utc("2024-02-29T10:30+08:00"));
+}
+
+}  // namespace
+}  // namespace tmc::audit
