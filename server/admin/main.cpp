@@ -314,12 +314,10 @@ int cmd_backup(const Globals& globals, const Args& args) {
   std::cout << "backup written to " << out << ": schema " << summary.schema_version << ", "
             << summary.database_bytes << " database bytes, " << summary.blob_files
             << " blob files (" << summary.blob_bytes << " bytes), " << summary.wrapped_keys
-            << " wrapped data keys
-";
+            << " wrapped data keys\n";
   std::cout << "restoring it needs the key file holding key id(s):";
   for (const auto& id : summary.key_ids) std::cout << ' ' << id;
-  std::cout << " (kek.keys is never part of a backup)
-";
+  std::cout << " (kek.keys is never part of a backup)\n";
   return 0;
 }
 
@@ -339,12 +337,10 @@ int cmd_restore(const Globals& globals, const Args& args) {
   const auto summary = admin::restore(options);
   std::cout << "restored " << from << " into " << data_dir << ": schema "
             << summary.schema_version << ", " << summary.blob_files << " blob files, "
-            << summary.wrapped_keys << " wrapped data keys all unwrap with the key file
-";
+            << summary.wrapped_keys << " wrapped data keys all unwrap with the key file\n";
   if (!summary.audit_key_restored) {
     std::cout << "no --audit-key-file: the server creates a new audit key; signed heads made "
-                 "before the backup verify only with the old key
-";
+                 "before the backup verify only with the old key\n";
   }
   return 0;
 }

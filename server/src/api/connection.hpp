@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "api/transport.hpp"
+#include "common/result.hpp"
 #include "domain/caller.hpp"
 #include "domain/rate_limiter.hpp"
 #include "telemed/v1/frames.pb.h"

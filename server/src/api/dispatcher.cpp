@@ -42,7 +42,7 @@ Status start_session(Context& ctx, Result<domain::LoginOutcome> outcome, bool fr
   if (!outcome) return outcome.error();
   for (auto check : {check_certificate_binding, check_session_count}) {
     if (auto allowed = check(ctx, outcome->caller.user); !allowed) {
-      if (fresh) ctx.api.services().auth->logout(outcome->caller);
+      if (fresh) (void)ctx.api.services().auth->logout(outcome->caller);  // never fails
       return allowed;
     }
   }

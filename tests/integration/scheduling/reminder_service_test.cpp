@@ -5,13 +5,16 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <stdexcept>
+#include <string>
+
+#include <stdlib.h>
 
 #include "crypto/keyring.hpp"
 #include "domain/consultation_service.hpp"
 #include "domain/directory_service.hpp"
 #include "domain/scheduling_service.hpp"
 #include "store/sqlite/sqlite_store.hpp"
-#include "test_server.hpp"
 
 namespace tmc::domain {
 namespace {
@@ -24,9 +27,28 @@ const TimePoint kStart = TimePoint(std::chrono::sys_days(std::chrono::year(2026)
                                                          std::chrono::December / 1)
                                        .time_since_epoch());
 
+// A fresh directory under the system temp dir, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "tmc-sched-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 // One "server lifetime": a store on the directory and the services over it.
 struct Node {
-  Node(const std::filesystem::path& dir, const Clock& clock, const crypto::KeyRing& keys) : vault(keys) {
+  Node(const std::filesystem::path& dir, const Clock& clock, const crypto::KeyRing& keys)
+      : vault(keys) {
     store::SqliteOptions options;
     options.path = (dir / "tmc.db").string();
     store = store::open_sqlite_store(options);
@@ -95,7 +117,7 @@ class ReminderServiceTest : public ::testing::Test {
     node_.emplace(dir_.path(), clock_, keys_);
   }
 
-  testing::TempDir dir_;
+  TempDir dir_;
   ManualClock clock_{kStart};
   crypto::KeyRing keys_ = crypto::KeyRing::generate();
   std::optional<Node> node_;

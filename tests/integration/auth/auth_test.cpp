@@ -1,0 +1,301 @@
+// Auth and abuse limits over real TLS: TOTP, throttling, revocation of live sessions, request
+// rate, session count, slowloris handshake and idle peers.
+#include <sys/socket.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
+
+#include "app/data_dir.hpp"
+#include "crypto/totp.hpp"
+#include "domain/auth_service.hpp"
+#include "domain/directory_service.hpp"
+#include "test_server.hpp"
+
+namespace tmc::testing {
+namespace {
+
+namespace v1 = telemed::v1;
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr auto revocation_deadline = 3s;
+
+v1::ClientFrame list_orgs() {
+  v1::ClientFrame frame;
+  frame.mutable_list_organizations();
+  return frame;
+}
+
+bool is_session_closing(const v1::Event& event) { return event.has_session_closing(); }
+
+// A second handle on the running server's data directory, as another process (tmc-admin) has.
+struct Admin {
+  explicit Admin(const TestServer& server)
+      : data_dir(server.data_dir() / "data"),
+        keys(data_dir.load_key_ring()),
+        store(data_dir.open_store()),
+        auth(*store, clock, audit, options(), &keys),
+        directory(*store, clock, audit) {}
+
+  static domain::AuthOptions options() {
+    domain::AuthOptions options;
+    options.password_params = crypto::ScryptParams{1024, 8, 1};
+    return options;
+  }
+
+  app::DataDir data_dir;
+  crypto::KeyRing keys;
+  std::unique_ptr<store::Store> store;
+  SystemClock clock;
+  domain::NullAuditHook audit;
+  domain::AuthService auth;
+  domain::DirectoryService directory;
+};
+
+std::string current_code(const std::string& secret) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return crypto::totp_code(secret, std::chrono::duration_cast<std::chrono::seconds>(now).count());
+}
+
+TEST(AuthIntegration, TotpEnrolmentLoginAndReuse) {
+  TestServer server;
+  // The demo administrator has no second factor yet: refused with a clear message.
+  auto client = server.connect();
+  auto refused = client->login("admin", server.password("admin"));
+  EXPECT_EQ(refused.status().code(), v1::FAILED_PRECONDITION);
+  EXPECT_NE(refused.status().message().find("second factor"), std::string::npos);
+
+  Admin admin(server);
+  const auto enrolled = admin.auth.enroll_totp("admin");
+  ASSERT_TRUE(enrolled);
+  const auto missing = client->login("admin", server.password("admin"));
+  EXPECT_EQ(missing.status().code(), v1::UNAUTHENTICATED);
+  EXPECT_NE(missing.status().message().find("second factor required"), std::string::npos);
+
+  std::string code = current_code(enrolled->secret);
+  auto signed_in = client->login("admin", server.password("admin"), code);
+  if (signed_in.status().code() != v1::OK) {  // the step turned between reading and checking
+    code = current_code(enrolled->secret);
+    signed_in = client->login("admin", server.password("admin"), code);
+  }
+  ASSERT_EQ(signed_in.status().code(), v1::OK) << signed_in.status().message();
+  EXPECT_EQ(signed_in.login().user().username(), "admin");
+
+  auto other = server.connect();
+  const auto replay = other->login("admin", server.password("admin"), code);
+  EXPECT_EQ(replay.status().code(), v1::UNAUTHENTICATED);
+}
+
+TEST(AuthIntegration, RepeatedFailuresAreThrottled) {
+  TestServer server;
+  auto client = server.connect();
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(client->login("bachu.clinician", "not-the-password").status().code(),
+              v1::UNAUTHENTICATED);
+  }
+  const auto throttled = client->login("bachu.clinician", server.password("bachu.clinician"));
+  EXPECT_EQ(throttled.status().code(), v1::RESOURCE_EXHAUSTED);
+  EXPECT_NE(throttled.status().message().find("retry in"), std::string::npos);
+  // Other accounts from the same address are not affected.
+  EXPECT_EQ(client->login("shanghai.ortho", server.password("shanghai.ortho")).status().code(),
+            v1::OK);
+}
+
+TEST(AuthIntegration, DisablingAUserInAnotherProcessClosesTheirLiveSessions) {
+  TestServer server;
+  auto victim = server.login("bachu.clinician");
+  auto second_device = server.login("bachu.clinician");
+  auto bystander = server.login("shanghai.ortho");
+  Admin admin(server);
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(admin.directory.set_disabled("bachu.clinician", true));
+  for (auto* client : {victim.get(), second_device.get()}) {
+    const auto closing = client->wait_event(is_session_closing, revocation_deadline);
+    ASSERT_TRUE(closing.has_value());
+    EXPECT_EQ(closing->session_closing().kind(), v1::SESSION_CLOSING_KIND_REVOKED);
+    const auto closed = client->wait_closed(revocation_deadline);
+    ASSERT_TRUE(closed.has_value());
+    EXPECT_EQ(closed->code, 1008);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, revocation_deadline);
+  EXPECT_EQ(bystander->call(list_orgs()).status().code(), v1::OK);
+}
+
+TEST(AuthIntegration, PasswordResetClosesLiveSessions) {
+  TestServer server;
+  auto client = server.login("shanghai.ortho");
+  Admin admin(server);
+  ASSERT_TRUE(admin.directory.set_password_hash("shanghai.ortho",
+                                                admin.auth.hash_password("a-new-password-123")));
+  EXPECT_TRUE(client->wait_event(is_session_closing, revocation_deadline).has_value());
+  const auto closed = client->wait_closed(revocation_deadline);
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->code, 1008);
+}
+
+TEST(AuthIntegration, RequestRateIsLimitedPerSession) {
+  TestServer server([](app::Config& config) { config.requests_per_second = 5; });
+  auto client = server.login("bachu.clinician");  // the login took one token of 10
+  std::vector<v1::ClientFrame> frames(20, list_orgs());
+  const auto responses = client->call_pipelined(frames);
+  int ok = 0;
+  int exhausted = 0;
+  for (const auto& response : responses) {
+    if (response.status().code() == v1::OK) ++ok;
+    if (response.status().code() == v1::RESOURCE_EXHAUSTED) ++exhausted;
+  }
+  EXPECT_GE(ok, 9);
+  EXPECT_LE(ok, 11);
+  EXPECT_EQ(ok + exhausted, 20);
+  // Another user's session is not affected.
+  auto other = server.login("shanghai.ortho");
+  EXPECT_EQ(other->call(list_orgs()).status().code(), v1::OK);
+
+  // Sustained abuse (far beyond 10x the rate) closes the connection with 1008.
+  for (int i = 0; i < 300; ++i) client->send_raw(list_orgs().SerializeAsString(), false);
+  const auto closed = client->wait_closed(5s);
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->code, 1008);
+  EXPECT_EQ(other->call(list_orgs()).status().code(), v1::OK);
+}
+
+TEST(AuthIntegration, LiveSessionsPerUserAreLimited) {
+  TestServer server([](app::Config& config) { config.max_sessions_per_user = 2; });
+  auto first = server.login("bachu.clinician");
+  auto second = server.login("bachu.clinician");
+  auto third = server.connect();
+  const auto refused =
+      third->login("bachu.clinician", server.password("bachu.clinician"));
+  EXPECT_EQ(refused.status().code(), v1::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(server.login("shanghai.ortho")->call(list_orgs()).status().code(), v1::OK);
+  first.reset();  // closes that connection; the slot frees once the server notices
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  v1::Response retried;
+  do {
+    auto again = server.connect();
+    retried = again->login("bachu.clinician", server.password("bachu.clinician"));
+  } while (retried.status().code() != v1::OK && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(retried.status().code(), v1::OK);
+}
+
+// Shuts the socket down if a blocking read outlives its deadline, so a server that never
+// closes fails the test instead of hanging it.
+class Watchdog {
+ public:
+  Watchdog(int fd, std::chrono::milliseconds limit)
+      : thread_([this, fd, limit] {
+          std::unique_lock lock(mutex_);
+          if (!disarmed_changed_.wait_for(lock, limit, [&] { return disarmed_; })) {
+            fired_ = true;
+            ::shutdown(fd, SHUT_RDWR);
+          }
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      disarmed_ = true;
+    }
+    disarmed_changed_.notify_all();
+    thread_.join();
+  }
+  bool fired() {
+    std::lock_guard lock(mutex_);
+    return fired_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable disarmed_changed_;
+  bool disarmed_ = false;
+  bool fired_ = false;
+  std::thread thread_;
+};
+
+// A hand-driven TLS client: it writes what the test says and nothing else (no pongs).
+class RawTlsClient {
+ public:
+  explicit RawTlsClient(std::uint16_t port) : tls_(ssl::context::tls_client), stream_(io_, tls_) {
+    tls_.set_verify_mode(ssl::verify_none);
+    stream_.lowest_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+    stream_.handshake(ssl::stream_base::client);
+  }
+  int fd() { return stream_.lowest_layer().native_handle(); }
+  void write(const std::string& bytes) { asio::write(stream_, asio::buffer(bytes)); }
+  void write(const std::string& bytes, boost::system::error_code& ec) {
+    asio::write(stream_, asio::buffer(bytes), ec);
+  }
+  std::string read_until(const std::string& delimiter) {
+    asio::read_until(stream_, buffer_, delimiter);
+    return {asio::buffers_begin(buffer_.data()), asio::buffers_end(buffer_.data())};
+  }
+  // Reads (and discards, unanswered) whatever arrives until the server ends the connection;
+  // how long that took, or nullopt when the watchdog had to end it.
+  std::optional<std::chrono::steady_clock::duration> wait_closed(
+      std::chrono::milliseconds limit) {
+    const auto started = std::chrono::steady_clock::now();
+    Watchdog watchdog(fd(), limit);
+    boost::system::error_code ec;
+    char bytes[256];
+    while (!ec) stream_.read_some(asio::buffer(bytes), ec);
+    if (watchdog.fired()) return std::nullopt;
+    return std::chrono::steady_clock::now() - started;
+  }
+
+ private:
+  asio::io_context io_;
+  ssl::context tls_;
+  ssl::stream<tcp::socket> stream_;
+  asio::streambuf buffer_;
+};
+
+TEST(AuthIntegration, SlowlorisHeadersAreCutOffAtTheHandshakeDeadline) {
+  TestServer server([](app::Config& config) { config.handshake_timeout = 1000ms; });
+  RawTlsClient client(server.port());
+  const std::string request =
+      "GET /v1/ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: telemed.v1\r\n";
+  const auto started = std::chrono::steady_clock::now();
+  // One byte every 200 ms: each byte is activity, but the deadline counts from the accept, so
+  // the server drops us after about a second; our writes then fail (reset by the peer).
+  boost::system::error_code ec;
+  for (const char byte : request) {
+    client.write(std::string(1, byte), ec);
+    if (ec) break;
+    std::this_thread::sleep_for(200ms);  // the dribble itself, not a synchronisation
+  }
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_TRUE(ec) << "the server accepted a dribbled header for " << request.size() * 200
+                  << " ms";
+  EXPECT_LT(waited, 3s);
+}
+
+TEST(AuthIntegration, APeerThatNeverAnswersPingsIsClosedAtTheIdleTimeout) {
+  TestServer server([](app::Config& config) { config.idle_timeout = 1000ms; });
+  RawTlsClient client(server.port());
+  client.write(
+      "GET /v1/ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Protocol: telemed.v1\r\n\r\n");
+  const auto response = client.read_until("\r\n\r\n");
+  ASSERT_EQ(response.rfind("HTTP/1.1 101", 0), 0u) << response;
+  // Upgraded; from now on the client reads (the server's pings) but never answers.
+  const auto waited = client.wait_closed(5000ms);
+  ASSERT_TRUE(waited.has_value()) << "the server kept a silent peer beyond 5 s";
+  EXPECT_GE(*waited, 500ms);
+  EXPECT_LT(*waited, 3s);
+}
+
+}  // namespace
+}  // namespace tmc::testing

@@ -1,0 +1,215 @@
+// AuthService against a real SQLite store and a manual clock: TOTP (single use, enforcement per
+// role, secret wrapped at rest), throttling, idle timeout and the live-session sweep.
+#include "domain/auth_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <random>
+
+#include "crypto/totp.hpp"
+#include "domain/directory_service.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace tmc::domain {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+const std::string kAddress = "10.20.0.1:50000";
+
+class AuthServiceTest : public ::testing::Test {
+ protected:
+  AuthServiceTest() {
+    static std::atomic<int> counter{0};
+    dir_ = fs::temp_directory_path() /
+           ("tmc-auth-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::create_directories(dir_);
+    store::SqliteOptions options;
+    options.path = (dir_ / "tmc.db").string();
+    store_ = store::open_sqlite_store(options);
+    directory_ = std::make_unique<DirectoryService>(*store_, clock_, audit_);
+    EXPECT_TRUE(directory_->add_organization({"county", "County Hospital",
+                                              store::OrganizationKind::county_hospital, "Kashgar",
+                                              "Asia/Urumqi"}));
+    auth_ = make_auth(AuthOptions{});
+    add_user("root", store::Role::admin);
+    add_user("alice", store::Role::clinician);
+  }
+  ~AuthServiceTest() override {
+    auth_.reset();
+    directory_.reset();
+    store_.reset();
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  std::unique_ptr<AuthService> make_auth(AuthOptions options) {
+    options.password_params = crypto::ScryptParams{1024, 8, 1};
+    return std::make_unique<AuthService>(*store_, clock_, audit_, options, &keys_);
+  }
+
+  void add_user(const std::string& username, store::Role role) {
+    NewUser user{username, username, role, "county", {}};
+    ASSERT_TRUE(directory_->add_user(user, auth_->hash_password(password(username))));
+  }
+  static std::string password(const std::string& username) { return "pw-of-" + username; }
+
+  std::string code_now(const std::string& secret) const {
+    const auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch());
+    return crypto::totp_code(secret, seconds.count());
+  }
+
+  Result<LoginOutcome> login(const std::string& username, const std::string& code = {}) {
+    return auth_->login(username, password(username), kAddress, code);
+  }
+
+  fs::path dir_;
+  ManualClock clock_{TimePoint(std::chrono::seconds(1'700'000'015))};
+  NullAuditHook audit_;
+  crypto::KeyRing keys_ = crypto::KeyRing::generate();
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<DirectoryService> directory_;
+  std::unique_ptr<AuthService> auth_;
+};
+
+TEST_F(AuthServiceTest, AdminWithoutSecondFactorCannotSignIn) {
+  const auto refused = login("root");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::failed_precondition);
+  EXPECT_NE(refused.error().message.find("tmc-admin user totp enroll"), std::string::npos);
+  EXPECT_TRUE(login("alice"));  // clinicians need no second factor by default
+}
+
+TEST_F(AuthServiceTest, TotpCodesAreSingleUse) {
+  const auto enrolled = auth_->enroll_totp("root");
+  ASSERT_TRUE(enrolled);
+  EXPECT_EQ(enrolled->uri.rfind("otpauth://totp/", 0), 0u);
+
+  const auto missing = login("root");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Code::unauthenticated);
+  EXPECT_NE(missing.error().message.find("second factor required"), std::string::npos);
+
+  const auto code = code_now(enrolled->secret);
+  EXPECT_TRUE(login("root", code));
+  const auto replay = login("root", code);
+  ASSERT_FALSE(replay);
+  EXPECT_EQ(replay.error().code, Code::unauthenticated);
+  EXPECT_EQ(replay.error().message, "invalid username or password");
+
+  // The next step's code works once; the previous step's (still in the window) does not.
+  clock_.advance(30s);
+  EXPECT_TRUE(login("root", code_now(enrolled->secret)));
+  EXPECT_FALSE(login("root", code));
+}
+
+TEST_F(AuthServiceTest, WrongCodeIsRefusedAndCountsAsAFailure) {
+  const auto enrolled = auth_->enroll_totp("alice");
+  ASSERT_TRUE(enrolled);
+  const auto right = code_now(enrolled->secret);
+  const std::string wrong = right == "000000" ? "111111" : "000000";
+  for (int i = 0; i < 5; ++i) {
+    const auto refused = login("alice", wrong);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, Code::unauthenticated);
+  }
+  const auto throttled = login("alice", right);
+  ASSERT_FALSE(throttled);
+  EXPECT_EQ(throttled.error().code, Code::resource_exhausted);
+  EXPECT_NE(throttled.error().message.find("retry in 1 s"), std::string::npos);
+  clock_.advance(1s);
+  EXPECT_TRUE(login("alice", right));
+}
+
+TEST_F(AuthServiceTest, ThrottlesWrongPasswordsEvenForUnknownUsers) {
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(auth_->login("nobody", "guess", kAddress).error().code, Code::unauthenticated);
+  }
+  EXPECT_EQ(auth_->login("nobody", "guess", kAddress).error().code, Code::resource_exhausted);
+  // Another port of the same address is the same address.
+  EXPECT_EQ(auth_->login("nobody", "guess", "10.20.0.1:1").error().code,
+            Code::resource_exhausted);
+  EXPECT_TRUE(login("alice"));
+}
+
+TEST_F(AuthServiceTest, SecretIsStoredOnlyWrapped) {
+  const auto enrolled = auth_->enroll_totp("alice");
+  ASSERT_TRUE(enrolled);
+  std::optional<store::TotpEnrollment> stored;
+  store_->read([&](store::Tx& tx) { stored = tx.find_totp(enrolled->user_id); });
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->wrapped_secret.find(enrolled->secret), std::string::npos);
+  EXPECT_EQ(keys_.unwrap(stored->wrapped_secret), enrolled->secret);
+  ASSERT_TRUE(auth_->disable_totp("alice"));
+  EXPECT_TRUE(login("alice"));
+  EXPECT_EQ(auth_->disable_totp("alice").error().code, Code::not_found);
+}
+
+TEST_F(AuthServiceTest, IdleSessionsCannotBeResumed) {
+  const auto session = login("alice");
+  ASSERT_TRUE(session);
+  clock_.advance(29min);
+  EXPECT_TRUE(auth_->resume(session->session_token, kAddress));
+  clock_.advance(2min);  // 31 minutes without use
+  const auto resumed = auth_->resume(session->session_token, kAddress);
+  ASSERT_FALSE(resumed);
+  EXPECT_EQ(resumed.error().code, Code::unauthenticated);
+}
+
+TEST_F(AuthServiceTest, SweepKeepsLiveSessionsInUse) {
+  const auto session = login("alice");
+  ASSERT_TRUE(session);
+  const std::vector<std::string> live{session->caller.session_token_hash};
+  for (int minute = 0; minute < 60; minute += 5) {
+    clock_.advance(5min);
+    EXPECT_TRUE(auth_->sweep_sessions(live).empty()) << minute;
+  }
+  EXPECT_TRUE(auth_->resume(session->session_token, kAddress));
+}
+
+TEST_F(AuthServiceTest, SweepFindsRevokedExpiredAndDisabledSessions) {
+  auto options = AuthOptions{};
+  options.session_lifetime = 1h;
+  auth_ = make_auth(options);
+  add_user("bob", store::Role::clinician);
+  add_user("carol", store::Role::clinician);
+  const auto alice = login("alice");
+  const auto bob = login("bob");
+  const auto carol = login("carol");
+  ASSERT_TRUE(alice && bob && carol);
+  const std::vector<std::string> live{alice->caller.session_token_hash,
+                                      bob->caller.session_token_hash,
+                                      carol->caller.session_token_hash, std::string(32, 'x')};
+  EXPECT_EQ(auth_->sweep_sessions(live), std::vector<std::string>{std::string(32, 'x')});
+
+  ASSERT_TRUE(directory_->set_disabled("bob", true));
+  ASSERT_TRUE(auth_->logout(carol->caller));
+  auto ended = auth_->sweep_sessions(live);
+  std::sort(ended.begin(), ended.end());
+  std::vector<std::string> expected{bob->caller.session_token_hash,
+                                    carol->caller.session_token_hash, std::string(32, 'x')};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(ended, expected);
+
+  clock_.advance(1h);
+  EXPECT_EQ(auth_->sweep_sessions({alice->caller.session_token_hash}),
+            std::vector<std::string>{alice->caller.session_token_hash});
+}
+
+TEST_F(AuthServiceTest, SweepChecksManySessionsInBatches) {
+  std::vector<std::string> live;
+  for (int i = 0; i < 150; ++i) live.push_back(std::string(31, 'a') + static_cast<char>(i));
+  const auto alice = login("alice");
+  ASSERT_TRUE(alice);
+  live.push_back(alice->caller.session_token_hash);
+  const auto ended = auth_->sweep_sessions(live);
+  EXPECT_EQ(ended.size(), 150u);
+  EXPECT_EQ(std::find(ended.begin(), ended.end(), alice->caller.session_token_hash), ended.end());
+}
+
+}  // namespace
+}  // namespace tmc::domain

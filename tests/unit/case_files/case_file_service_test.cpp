@@ -1,0 +1,206 @@
+// CaseFileService against SQLite, an in-memory blob store and a manual clock: expiry of idle
+// uploads and recovery after a crash between a segment write and the row update.
+#include "domain/case_file_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <random>
+
+#include "crypto/hash.hpp"
+#include "crypto/keyring.hpp"
+#include "domain/directory_service.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace tmc::domain {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+constexpr std::uint32_t kChunk = 1024;
+
+// Forwards to a store the test keeps, so a "restarted" service sees the same segments.
+class SharedBlobStore final : public blob::BlobStore {
+ public:
+  explicit SharedBlobStore(blob::BlobStore& inner) : inner_(inner) {}
+  void put_segment(const std::string& id, std::uint32_t index, std::string_view sealed) override {
+    inner_.put_segment(id, index, sealed);
+  }
+  std::optional<std::string> get_segment(const std::string& id, std::uint32_t index) override {
+    return inner_.get_segment(id, index);
+  }
+  std::uint32_t segment_count(const std::string& id) override { return inner_.segment_count(id); }
+  void truncate(const std::string& id, std::uint32_t count) override { inner_.truncate(id, count); }
+  void remove(const std::string& id) override { inner_.remove(id); }
+  std::uint64_t stored_bytes(const std::string& id) override { return inner_.stored_bytes(id); }
+
+ private:
+  blob::BlobStore& inner_;
+};
+
+std::string bytes(std::size_t size, unsigned seed) {
+  std::mt19937 generator(seed);
+  std::string out(size, '\0');
+  for (auto& ch : out) ch = static_cast<char>(generator() & 0xffu);
+  return out;
+}
+
+class CaseFileServiceTest : public ::testing::Test {
+ protected:
+  CaseFileServiceTest() {
+    static std::atomic<int> counter{0};
+    dir_ = fs::temp_directory_path() /
+           ("tmc-case-file-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::create_directories(dir_);
+    store::SqliteOptions options;
+    options.path = (dir_ / "tmc.db").string();
+    store_ = store::open_sqlite_store(options);
+    DirectoryService directory(*store_, clock_, audit_);
+    EXPECT_TRUE(directory.add_organization({"county", "County Hospital",
+                                            store::OrganizationKind::county_hospital, "Kashgar",
+                                            "Asia/Urumqi"}));
+    auto user = directory.add_user({"alice", "Alice", store::Role::clinician, "county", {}}, "x");
+    EXPECT_TRUE(user.has_value());
+    caller_.user = *user;
+    consultations_ = std::make_unique<ConsultationService>(*store_, clock_, audit_, vault_,
+                                                           DeadlinePolicy{});
+    restart();
+  }
+  ~CaseFileServiceTest() override {
+    service_.reset();
+    consultations_.reset();
+    store_.reset();
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  // A new service instance: in-memory writers are lost, stored rows and segments remain.
+  void restart() {
+    service_.reset();
+    CaseFileLimits limits;
+    limits.chunk_bytes = kChunk;
+    limits.upload_expiry = 1h;
+    service_ = std::make_unique<CaseFileService>(*store_, std::make_unique<SharedBlobStore>(*blobs_),
+                                                 clock_, audit_, vault_, *consultations_, limits);
+  }
+
+  UploadSession begin(const std::string& data) {
+    BeginUpload request;
+    request.file_name = "scan.dcm";
+    request.media_type = "application/dicom";
+    request.size = data.size();
+    request.sha256 = crypto::sha256(data);
+    auto session = service_->begin_upload(caller_, request);
+    EXPECT_TRUE(session.has_value());
+    return *session;
+  }
+
+  void send(const std::string& id, const std::string& data, std::uint64_t from, std::uint64_t to) {
+    for (auto offset = from; offset < to; offset += kChunk) {
+      const auto piece = data.substr(offset, std::min<std::uint64_t>(kChunk, data.size() - offset));
+      auto committed = service_->upload_chunk(caller_, id, offset, piece);
+      ASSERT_TRUE(committed.has_value()) << committed.error().message;
+      EXPECT_EQ(*committed, offset + piece.size());
+    }
+  }
+
+  // Pretends a crash hit after the segments were stored but before the row recorded them.
+  void rewind_row(const std::string& id, std::uint64_t offset) {
+    store_->write([&](store::Tx& tx) { return tx.set_upload_progress(id, offset, clock_.now()); });
+  }
+
+  std::uint64_t resumed_offset(const std::string& id) {
+    BeginUpload request;
+    request.upload_id = id;
+    auto session = service_->begin_upload(caller_, request);
+    EXPECT_TRUE(session.has_value());
+    return session ? session->committed_offset : 0;
+  }
+
+  fs::path dir_;
+  ManualClock clock_{TimePoint(std::chrono::microseconds(1'700'000'000'000'000))};
+  NullAuditHook audit_;
+  crypto::KeyRing keys_ = crypto::KeyRing::generate();
+  Vault vault_{keys_};
+  std::unique_ptr<blob::BlobStore> blobs_ = blob::make_memory_blob_store();
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<ConsultationService> consultations_;
+  std::unique_ptr<CaseFileService> service_;
+  Caller caller_;
+};
+
+TEST_F(CaseFileServiceTest, IdleUploadsExpireWithTheirSegments) {
+  const auto data = bytes(3 * kChunk, 1);
+  const auto session = begin(data);
+  send(session.upload_id, data, 0, kChunk);
+  EXPECT_EQ(blobs_->segment_count(session.upload_id), 1u);
+
+  clock_.advance(59min);
+  EXPECT_EQ(service_->expire_uploads(clock_.now()), 0);
+  send(session.upload_id, data, kChunk, 2 * kChunk);  // activity restarts the idle time
+  clock_.advance(59min);
+  EXPECT_EQ(service_->expire_uploads(clock_.now()), 0);
+  clock_.advance(2min);
+  EXPECT_EQ(service_->expire_uploads(clock_.now()), 1);
+
+  EXPECT_EQ(blobs_->segment_count(session.upload_id), 0u);
+  BeginUpload resume;
+  resume.upload_id = session.upload_id;
+  auto gone = service_->begin_upload(caller_, resume);
+  ASSERT_FALSE(gone.has_value());
+  EXPECT_EQ(gone.error().code, Code::not_found);
+  auto chunk = service_->upload_chunk(caller_, session.upload_id, 2 * kChunk, data.substr(0, kChunk));
+  ASSERT_FALSE(chunk.has_value());
+  EXPECT_EQ(chunk.error().code, Code::not_found);
+}
+
+TEST_F(CaseFileServiceTest, SegmentsBeyondTheRowAreAuthenticatedAndKeptAfterARestart) {
+  const auto data = bytes(5 * kChunk + 7, 2);
+  const auto session = begin(data);
+  send(session.upload_id, data, 0, 3 * kChunk);
+  rewind_row(session.upload_id, kChunk);
+  restart();
+  EXPECT_EQ(resumed_offset(session.upload_id), 3 * kChunk);
+  send(session.upload_id, data, 3 * kChunk, data.size());
+  auto file = service_->finish_upload(caller_, session.upload_id);
+  ASSERT_TRUE(file.has_value()) << file.error().message;
+  EXPECT_EQ(file->value.sha256, crypto::sha256(data));
+  auto read = service_->read(caller_, file->value.id, 0, 0);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->data, data.substr(0, kChunk));
+}
+
+TEST_F(CaseFileServiceTest, AFinishedBlobWhoseRowLaggedIsRecognisedAfterARestart) {
+  const auto data = bytes(2 * kChunk, 3);  // a multiple: the last segment is empty
+  const auto session = begin(data);
+  send(session.upload_id, data, 0, data.size());
+  rewind_row(session.upload_id, 0);
+  restart();
+  EXPECT_EQ(resumed_offset(session.upload_id), data.size());
+  auto file = service_->finish_upload(caller_, session.upload_id);
+  ASSERT_TRUE(file.has_value()) << file.error().message;
+  EXPECT_EQ(file->value.size, data.size());
+  auto tail = service_->read(caller_, file->value.id, kChunk, kChunk);
+  ASSERT_TRUE(tail.has_value());
+  EXPECT_EQ(tail->data, data.substr(kChunk));
+  EXPECT_TRUE(tail->eof);
+}
+
+TEST_F(CaseFileServiceTest, FileNamesAreLabels) {
+  EXPECT_TRUE(valid_file_name("left tibia AP.dcm"));
+  EXPECT_TRUE(valid_file_name("\xe5\xb7\xa6\xe8\x83\xab\xe9\xaa\xa8.dcm"));
+  EXPECT_TRUE(valid_file_name("..hidden"));
+  EXPECT_FALSE(valid_file_name(""));
+  EXPECT_FALSE(valid_file_name(".."));
+  EXPECT_FALSE(valid_file_name("../x"));
+  EXPECT_FALSE(valid_file_name("a\\b"));
+  EXPECT_FALSE(valid_file_name("tab\there"));
+  EXPECT_FALSE(valid_file_name("\xc0\xaf"));  // overlong '/'
+  EXPECT_FALSE(valid_file_name("\xed\xa0\x80"));  // surrogate
+  EXPECT_FALSE(valid_file_name(std::string(256, 'x')));
+}
+
+}  // namespace
+}  // namespace tmc::domain
