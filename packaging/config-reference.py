@@ -15,12 +15,13 @@ def options(help_text):
     """(flag, argument, default, description) per option, in --help order."""
     rows, current = [], None
     for line in help_text.splitlines():
-        match = re.match(r"^  (?:-\w \[ )?--([\w-]+)(?: \])?(?: (arg))?(?: \(=(.*?)\))?\s{2,}(.*)$", line)
+        match = re.match(
+            r"^  (?:-\w \[ )?--([\w-]+)(?: \])?(?: (arg))?(?: \(=(.*?)\))?(?:\s+(.*))?$", line)
         if match:
-            current = [match[1], match[2] or "", match[3] or "", match[4].strip()]
+            current = [match[1], match[2] or "", match[3] or "", (match[4] or "").strip()]
             rows.append(current)
         elif current and line.startswith("    ") and line.strip():
-            current[3] += " " + line.strip()
+            current[3] = (current[3] + " " + line.strip()).strip()
     return rows
 
 

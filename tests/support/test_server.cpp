@@ -88,6 +88,7 @@ TestServer::TestServer(const std::function<void(app::Config&)>& customise,
   config.workers = 8;
   config.io_threads = 2;
   config.log_level = "warn";
+  config.totp_required_roles.clear();  // tests that need a second factor turn it on
   if (customise) customise(config);
   config_ = config;
   launch();

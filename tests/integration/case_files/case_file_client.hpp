@@ -93,9 +93,9 @@ struct SendResult {
   std::uint64_t committed = 0;
   v1::Status status;  // OK unless a chunk was refused
 };
-inline SendResult send_chunks(Client& client, const std::string& upload_id,
-                              const std::string& data, std::uint64_t from, std::uint64_t to,
-                              std::uint32_t chunk_size, std::size_t window = 8) {
+inline SendResult send_chunks(Client& client, const std::string& upload_id, const std::string& data,
+                              std::uint64_t from, std::uint64_t to, std::uint32_t chunk_size,
+                              std::size_t window = 8) {
   SendResult result;
   result.committed = from;
   result.status.set_code(v1::OK);

@@ -1,4 +1,4 @@
-// Case files over real TLS: large and concurrent transfers, resume, limits, access, at-rest secrecy.
+// Case files over real TLS: big and concurrent transfers, resume, limits, access, secrecy at rest.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -124,8 +124,8 @@ TEST_F(CaseFiles, LargeRandomFileRoundTripsByteIdentical) {
 }
 
 TEST_F(CaseFiles, FourClientsUploadConcurrently) {
-  const std::vector<std::string> users = {"bachu.clinician", "yecheng.clinician",
-                                          "shanghai.ortho", "wensu.coordinator"};
+  const std::vector<std::string> users = {"bachu.clinician", "yecheng.clinician", "shanghai.ortho",
+                                          "wensu.coordinator"};
   std::vector<std::future<std::string>> results;
   for (std::size_t i = 0; i < users.size(); ++i) {
     results.push_back(std::async(std::launch::async, [&, i]() -> std::string {
@@ -178,8 +178,7 @@ TEST_F(CaseFiles, ResumesAfterADroppedConnection) {
   EXPECT_EQ(file.sha256(), crypto::sha256(data));
   // A retried finish answers the same file; a resume says everything is there.
   EXPECT_EQ(expect_file(second->call(finish_frame(upload_id))).id(), file.id());
-  EXPECT_EQ(second->call(resume_frame(upload_id)).upload_session().committed_offset(),
-            data.size());
+  EXPECT_EQ(second->call(resume_frame(upload_id)).upload_session().committed_offset(), data.size());
   EXPECT_TRUE(download(*second, file.id(), file.size()) == data);
 }
 
@@ -231,8 +230,14 @@ TEST_F(CaseFiles, WrongDeclaredHashIsDataLossAndNothingIsKept) {
 TEST_F(CaseFiles, DeclarationsAreValidatedAndNamesAreLabelsOnly) {
   auto clinician = server().login("bachu.clinician");
   const auto hash = crypto::sha256("x");
-  for (const std::string name : {"", "../../etc/passwd", "dir/file.pdf", "..", "a\nb",
-                                 std::string(256, 'a'), std::string("\xc3\x28", 2)}) {
+  const std::vector<std::string> bad_names = {"",
+                                              "../../etc/passwd",
+                                              "dir/file.pdf",
+                                              "..",
+                                              "a\nb",
+                                              std::string(256, 'a'),
+                                              std::string("\xc3\x28", 2)};
+  for (const auto& name : bad_names) {
     EXPECT_EQ(clinician->call(begin_frame(name, 1, hash)).status().code(), v1::INVALID_ARGUMENT)
         << name;
   }
@@ -242,7 +247,8 @@ TEST_F(CaseFiles, DeclarationsAreValidatedAndNamesAreLabelsOnly) {
   EXPECT_EQ(clinician->call(resume_frame("upl_unknown")).status().code(), v1::NOT_FOUND);
 
   // Any Unicode label is kept as given, and never becomes a path on disk.
-  const std::string name = "\xe5\xb7\xa6\xe8\x83\xab\xe9\xaa\xa8 X\xe7\x89\x87 \xf0\x9f\xa6\xb4.dcm";
+  const std::string name =
+      "\xe5\xb7\xa6\xe8\x83\xab\xe9\xaa\xa8 X\xe7\x89\x87 \xf0\x9f\xa6\xb4.dcm";
   const auto file = expect_file(upload(*clinician, name, "tiny"));
   EXPECT_EQ(file.file_name(), name);
   for (const auto& entry : std::filesystem::recursive_directory_iterator(server().data_dir())) {
@@ -340,8 +346,8 @@ TEST_F(CaseFiles, ChatStaysResponsiveDuringALargeUploadOnTheSameConnection) {
   });
   std::vector<std::uint64_t> seqs;
   for (int i = 0; i < 20; ++i) {
-    auto posted = clinician->call(post_frame(id, "chat-" + std::to_string(i),
-                                             "message " + std::to_string(i)));
+    auto posted = clinician->call(
+        post_frame(id, "chat-" + std::to_string(i), "message " + std::to_string(i)));
     ASSERT_EQ(posted.status().code(), v1::OK) << posted.status().message();
     seqs.push_back(posted.post_message().seq());
   }

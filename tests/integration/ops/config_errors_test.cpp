@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "ops_support.hpp"
@@ -27,14 +28,22 @@ class ConfigErrors : public ::testing::Test {
     ASSERT_EQ(init.exit_code, 0) << init.err;
   }
 
-  // Runs tmc-server with a valid configuration plus extra (later flags win); a timeout guards
-  // against a server that starts when it should not.
-  CommandResult start(const std::string& extra) {
-    return run_command("timeout 30 env -u TMC_LISTEN " + server_binary + " --data-dir '" +
-                           data_dir_.string() + "' --listen 127.0.0.1:0 --tls-cert '" +
-                           dev_certs_dir() + "/server.crt' --tls-key '" + dev_certs_dir() +
-                           "/server.key' " + extra,
-                       scratch_.path());
+  // Runs tmc-server with a valid configuration in which the given options are replaced (an
+  // empty value drops the option) plus extra arguments; a timeout guards against a server that
+  // starts when it should not.
+  CommandResult start(const std::map<std::string, std::string>& replaced,
+                      const std::string& extra = {}) {
+    std::map<std::string, std::string> options{
+        {"data-dir", data_dir_.string()},
+        {"listen", "127.0.0.1:0"},
+        {"tls-cert", dev_certs_dir() + "/server.crt"},
+        {"tls-key", dev_certs_dir() + "/server.key"}};
+    for (const auto& [name, value] : replaced) options[name] = value;
+    std::string command = "timeout 30 env -u TMC_LISTEN -u TMC_DATA_DIR " + server_binary;
+    for (const auto& [name, value] : options) {
+      if (!value.empty()) command += " --" + name + " '" + value + "'";
+    }
+    return run_command(command + " " + extra, scratch_.path());
   }
 
   // Exit status non-zero (and not the timeout's 124), one line on stderr containing needle.
@@ -53,45 +62,45 @@ class ConfigErrors : public ::testing::Test {
 };
 
 TEST_F(ConfigErrors, UnknownOption) {
-  expect_one_line_error(start("--frobnicate 3"), "frobnicate");
+  expect_one_line_error(start({}, "--frobnicate 3"), "frobnicate");
 }
 
 TEST_F(ConfigErrors, BadListenAddress) {
-  expect_one_line_error(start("--listen no-port-here"), "--listen");
-  expect_one_line_error(start("--listen 999.1.2.3:8443"), "999.1.2.3");
+  expect_one_line_error(start({{"listen", "no-port-here"}}), "--listen");
+  expect_one_line_error(start({{"listen", "999.1.2.3:8443"}}), "999.1.2.3");
 }
 
 TEST_F(ConfigErrors, MissingCertificate) {
   const auto missing = (scratch_.path() / "nowhere.crt").string();
-  expect_one_line_error(start("--tls-cert '" + missing + "'"), missing);
+  expect_one_line_error(start({{"tls-cert", missing}}), missing);
 }
 
 TEST_F(ConfigErrors, TlsKeyReadableByOthers) {
   const auto key = scratch_.path() / "server.key";
   fs::copy_file(dev_certs_dir() + "/server.key", key);
   ::chmod(key.c_str(), 0644);
-  const auto result = start("--tls-key '" + key.string() + "'");
+  const auto result = start({{"tls-key", key.string()}});
   expect_one_line_error(result, key.string());
   EXPECT_NE(result.err.find("0644"), std::string::npos) << result.err;
 }
 
 TEST_F(ConfigErrors, MissingTlsKey) {
   const auto missing = (scratch_.path() / "absent.key").string();
-  expect_one_line_error(start("--tls-key '" + missing + "'"), missing);
+  expect_one_line_error(start({{"tls-key", missing}}), missing);
 }
 
 TEST_F(ConfigErrors, KeyEncryptionKeyFileWithWrongMode) {
   ::chmod((data_dir_ / "kek.keys").c_str(), 0644);
-  expect_one_line_error(start(""), "kek.keys");
+  expect_one_line_error(start({}), "kek.keys");
 }
 
 TEST_F(ConfigErrors, DataDirectoryNotInitialised) {
-  expect_one_line_error(start("--data-dir '" + (scratch_.path() / "empty").string() + "'"),
+  expect_one_line_error(start({{"data-dir", (scratch_.path() / "empty").string()}}),
                         "tmc-admin");
 }
 
 TEST_F(ConfigErrors, UnreadableConfigFile) {
-  expect_one_line_error(start("--config /nonexistent/tmc-server.conf"),
+  expect_one_line_error(start({}, "--config /nonexistent/tmc-server.conf"),
                         "/nonexistent/tmc-server.conf");
 }
 

@@ -126,9 +126,23 @@ TimePoint free_time(int days_ahead) {
   return t;
 }
 
+constexpr int kRacers = 20;
+
+std::string racer(int i) { return "yengisar.racer" + std::to_string(i); }
+
+// The demo network plus a second Yengisar clinician and one clinician per booking racer (each
+// user's live sessions are limited).
+std::vector<ExtraUser> extra_clinicians() {
+  std::vector<ExtraUser> users{{"yengisar.clinician2", store::Role::clinician, "yengisar", {}}};
+  for (int i = 0; i < kRacers; ++i) {
+    users.push_back({racer(i), store::Role::clinician, "yengisar", {}});
+  }
+  return users;
+}
+
 class SchedulingTest : public ::testing::Test {
  protected:
-  TestServer server_{{}, {{"yengisar.clinician2", store::Role::clinician, "yengisar", {}}}};
+  TestServer server_{{}, extra_clinicians()};
 };
 
 TEST_F(SchedulingTest, RuleInShanghaiYieldsUtcSlotsShownInUrumqiTime) {
@@ -215,11 +229,11 @@ TEST_F(SchedulingTest, OverlappingSlotIsRefusedNamingTheClash) {
 TEST_F(SchedulingTest, TwentyConcurrentBookingsOfTheLastPlaceOneWins) {
   auto eye = server_.login("jining.eye1");
   const auto slot = publish_slot(*eye, free_time(4));
-  constexpr int kClients = 20;
+  constexpr int kClients = kRacers;
   std::vector<std::unique_ptr<Client>> clients;
   std::vector<std::string> consultations;
   for (int i = 0; i < kClients; ++i) {
-    clients.push_back(server_.login("yengisar.clinician"));
+    clients.push_back(server_.login(racer(i)));
     consultations.push_back(open_consultation(*clients.back()));
   }
   std::promise<void> go;

@@ -64,8 +64,8 @@ class CaseFileServiceTest : public ::testing::Test {
     auto user = directory.add_user({"alice", "Alice", store::Role::clinician, "county", {}}, "x");
     EXPECT_TRUE(user.has_value());
     caller_.user = *user;
-    consultations_ = std::make_unique<ConsultationService>(*store_, clock_, audit_, vault_,
-                                                           DeadlinePolicy{});
+    consultations_ =
+        std::make_unique<ConsultationService>(*store_, clock_, audit_, vault_, DeadlinePolicy{});
     restart();
   }
   ~CaseFileServiceTest() override {
@@ -82,8 +82,9 @@ class CaseFileServiceTest : public ::testing::Test {
     CaseFileLimits limits;
     limits.chunk_bytes = kChunk;
     limits.upload_expiry = 1h;
-    service_ = std::make_unique<CaseFileService>(*store_, std::make_unique<SharedBlobStore>(*blobs_),
-                                                 clock_, audit_, vault_, *consultations_, limits);
+    service_ =
+        std::make_unique<CaseFileService>(*store_, std::make_unique<SharedBlobStore>(*blobs_),
+                                          clock_, audit_, vault_, *consultations_, limits);
   }
 
   UploadSession begin(const std::string& data) {
@@ -151,7 +152,8 @@ TEST_F(CaseFileServiceTest, IdleUploadsExpireWithTheirSegments) {
   auto gone = service_->begin_upload(caller_, resume);
   ASSERT_FALSE(gone.has_value());
   EXPECT_EQ(gone.error().code, Code::not_found);
-  auto chunk = service_->upload_chunk(caller_, session.upload_id, 2 * kChunk, data.substr(0, kChunk));
+  auto chunk =
+      service_->upload_chunk(caller_, session.upload_id, 2 * kChunk, data.substr(0, kChunk));
   ASSERT_FALSE(chunk.has_value());
   EXPECT_EQ(chunk.error().code, Code::not_found);
 }
@@ -197,7 +199,7 @@ TEST_F(CaseFileServiceTest, FileNamesAreLabels) {
   EXPECT_FALSE(valid_file_name("../x"));
   EXPECT_FALSE(valid_file_name("a\\b"));
   EXPECT_FALSE(valid_file_name("tab\there"));
-  EXPECT_FALSE(valid_file_name("\xc0\xaf"));  // overlong '/'
+  EXPECT_FALSE(valid_file_name("\xc0\xaf"));      // overlong '/'
   EXPECT_FALSE(valid_file_name("\xed\xa0\x80"));  // surrogate
   EXPECT_FALSE(valid_file_name(std::string(256, 'x')));
 }
