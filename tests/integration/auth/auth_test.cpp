@@ -70,7 +70,7 @@ std::string current_code(const std::string& secret) {
 }
 
 TEST(AuthIntegration, TotpEnrolmentLoginAndReuse) {
-  TestServer server;
+  TestServer server([](app::Config& config) { config.totp_required_roles = {store::Role::admin}; });
   // The demo administrator has no second factor yet: refused with a clear message.
   auto client = server.connect();
   auto refused = client->login("admin", server.password("admin"));

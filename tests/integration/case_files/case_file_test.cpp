@@ -218,11 +218,11 @@ TEST_F(CaseFiles, WrongDeclaredHashIsDataLossAndNothingIsKept) {
   ASSERT_EQ(send_chunks(*clinician, id, data, 0, data.size(), begun.upload_session().chunk_size())
                 .status.code(),
             v1::OK);
-  EXPECT_TRUE(std::filesystem::exists(server().data_dir() / "blobs" / (id + ".blob")));
+  EXPECT_TRUE(std::filesystem::exists(server().data_dir() / "data" / "blobs" / (id + ".blob")));
   auto finished = clinician->call(finish_frame(id));
   EXPECT_EQ(finished.status().code(), v1::DATA_LOSS);
   EXPECT_NE(finished.status().message().find("discarded"), std::string::npos);
-  EXPECT_FALSE(std::filesystem::exists(server().data_dir() / "blobs" / (id + ".blob")));
+  EXPECT_FALSE(std::filesystem::exists(server().data_dir() / "data" / "blobs" / (id + ".blob")));
   EXPECT_EQ(clinician->call(resume_frame(id)).status().code(), v1::NOT_FOUND);
   EXPECT_EQ(clinician->call(finish_frame(id)).status().code(), v1::NOT_FOUND);
 }
@@ -235,8 +235,9 @@ TEST_F(CaseFiles, DeclarationsAreValidatedAndNamesAreLabelsOnly) {
                                               "dir/file.pdf",
                                               "..",
                                               "a\nb",
-                                              std::string(256, 'a'),
-                                              std::string("\xc3\x28", 2)};
+                                              std::string(256, 'a')};
+  // (Invalid UTF-8 never reaches the service: proto3 strings must be UTF-8, so such a frame is
+  // undecodable and closes the connection with 1002.)
   for (const auto& name : bad_names) {
     EXPECT_EQ(clinician->call(begin_frame(name, 1, hash)).status().code(), v1::INVALID_ARGUMENT)
         << name;

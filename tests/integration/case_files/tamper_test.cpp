@@ -50,7 +50,7 @@ class CaseFileTampering : public ::testing::Test {
     auto finished = client.call(finish_frame(upload_id));
     EXPECT_EQ(finished.status().code(), v1::OK) << finished.status().message();
     out.file_id = finished.case_file().id();
-    out.blob = (server_.data_dir() / "blobs" / (upload_id + ".blob")).string();
+    out.blob = (server_.data_dir() / "data" / "blobs" / (upload_id + ".blob")).string();
     return out;
   }
 
