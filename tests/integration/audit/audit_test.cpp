@@ -150,7 +150,7 @@ TEST_F(AuditOverServer, RecordsSecurityEventsWithIdsOnlyAndVerifies) {
 
 TEST_F(AuditOverServer, AdminVerifyHeadAndExport) {
   const auto tool = std::string(TMC_BINARY_DIR) + "/server/admin/tmc-admin";
-  if (!std::filesystem::exists(tool)) GTEST_SKIP() << "tmc-admin not built";
+  ASSERT_TRUE(std::filesystem::exists(tool)) << "tmc-admin must be built before this test";
   std::string consultation_id;
   {
     auto clinician = server_.login("bachu.clinician");
