@@ -38,4 +38,11 @@ int run_specialists(CommandContext& context, const std::vector<std::string>& arg
 // consult_commands.cpp
 int run_consult(CommandContext& context, const std::vector<std::string>& args);
 
+// schedule_commands.cpp
+int run_schedule(CommandContext& context, const std::vector<std::string>& args);
+
+// file_commands.cpp
+int run_file(CommandContext& context, const std::vector<std::string>& args);
+std::string file_help();
+
 }  // namespace tmc::cli

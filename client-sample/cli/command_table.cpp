@@ -4,6 +4,7 @@
 
 #include "cli/command.hpp"
 #include "cli/consult_args.hpp"
+#include "cli/schedule_args.hpp"
 
 namespace tmc::cli {
 namespace {
@@ -22,6 +23,14 @@ constexpr std::array commands{
             "consultations: open, list, show, accept, decline, assign, invite, post, ack, log,\n"
             "      chat, report, close, cancel (tmc-client consult --help lists their options)",
             run_consult, consult_help},
+    Command{"schedule", "SUBCOMMAND [arguments]",
+            "review scheduling: publish, withdraw, slots, book, cancel, reschedule, list\n"
+            "      (tmc-client schedule --help lists their options)",
+            run_schedule, schedule_help},
+    Command{"file", "SUBCOMMAND [arguments]",
+            "case files: upload (resumable, with progress), download (SHA-256 verified), list,\n"
+            "      share (tmc-client file --help lists their options)",
+            run_file, file_help},
 };
 
 }  // namespace

@@ -187,6 +187,10 @@ Response BlockingClient::call(ClientFrame frame, Duration timeout) {
   return impl_->start_call(std::move(frame), timeout).get();
 }
 
+std::future<Response> BlockingClient::call_async(ClientFrame frame, Duration timeout) {
+  return impl_->start_call(std::move(frame), timeout);
+}
+
 std::vector<Response> BlockingClient::call_pipelined(std::vector<ClientFrame> frames,
                                                      Duration timeout) {
   // Each call is queued for writing before it waits, and the io thread starts them in the

@@ -145,15 +145,6 @@ ClientFrame submit_report(const std::string& consultation_id, telemed::v1::Repor
 
 namespace {
 
-// The Reply of response; its result is moved out through the mutable accessor when OK.
-template <class T>
-Reply<T> make_reply(Response response, T* (Response::*release)()) {
-  Reply<T> reply;
-  reply.status = std::move(*response.mutable_status());
-  if (reply.ok()) reply.value = std::move(*(response.*release)());
-  return reply;
-}
-
 Reply<Consultation> consultation_reply(Response response) {
   return make_reply(std::move(response), &Response::mutable_consultation);
 }

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <utility>
 
 #include "api/handler_context.hpp"
 
@@ -40,9 +41,13 @@ Status check_session_count(const Context& ctx, const store::User& user) {
 // fresh: the session was created by this request (login), so a refusal revokes it again.
 Status start_session(Context& ctx, Result<domain::LoginOutcome> outcome, bool fresh) {
   if (!outcome) return outcome.error();
-  for (auto check : {check_certificate_binding, check_session_count}) {
+  using Check = Status (*)(const Context&, const store::User&);
+  const std::pair<Check, const char*> checks[] = {
+      {check_certificate_binding, "login.certificate_mismatch"},
+      {check_session_count, "login.session_limit"}};
+  for (const auto& [check, action] : checks) {
     if (auto allowed = check(ctx, outcome->caller.user); !allowed) {
-      if (fresh) (void)ctx.api.services().auth->logout(outcome->caller);  // never fails
+      ctx.api.services().auth->refuse_session(outcome->caller, action, fresh);
       return allowed;
     }
   }

@@ -57,6 +57,7 @@ Status handle_scheduling(Context& ctx, const Frame& frame) {
       publish.specialist_id = request.specialist_id();
       for (const auto& rule : request.rules()) publish.rules.push_back(from_proto(rule));
       for (const auto& slot : request.slots()) publish.slots.push_back(from_proto(slot));
+      publish.withdraw_rules = request.withdraw_rules();
       auto slots = service->publish(caller, publish);
       if (!slots) return slots.error();
       auto* result = ctx.response.mutable_publish_availability();

@@ -8,6 +8,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "store/postgres/postgres_store.hpp"
+
 namespace tmc::app {
 namespace po = boost::program_options;
 
@@ -100,6 +102,9 @@ po::options_description describe(Raw& raw) {
       ("config", po::value(&raw.config_file), "config file with 'option = value' lines")
       ("data-dir", po::value(&c.data_dir)->default_value(defaults.data_dir),
        "data directory (tmc.db, kek.keys, blobs/); create it with 'tmc-admin init'")
+      ("store", po::value(&c.store)->default_value(defaults.store),
+       "'sqlite' (tmc.db in the data directory) or a postgresql://user@host:port/db URI; keep "
+       "passwords out of it (use ~/.pgpass or PGPASSWORD)")
       ("listen", po::value(&c.listen)->default_value(defaults.listen),
        "HOST:PORT to listen on; port 0 picks a free port and prints it")
       ("tls-cert", po::value(&c.tls_cert)->default_value(defaults.tls_cert),
@@ -199,6 +204,10 @@ std::string env_name(const std::string& option) {
 std::string validate(Raw& raw) {
   auto& c = raw.config;
   if (!parse_listen_address(c.listen)) return "invalid --listen '" + c.listen + "' (HOST:PORT)";
+  // The value is not echoed: a URI may carry a password.
+  if (c.store != "sqlite" && !store::is_postgres_uri(c.store)) {
+    return "invalid --store (sqlite or a postgresql:// URI)";
+  }
   if (c.log_format != "text" && c.log_format != "json") {
     return "invalid --log-format '" + c.log_format + "' (text or json)";
   }

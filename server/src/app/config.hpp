@@ -14,6 +14,8 @@ namespace tmc::app {
 
 struct Config {
   std::string data_dir = "var/data";  // SQLite file, key file and blob directory live here
+  // Where records live: "sqlite" (tmc.db in data_dir) or a postgresql:// URI (shared by nodes).
+  std::string store = "sqlite";
   std::string listen = "0.0.0.0:8443";
   std::string tls_cert = "certs/out/server.crt";
   std::string tls_key = "certs/out/server.key";

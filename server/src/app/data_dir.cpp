@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "audit/signing_key.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace tmc::app {
@@ -31,11 +32,16 @@ crypto::KeyRing DataDir::load_key_ring() const {
   return crypto::KeyRing::load(key_file());
 }
 
-std::unique_ptr<store::Store> DataDir::open_store() const {
+std::unique_ptr<store::Store> DataDir::open_store(const std::string& store) const {
   if (!std::filesystem::is_directory(root_)) {
     throw std::runtime_error("data directory " + root_.string() +
                              " does not exist; run 'tmc-admin --data-dir " + root_.string() +
                              " init'");
+  }
+  if (store::is_postgres_uri(store)) {
+    store::PostgresOptions options;
+    options.conninfo = store;
+    return store::open_postgres_store(options);
   }
   store::SqliteOptions options;
   options.path = database().string();

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 
 #include "crypto/keyring.hpp"
 #include "store/store.hpp"
@@ -28,8 +29,10 @@ class DataDir {
 
   // Opens the existing deployment: the key ring (mode checked) and the store (migrations
   // applied). Throws std::runtime_error with one line naming the problem.
+  // store is "sqlite" (tmc.db in this directory) or a postgresql:// URI (see Config::store);
+  // the key ring and blobs stay in this directory either way.
   crypto::KeyRing load_key_ring() const;
-  std::unique_ptr<store::Store> open_store() const;
+  std::unique_ptr<store::Store> open_store(const std::string& store = "sqlite") const;
 
  private:
   std::filesystem::path root_;

@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -101,7 +102,7 @@ std::uint16_t ServerApp::start() {
   if (!s.config.client_ca.empty()) check_tls_file(s.config.client_ca, "client CA bundle", false);
   const DataDir data_dir(s.config.data_dir);
   s.keys = data_dir.load_key_ring();
-  s.store = data_dir.open_store();
+  s.store = data_dir.open_store(s.config.store);
   s.audit.start(*s.store, audit::SigningKey::load_or_create(data_dir.audit_key_file()), s.clock);
 
   domain::AuthOptions auth_options;
@@ -142,6 +143,8 @@ std::uint16_t ServerApp::start() {
   scheduling_options.reminders.lead_times = s.config.reminder_lead_times;
   s.scheduling = std::make_unique<domain::SchedulingService>(
       *s.store, s.clock, s.audit, *s.consultations, scheduling_options);
+  // Lead times may have changed in the configuration since appointments were booked.
+  s.scheduling->apply_reminder_policy(s.clock.now());
   // (end of scheduling wiring)
 
   api::Services services;
@@ -448,7 +451,21 @@ void ServerApp::stop() {
 
 api::Api& ServerApp::api() { return *state_->api; }
 
+namespace {
+
+// libprotobuf reports every string field with invalid UTF-8 on stderr at ERROR: a client could
+// flood the log with it. The request already gets its own error answer, so such lines are debug.
+void log_protobuf_message(google::protobuf::LogLevel level, const char* /*file*/, int /*line*/,
+                          const std::string& message) {
+  const auto as_spdlog = level >= google::protobuf::LOGLEVEL_FATAL ? spdlog::level::critical
+                                                                    : spdlog::level::debug;
+  spdlog::log(as_spdlog, "protobuf: {}", message);
+}
+
+}  // namespace
+
 void configure_logging(const Config& config) {
+  google::protobuf::SetLogHandler(&log_protobuf_message);
   auto logger = spdlog::stderr_color_mt("tmc");
   if (config.log_format == "json") {
     logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","message":"%v"})",

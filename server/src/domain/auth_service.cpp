@@ -169,6 +169,17 @@ Status AuthService::logout(const Caller& caller) {
   return ok();
 }
 
+void AuthService::refuse_session(const Caller& caller, const std::string& action, bool revoke) {
+  if (revoke) {
+    store_.write([&](store::Tx& tx) {
+      tx.revoke_session(caller.session_token_hash);
+      return true;
+    });
+  }
+  audit_.record({caller.user.id, caller.user.organization_id, action, {}, AuditOutcome::denied,
+                 caller.remote_address});
+}
+
 Result<TotpEnrollmentResult> AuthService::enroll_totp(const std::string& username) {
   if (keys_ == nullptr) {
     return make_error(Code::failed_precondition, "no key ring to protect the TOTP secret");

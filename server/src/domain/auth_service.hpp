@@ -69,6 +69,11 @@ class AuthService {
   // Revokes the caller's session token.
   Status logout(const Caller& caller);
 
+  // Records that the transport refused a session login or resume had just granted (action names
+  // the reason, e.g. "login.certificate_mismatch"); revoke: the token was issued by that login
+  // and is revoked again.
+  void refuse_session(const Caller& caller, const std::string& action, bool revoke);
+
   // Hashes a password with the configured parameters (for user creation and reset).
   std::string hash_password(const std::string& password) const;
 

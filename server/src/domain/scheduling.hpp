@@ -1,4 +1,4 @@
-// Availability rules -> UTC slots (time-zone and DST aware), slot overlap checks, local formatting.
+// Availability rules -> UTC slots (time-zone and DST aware), slot overlap checks.
 #pragma once
 
 #include <chrono>
@@ -9,6 +9,7 @@
 
 #include "common/clock.hpp"
 #include "common/result.hpp"
+#include "domain/time_zone.hpp"  // format_local() & co. for callers that show slots
 
 namespace tmc::domain {
 
@@ -118,23 +119,5 @@ struct RepublishPlan {
 Result<RepublishPlan> plan_republish(const std::vector<ExistingSlot>& existing,
                                      const std::vector<SlotSpan>& desired, TimePoint now,
                                      TimePoint until);
-
-// "2026-12-01 14:00 CST (UTC+08:00, Asia/Shanghai)"; the zone abbreviation is left out when the
-// tz database only has a numeric one: "2026-12-01 12:00 (UTC+06:00, Asia/Urumqi)". An unknown
-// zone formats in UTC: "2026-12-01 06:00 (UTC+00:00, UTC)".
-std::string format_local(TimePoint instant, const std::string& time_zone);
-
-// A slot for a viewer: "2026-12-01 14:00-14:30 CST (UTC+08:00, Asia/Shanghai)"; the end carries
-// its own date when it falls on another local day.
-std::string format_local_range(TimePoint starts_at, TimePoint ends_at,
-                               const std::string& time_zone);
-
-// "2026-12-01 06:00Z" (for logs and error messages).
-std::string format_utc(TimePoint instant);
-
-// Parses "YYYY-MM-DD HH:MM" (or with 'T' as separator) as wall-clock time in `time_zone`.
-// An ambiguous time (fall back) resolves to the earlier instant. Errors (INVALID_ARGUMENT):
-// unknown zone, malformed text, a local time that does not exist in the zone (spring forward).
-Result<TimePoint> parse_local(const std::string& local_datetime, const std::string& time_zone);
 
 }  // namespace tmc::domain

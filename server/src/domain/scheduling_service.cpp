@@ -125,8 +125,10 @@ Result<std::vector<SlotRecord>> SchedulingService::publish(const Caller& caller,
     return make_error(Code::permission_denied,
                       "only specialists and their coordinators publish availability");
   }
-  if (request.rules.empty() && request.slots.empty()) {
-    return make_error(Code::invalid_argument, "nothing to publish: give rules or slots");
+  const bool replace_rules = !request.rules.empty() || request.withdraw_rules;
+  if (!replace_rules && request.slots.empty()) {
+    return make_error(Code::invalid_argument,
+                      "nothing to publish: give rules or slots, or withdraw the rules");
   }
   const auto now = clock_.now();
   const TimePoint until = now + options_.slot_horizon;
@@ -167,9 +169,12 @@ Result<std::vector<SlotRecord>> SchedulingService::publish(const Caller& caller,
         (user.role == store::Role::coordinator &&
          user.organization_id == specialist->organization_id);
     if (!allowed) {
-      result.emplace(make_error(Code::permission_denied,
-                                "only the specialist or a coordinator of their hospital may "
-                                "publish their availability"));
+      // Another hospital's staff are not the caller's to probe: as unknown as a wrong id.
+      result.emplace(specialist->organization_id != user.organization_id
+                         ? make_error(Code::not_found, "specialist not found")
+                         : make_error(Code::permission_denied,
+                                      "only the specialist or a coordinator of their hospital "
+                                      "may publish their availability"));
       return false;
     }
     auto fail = [&](Error error) {
@@ -177,20 +182,21 @@ Result<std::vector<SlotRecord>> SchedulingService::publish(const Caller& caller,
       return false;
     };
 
-    // Stored slots still to come: those derived from rules are re-planned when rules are given;
-    // the rest (single slots, and everything when only single slots are published) stay.
+    // Stored slots still to come: those derived from rules are re-planned when rules are given
+    // or withdrawn; the rest (single slots, and everything when only single slots are
+    // published) stay.
     const auto stored = tx.list_specialist_slots(specialist_id, now);
     std::vector<SlotRecord> staying;
     std::vector<ExistingSlot> replanned;
     for (const auto& slot : stored) {
-      if (slot.from_rule && !request.rules.empty()) {
+      if (slot.from_rule && replace_rules) {
         replanned.push_back({slot.id, span_of(slot), slot.booked});
       } else {
         staying.push_back(slot);
       }
     }
     std::vector<SlotRecord> created;
-    if (!request.rules.empty()) {
+    if (replace_rules) {
       auto plan = plan_republish(replanned, desired, now, until);
       if (!plan) {
         const auto& error = plan.error();
@@ -580,6 +586,49 @@ int SchedulingService::extend_availability(TimePoint now) {
     });
   }
   return created;
+}
+
+int SchedulingService::apply_reminder_policy(TimePoint now) {
+  // Every appointment belongs to the consultation of some organisation, so the organisations'
+  // listings together cover them all.
+  std::set<std::string> seen;
+  std::vector<std::string> upcoming;
+  store_.read([&](store::Tx& tx) {
+    for (const auto& organization : tx.list_organizations()) {
+      store::AppointmentQuery query;
+      query.coordinator_organization_id = organization.id;
+      query.from = now;
+      query.to = TimePoint::max();
+      while (true) {
+        const auto page = tx.list_appointments(query);
+        for (const auto& appointment : page) {
+          if (appointment.state == AppointmentState::booked && seen.insert(appointment.id).second) {
+            upcoming.push_back(appointment.id);
+          }
+        }
+        if (static_cast<int>(page.size()) < query.limit) break;
+        // Resume at the last start; appointments sharing it come again and are skipped.
+        if (page.back().starts_at == query.from) break;
+        query.from = page.back().starts_at;
+      }
+    }
+  });
+  int changed = 0;
+  for (const auto& id : upcoming) {
+    store_.write([&](store::Tx& tx) {
+      auto appointment = tx.find_appointment(id);
+      if (!appointment || appointment->state != AppointmentState::booked) return false;
+      const auto next = next_reminder_time(appointment->starts_at, now,
+                                           from_minutes(tx.list_sent_reminders(id)),
+                                           options_.reminders);
+      if (next == appointment->next_reminder_at) return false;
+      appointment->next_reminder_at = next;
+      tx.update_appointment(*appointment);
+      ++changed;
+      return true;
+    });
+  }
+  return changed;
 }
 
 int SchedulingService::queue_due_reminders(TimePoint now) {

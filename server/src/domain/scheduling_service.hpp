@@ -29,6 +29,8 @@ struct PublishAvailability {
   std::string specialist_id;  // empty = the caller
   std::vector<AvailabilityRule> rules;
   std::vector<SlotSpan> slots;
+  // Replace the previous rules even when `rules` is empty (withdrawing them all).
+  bool withdraw_rules = false;
 };
 
 struct SlotFilter {
@@ -50,12 +52,12 @@ class SchedulingService {
                     const ConsultationService& consultations, SchedulingOptions options);
 
   // Caller: a specialist for themselves or a coordinator of the specialist's organisation.
-  // Expands the rules from now up to the horizon; all-or-nothing. When rules are given they
-  // replace the specialist's previous rules: unbooked future slots no longer offered are removed,
-  // booked ones are kept. Answers the created slots, sorted by start. Errors: INVALID_ARGUMENT
-  // (malformed rule or slot, a single slot in the past, nothing to publish, two new slots
-  // overlapping), ALREADY_EXISTS (a new slot overlaps a kept slot, which the message names),
-  // NOT_FOUND (unknown specialist), PERMISSION_DENIED.
+  // Expands the rules from now up to the horizon; all-or-nothing. When rules are given (or
+  // withdraw_rules is set) they replace the specialist's previous rules: unbooked future slots
+  // no longer offered are removed, booked ones are kept. Answers the created slots, sorted by
+  // start. Errors: INVALID_ARGUMENT (malformed rule or slot, a single slot in the past, nothing
+  // to publish, two new slots overlapping), ALREADY_EXISTS (a new slot overlaps a kept slot,
+  // which the message names), NOT_FOUND (unknown specialist), PERMISSION_DENIED.
   Result<std::vector<store::SlotRecord>> publish(const Caller& caller,
                                                  const PublishAvailability& request);
 
@@ -84,6 +86,12 @@ class SchedulingService {
   // Rolls every specialist's rules forward so slots exist up to now + horizon (slots that would
   // clash with a slot published since are skipped). Returns the number of slots created.
   int extend_availability(TimePoint now);
+
+  // Recomputes when each upcoming BOOKED appointment next needs a reminder decision under the
+  // current lead times, so lead times changed in the configuration since the appointments were
+  // booked apply to them too (a new, longer lead time is not missed). Call at start-up, before
+  // queue_due_reminders(). Returns how many appointments changed.
+  int apply_reminder_policy(TimePoint now);
 
   // Decides the reminders due at now, recording each (appointment, lead time) as handled and
   // queueing one pending reminder per recipient in the same transaction. Returns how many

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -60,13 +61,18 @@ struct Spawned {
   int out = -1;
 };
 
-Spawned spawn(const std::vector<std::string>& argv) {
+// stderr_file: where the child's stderr goes (appended); empty: inherited.
+Spawned spawn(const std::vector<std::string>& argv, const std::string& stderr_file = {}) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) fail_errno("pipe2");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  if (!stderr_file.empty()) {
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_file.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0600);
+  }
   std::vector<char*> args;
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
@@ -176,10 +182,13 @@ std::uint16_t ServerProcess::start(std::chrono::milliseconds timeout) {
                                    "--listen", "127.0.0.1:0",
                                    "--tls-cert", certs + "/server.crt",
                                    "--tls-key", certs + "/server.key",
-                                   "--scrypt-log2n", "10",
-                                   "--log-level", "warn"};
+                                   "--scrypt-log2n", "10"};
+  // Quiet by default; a test that studies the log asks for its own level.
+  if (std::find(extra_args_.begin(), extra_args_.end(), "--log-level") == extra_args_.end()) {
+    argv.insert(argv.end(), {"--log-level", "warn"});
+  }
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
-  const auto child = spawn(argv);
+  const auto child = spawn(argv, log_file_.string());
   pid_ = child.pid;
   pidfd_ = child.pidfd;
   stdout_ = child.out;

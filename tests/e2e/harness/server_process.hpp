@@ -41,7 +41,8 @@ ProcessOutput run_process(const std::vector<std::string>& argv,
 // running child and reaps it.
 class ServerProcess {
  public:
-  // extra_args are appended to the command line (e.g. {"--deadline-emergency-s", "3"}).
+  // extra_args are appended to the command line (e.g. {"--deadline-emergency-s", "3"}); without
+  // a "--log-level" among them the server logs at warn.
   explicit ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {});
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
@@ -60,6 +61,10 @@ class ServerProcess {
   // Waits up to timeout for the child to exit by itself; nothing at the timeout.
   std::optional<ExitStatus> wait_exit(std::chrono::milliseconds timeout);
 
+  // From the next start() on, the server's log (its stderr) is appended to file instead of
+  // going to the test's stderr.
+  void capture_log(std::filesystem::path file) { log_file_ = std::move(file); }
+
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   std::uint16_t port() const { return port_; }
@@ -73,6 +78,7 @@ class ServerProcess {
 
   std::filesystem::path data_dir_;
   std::vector<std::string> extra_args_;
+  std::filesystem::path log_file_;
   pid_t pid_ = -1;
   int pidfd_ = -1;   // becomes readable when the child exits
   int stdout_ = -1;  // read end of the child's stdout, kept open while it runs

@@ -1,33 +1,21 @@
 // Auth and abuse limits over real TLS: TOTP, throttling, revocation of live sessions, request
 // rate, session count, slowloris handshake and idle peers.
-#include <sys/socket.h>
-
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/streambuf.hpp>
-#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
 #include "app/data_dir.hpp"
 #include "crypto/totp.hpp"
 #include "domain/auth_service.hpp"
 #include "domain/directory_service.hpp"
+#include "raw_tls_client.hpp"
 #include "test_server.hpp"
 
 namespace tmc::testing {
 namespace {
 
 namespace v1 = telemed::v1;
-namespace asio = boost::asio;
-namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
 constexpr auto revocation_deadline = 3s;
@@ -194,76 +182,6 @@ TEST(AuthIntegration, LiveSessionsPerUserAreLimited) {
   EXPECT_EQ(retried.status().code(), v1::OK);
 }
 
-// Shuts the socket down if a blocking read outlives its deadline, so a server that never
-// closes fails the test instead of hanging it.
-class Watchdog {
- public:
-  Watchdog(int fd, std::chrono::milliseconds limit)
-      : thread_([this, fd, limit] {
-          std::unique_lock lock(mutex_);
-          if (!disarmed_changed_.wait_for(lock, limit, [&] { return disarmed_; })) {
-            fired_ = true;
-            ::shutdown(fd, SHUT_RDWR);
-          }
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard lock(mutex_);
-      disarmed_ = true;
-    }
-    disarmed_changed_.notify_all();
-    thread_.join();
-  }
-  bool fired() {
-    std::lock_guard lock(mutex_);
-    return fired_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable disarmed_changed_;
-  bool disarmed_ = false;
-  bool fired_ = false;
-  std::thread thread_;
-};
-
-// A hand-driven TLS client: it writes what the test says and nothing else (no pongs).
-class RawTlsClient {
- public:
-  explicit RawTlsClient(std::uint16_t port) : tls_(ssl::context::tls_client), stream_(io_, tls_) {
-    tls_.set_verify_mode(ssl::verify_none);
-    stream_.lowest_layer().connect({asio::ip::make_address("127.0.0.1"), port});
-    stream_.handshake(ssl::stream_base::client);
-  }
-  int fd() { return stream_.lowest_layer().native_handle(); }
-  void write(const std::string& bytes) { asio::write(stream_, asio::buffer(bytes)); }
-  void write(const std::string& bytes, boost::system::error_code& ec) {
-    asio::write(stream_, asio::buffer(bytes), ec);
-  }
-  std::string read_until(const std::string& delimiter) {
-    asio::read_until(stream_, buffer_, delimiter);
-    return {asio::buffers_begin(buffer_.data()), asio::buffers_end(buffer_.data())};
-  }
-  // Reads (and discards, unanswered) whatever arrives until the server ends the connection;
-  // how long that took, or nullopt when the watchdog had to end it.
-  std::optional<std::chrono::steady_clock::duration> wait_closed(
-      std::chrono::milliseconds limit) {
-    const auto started = std::chrono::steady_clock::now();
-    Watchdog watchdog(fd(), limit);
-    boost::system::error_code ec;
-    char bytes[256];
-    while (!ec) stream_.read_some(asio::buffer(bytes), ec);
-    if (watchdog.fired()) return std::nullopt;
-    return std::chrono::steady_clock::now() - started;
-  }
-
- private:
-  asio::io_context io_;
-  ssl::context tls_;
-  ssl::stream<tcp::socket> stream_;
-  asio::streambuf buffer_;
-};
-
 TEST(AuthIntegration, SlowlorisHeadersAreCutOffAtTheHandshakeDeadline) {
   TestServer server([](app::Config& config) { config.handshake_timeout = 1000ms; });
   RawTlsClient client(server.port());
@@ -273,32 +191,32 @@ TEST(AuthIntegration, SlowlorisHeadersAreCutOffAtTheHandshakeDeadline) {
   const auto started = std::chrono::steady_clock::now();
   // One byte every 200 ms: each byte is activity, but the deadline counts from the accept, so
   // the server drops us after about a second; our writes then fail (reset by the peer).
-  boost::system::error_code ec;
+  bool refused = false;
   for (const char byte : request) {
-    client.write(std::string(1, byte), ec);
-    if (ec) break;
+    if (!client.try_write(std::string(1, byte))) {
+      refused = true;
+      break;
+    }
     std::this_thread::sleep_for(200ms);  // the dribble itself, not a synchronisation
   }
   const auto waited = std::chrono::steady_clock::now() - started;
-  EXPECT_TRUE(ec) << "the server accepted a dribbled header for " << request.size() * 200
-                  << " ms";
+  EXPECT_TRUE(refused) << "the server accepted a dribbled header for " << request.size() * 200
+                       << " ms";
   EXPECT_LT(waited, 3s);
 }
 
 TEST(AuthIntegration, APeerThatNeverAnswersPingsIsClosedAtTheIdleTimeout) {
   TestServer server([](app::Config& config) { config.idle_timeout = 1000ms; });
   RawTlsClient client(server.port());
-  client.write(
-      "GET /v1/ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-      "Sec-WebSocket-Protocol: telemed.v1\r\n\r\n");
+  client.write(websocket_upgrade_headers() + "\r\n");
   const auto response = client.read_until("\r\n\r\n");
   ASSERT_EQ(response.rfind("HTTP/1.1 101", 0), 0u) << response;
   // Upgraded; from now on the client reads (the server's pings) but never answers.
-  const auto waited = client.wait_closed(5000ms);
-  ASSERT_TRUE(waited.has_value()) << "the server kept a silent peer beyond 5 s";
-  EXPECT_GE(*waited, 500ms);
-  EXPECT_LT(*waited, 3s);
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(client.wait_closed(5000ms)) << "the server kept a silent peer beyond 5 s";
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_GE(waited, 500ms);
+  EXPECT_LT(waited, 3s);
 }
 
 }  // namespace

@@ -3,62 +3,15 @@
 
 #include <map>
 #include <sstream>
+#include <string>
+#include <vector>
 
-#include "cli/app.hpp"
-#include "test_server.hpp"
+#include "cli_fixture.hpp"
 
 namespace tmc::testing {
 namespace {
 
-struct Outcome {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-class ClientCli : public ::testing::Test {
- protected:
-  // tmc-client as username (its own token file), with input on standard input.
-  Outcome run_as(const std::string& username, std::vector<std::string> arguments,
-                 const std::string& input = {}) {
-    const auto options = server_.client_options();
-    std::vector<std::string> line = {
-        "--server", options.host + ":" + std::to_string(server_.port()), "--ca", options.ca_file,
-        "--token-file", (tokens_.path() / (username + ".token")).string()};
-    line.insert(line.end(), arguments.begin(), arguments.end());
-    std::istringstream in(input);
-    std::ostringstream out;
-    std::ostringstream err;
-    const int code = cli::run(line, in, out, err, [](std::string_view) {
-      return std::optional<std::string>();
-    });
-    return {code, out.str(), err.str()};
-  }
-
-  void login(const std::string& username) {
-    const auto outcome = run_as(username, {"login", username, "--password-stdin"},
-                                server_.password(username) + "\n");
-    ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
-  }
-
-  // Opens the article's emergency as bachu.clinician; returns the id.
-  std::string open_emergency() {
-    const auto opened = run_as(
-        "bachu.clinician",
-        {"consult", "open", "--specialty", "orthopedics", "--urgency", "emergency", "--patient",
-         "P-2026-0042", "--age", "19", "--sex", "m", "--question", "Crushed leg: save it?",
-         "--print-id"});
-    EXPECT_EQ(opened.exit_code, 0) << opened.err;
-    std::string id = opened.out;
-    while (!id.empty() && id.back() == '\n') id.pop_back();
-    EXPECT_FALSE(id.empty());
-    EXPECT_EQ(id.find('\n'), std::string::npos) << "--print-id prints only the id";
-    return id;
-  }
-
-  TestServer server_;
-  TempDir tokens_;
-};
+class ClientCli : public CliTest {};
 
 TEST_F(ClientCli, OpenAcceptChatReportAndRead) {
   login("bachu.clinician");
@@ -130,6 +83,140 @@ TEST_F(ClientCli, RefusalsExitOneWithTheStatus) {
   const auto early = run_as("bachu.clinician", {"consult", "post", id, "hello"});
   EXPECT_EQ(early.exit_code, cli::exit_failure);
   EXPECT_NE(early.err.find("FAILED_PRECONDITION"), std::string::npos) << early.err;
+}
+
+// Lines of out that contain text.
+std::vector<std::string> lines_with(const std::string& out, const std::string& text) {
+  std::vector<std::string> found;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(text) != std::string::npos) found.push_back(line);
+  }
+  return found;
+}
+
+// Hours published in Beijing time by a Jining specialist and booked from Yengisar: each side
+// reads its own clock, with the other's alongside.
+TEST_F(ClientCli, ScheduleShowsTimesInTheViewersZoneWithTheSpecialists) {
+  login("jining.eye1");
+  login("yengisar.clinician");
+  const std::string specialist = server_.user_id("jining.eye1");
+
+  const auto published = run_as(
+      "jining.eye1", {"schedule", "publish", "--weekdays", "tue", "--from", "14:00", "--to",
+                      "17:00", "--tz", "Asia/Shanghai", "--slot", "30m", "--capacity", "1"});
+  ASSERT_EQ(published.exit_code, 0) << published.err;
+  EXPECT_NE(published.out.find("for Dr. Kong Jie (Jining Partner Hospital)"), std::string::npos)
+      << published.out;
+  // The specialist's own organisation is on Beijing time: no second zone to show.
+  EXPECT_FALSE(lines_with(published.out, "14:00-14:30 Asia/Shanghai  ").empty())
+      << published.out;
+  EXPECT_EQ(published.out.find("Asia/Urumqi"), std::string::npos) << published.out;
+
+  const auto opened = run_as(
+      "yengisar.clinician",
+      {"consult", "open", "--specialty", "ophthalmology", "--urgency", "routine", "--patient",
+       "YG-2026-0311", "--age", "58", "--sex", "f", "--question", "Cataract or glaucoma?",
+       "--print-id"});
+  ASSERT_EQ(opened.exit_code, 0) << opened.err;
+  const std::string consultation = opened.out.substr(0, opened.out.find('\n'));
+
+  // Tuesdays 14:00-17:00 Asia/Shanghai are 12:00-15:00 for a viewer in Xinjiang time.
+  const auto slots = run_as("yengisar.clinician", {"schedule", "slots", "--specialty",
+                                                   "ophthalmology"});
+  ASSERT_EQ(slots.exit_code, 0) << slots.err;
+  const auto first_slots =
+      lines_with(slots.out, "12:00-12:30 Asia/Urumqi (14:00-14:30 Asia/Shanghai)");
+  ASSERT_FALSE(first_slots.empty()) << slots.out;
+  EXPECT_NE(first_slots.front().find("  Tue 20"), std::string::npos) << first_slots.front();
+  EXPECT_FALSE(lines_with(slots.out, "14:30-15:00 Asia/Urumqi (16:30-17:00 Asia/Shanghai)").empty())
+      << slots.out;
+  EXPECT_TRUE(lines_with(slots.out, "15:00-15:30 Asia/Urumqi").empty()) << slots.out;
+  EXPECT_NE(slots.out.find("Dr. Kong Jie (Jining Partner Hospital)"), std::string::npos);
+
+  const auto ids = run_as("yengisar.clinician",
+                          {"schedule", "slots", "--specialist", specialist, "--print-ids"});
+  ASSERT_EQ(ids.exit_code, 0) << ids.err;
+  std::istringstream id_lines(ids.out);
+  std::string first_slot;
+  std::string second_slot;
+  std::getline(id_lines, first_slot);
+  std::getline(id_lines, second_slot);
+  ASSERT_FALSE(second_slot.empty()) << ids.out;
+
+  const auto booked = run_as("yengisar.clinician", {"schedule", "book", first_slot,
+                                                    "--consultation", consultation});
+  ASSERT_EQ(booked.exit_code, 0) << booked.err;
+  EXPECT_EQ(booked.out.rfind("booked appointment ", 0), 0u) << booked.out;
+  EXPECT_NE(booked.out.find("12:00-12:30 Asia/Urumqi (14:00-14:30 Asia/Shanghai) (booked)"),
+            std::string::npos)
+      << booked.out;
+  const std::string appointment = booked.out.substr(19, booked.out.find(' ', 19) - 19);
+
+  const auto mine = run_as("yengisar.clinician", {"schedule", "list"});
+  ASSERT_EQ(mine.exit_code, 0) << mine.err;
+  const auto listed = lines_with(mine.out, appointment);
+  ASSERT_EQ(listed.size(), 1u) << mine.out;
+  EXPECT_NE(listed[0].find("12:00-12:30 Asia/Urumqi (14:00-14:30 Asia/Shanghai)  booked"),
+            std::string::npos)
+      << listed[0];
+  const auto in_beijing_time =
+      run_as("yengisar.clinician", {"schedule", "list", "--tz", "Asia/Shanghai"});
+  ASSERT_EQ(in_beijing_time.exit_code, 0) << in_beijing_time.err;
+  EXPECT_FALSE(lines_with(in_beijing_time.out, "14:00-14:30 Asia/Shanghai  booked").empty())
+      << in_beijing_time.out;
+  const auto reviewer = run_as("jining.eye1", {"schedule", "list"});
+  ASSERT_EQ(reviewer.exit_code, 0) << reviewer.err;
+  EXPECT_FALSE(lines_with(reviewer.out, "14:00-14:30 Asia/Shanghai  booked").empty())
+      << reviewer.out;
+
+  const auto moved = run_as("yengisar.clinician",
+                            {"schedule", "reschedule", appointment, "--slot", second_slot});
+  ASSERT_EQ(moved.exit_code, 0) << moved.err;
+  EXPECT_NE(moved.out.find("moved appointment " + appointment), std::string::npos) << moved.out;
+  EXPECT_NE(moved.out.find("12:30-13:00 Asia/Urumqi (14:30-15:00 Asia/Shanghai)"),
+            std::string::npos)
+      << moved.out;
+
+  // The first slot is free again; the second is full.
+  const auto free = run_as("yengisar.clinician",
+                           {"schedule", "slots", "--specialist", specialist, "--print-ids"});
+  ASSERT_EQ(free.exit_code, 0) << free.err;
+  EXPECT_NE(free.out.find(first_slot + '\n'), std::string::npos) << free.out;
+  EXPECT_EQ(free.out.find(second_slot + '\n'), std::string::npos) << free.out;
+
+  const auto cancelled = run_as("jining.eye1", {"schedule", "cancel", appointment, "--reason",
+                                                "patient transferred"});
+  ASSERT_EQ(cancelled.exit_code, 0) << cancelled.err;
+  EXPECT_NE(cancelled.out.find("cancelled appointment " + appointment), std::string::npos)
+      << cancelled.out;
+  EXPECT_NE(cancelled.out.find("(cancelled)"), std::string::npos) << cancelled.out;
+
+  // Withdrawn hours are no longer offered.
+  const auto withdrawn = run_as("jining.eye1", {"schedule", "withdraw"});
+  ASSERT_EQ(withdrawn.exit_code, 0) << withdrawn.err;
+  const auto none = run_as("yengisar.clinician", {"schedule", "slots", "--specialist", specialist});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out, "no free slots\n");
+}
+
+TEST_F(ClientCli, ScheduleRefusesBadInputBeforeAskingTheServer) {
+  login("jining.eye1");
+  const auto zone = run_as("jining.eye1", {"schedule", "list", "--tz", "Mars/Olympus"});
+  EXPECT_EQ(zone.exit_code, cli::exit_usage);
+  EXPECT_NE(zone.err.find("unknown time zone \"Mars/Olympus\""), std::string::npos) << zone.err;
+  const auto both = run_as("jining.eye1", {"schedule", "publish", "--weekdays", "tue", "--at",
+                                           "2026-12-01 14:00", "--length", "30m"});
+  EXPECT_EQ(both.exit_code, cli::exit_usage);
+  const auto missing = run_as("jining.eye1", {"schedule", "slots"});
+  EXPECT_EQ(missing.exit_code, cli::exit_usage);
+  EXPECT_NE(missing.err.find("give --specialty or --specialist"), std::string::npos)
+      << missing.err;
+  // A single slot in the past is the server's to refuse.
+  const auto past = run_as("jining.eye1", {"schedule", "publish", "--at", "2020-01-07 14:00",
+                                           "--length", "30m"});
+  EXPECT_EQ(past.exit_code, cli::exit_failure);
+  EXPECT_NE(past.err.find("INVALID_ARGUMENT"), std::string::npos) << past.err;
 }
 
 }  // namespace

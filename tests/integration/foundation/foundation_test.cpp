@@ -2,9 +2,7 @@
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-
+#include "raw_tls_client.hpp"
 #include "test_server.hpp"
 
 namespace tmc::testing {
@@ -200,19 +198,7 @@ TEST_F(Foundation, WrongSubprotocolIsRefused) {
 
 // Attempts a TLS handshake limited to one protocol version; true when it succeeds.
 bool handshake_with(std::uint16_t port, int version) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  SSL_CTX_set_min_proto_version(ctx, version);
-  SSL_CTX_set_max_proto_version(ctx, version);
-  SSL_CTX_set_security_level(ctx, 0);  // let the client offer old versions at all
-  SSL* ssl = SSL_new(ctx);
-  SSL_set_fd(ssl, socket.native_handle());
-  const bool ok = SSL_connect(ssl) == 1;
-  SSL_free(ssl);
-  SSL_CTX_free(ctx);
-  return ok;
+  return tls_handshake_succeeds(port, {version, version, {}});
 }
 
 TEST_F(Foundation, OldTlsVersionsAreRefused) {

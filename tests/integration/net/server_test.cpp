@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "net/server.hpp"
+#include "raw_tls_client.hpp"
 
 namespace tmc::net {
 namespace {
@@ -135,38 +136,7 @@ class FakeHandler : public api::Handler {
   int closed_ = 0;
 };
 
-// Shuts a socket down if a blocking client call outlives its deadline, so a broken server
-// fails the test instead of hanging it.
-class Watchdog {
- public:
-  Watchdog(int fd, std::chrono::milliseconds limit)
-      : thread_([this, fd, limit] {
-          std::unique_lock lock(mutex_);
-          if (!disarmed_changed_.wait_for(lock, limit, [&] { return disarmed_; })) {
-            fired_ = true;
-            ::shutdown(fd, SHUT_RDWR);
-          }
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard lock(mutex_);
-      disarmed_ = true;
-    }
-    disarmed_changed_.notify_all();
-    thread_.join();
-  }
-  bool fired() {
-    std::lock_guard lock(mutex_);
-    return fired_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable disarmed_changed_;
-  bool disarmed_ = false;
-  bool fired_ = false;
-  std::thread thread_;
-};
+using tmc::testing::Watchdog;
 
 int native(Client& client) { return beast::get_lowest_layer(client).native_handle(); }
 int native(TlsSocket& socket) { return socket.lowest_layer().native_handle(); }

@@ -15,7 +15,7 @@
 
 #include <gtest/gtest.h>
 
-#include "../case_files/case_file_client.hpp"
+#include "case_file_client.hpp"
 #include "test_server.hpp"
 
 namespace tmc::testing::ops {

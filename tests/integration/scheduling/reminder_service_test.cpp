@@ -7,6 +7,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <stdlib.h>
 
@@ -47,14 +49,17 @@ class TempDir {
 
 // One "server lifetime": a store on the directory and the services over it.
 struct Node {
-  Node(const std::filesystem::path& dir, const Clock& clock, const crypto::KeyRing& keys)
+  // Reminders at 24 h and 15 min unless `reminders` says otherwise (as the configuration may).
+  Node(const std::filesystem::path& dir, const Clock& clock, const crypto::KeyRing& keys,
+       ReminderPolicy reminders = {})
       : vault(keys) {
     store::SqliteOptions options;
     options.path = (dir / "tmc.db").string();
     store = store::open_sqlite_store(options);
     consultations = std::make_unique<ConsultationService>(*store, clock, audit, vault,
                                                           DeadlinePolicy{});
-    SchedulingOptions scheduling_options;  // reminders at 24 h and 15 min
+    SchedulingOptions scheduling_options;
+    scheduling_options.reminders = std::move(reminders);
     scheduling = std::make_unique<SchedulingService>(*store, clock, audit, *consultations,
                                                      scheduling_options);
   }
@@ -112,9 +117,18 @@ class ReminderServiceTest : public ::testing::Test {
         {node_->caller("clin").user.id, node_->caller("eye").user.id}, now);
   }
 
-  void restart() {
+  // A new server lifetime on the same store; `reminders` as configured for it.
+  void restart(ReminderPolicy reminders = {}) {
     node_.reset();
-    node_.emplace(dir_.path(), clock_, keys_);
+    node_.emplace(dir_.path(), clock_, keys_, std::move(reminders));
+  }
+
+  // Every stored slot of the specialist ending after now.
+  std::vector<store::SlotRecord> stored_slots(const std::string& specialist_id) {
+    std::vector<store::SlotRecord> slots;
+    node_->store->read(
+        [&](store::Tx& tx) { slots = tx.list_specialist_slots(specialist_id, clock_.now()); });
+    return slots;
   }
 
   TempDir dir_;
@@ -226,6 +240,67 @@ TEST_F(ReminderServiceTest, RescheduledAppointmentIsRemindedForItsNewTime) {
   auto reminders = take(clock_.now());
   ASSERT_EQ(reminders.size(), 2u);
   EXPECT_EQ(reminders[0].starts_in_seconds, 24 * 3600);
+}
+
+TEST_F(ReminderServiceTest, ChangedLeadTimesApplyToAppointmentsBookedBeforeARestart) {
+  const auto starts = kStart + 72h;
+  book_at(starts);  // under the default lead times, 24 h and 15 min
+  // The deployment now reminds two days and one hour ahead; the server comes back with that.
+  restart(ReminderPolicy{{48h, 60min}});
+  node_->scheduling->apply_reminder_policy(clock_.now());  // as the server does at start-up
+
+  clock_.set(starts - 48h);
+  EXPECT_EQ(node_->scheduling->queue_due_reminders(clock_.now()), 1);
+  auto early = take(clock_.now());
+  ASSERT_EQ(early.size(), 2u);
+  EXPECT_EQ(early[0].starts_in_seconds, 48 * 3600);
+
+  clock_.set(starts - 24h);  // no longer a lead time
+  EXPECT_EQ(node_->scheduling->queue_due_reminders(clock_.now()), 0);
+  clock_.set(starts - 60min);
+  EXPECT_EQ(node_->scheduling->queue_due_reminders(clock_.now()), 1);
+  auto late = take(clock_.now());
+  ASSERT_EQ(late.size(), 2u);
+  EXPECT_EQ(late[0].starts_in_seconds, 3600);
+  clock_.set(starts - 15min);  // dropped from the configuration
+  EXPECT_EQ(node_->scheduling->queue_due_reminders(clock_.now()), 0);
+}
+
+TEST_F(ReminderServiceTest, WithdrawingRulesRemovesUnbookedRuleSlotsOnly) {
+  const auto eye = node_->caller("eye");
+  PublishAvailability rules;
+  AvailabilityRule rule;  // Tuesdays 14:00-17:00 Beijing time, 30-minute slots
+  rule.weekdays = {Weekday::tuesday};
+  rule.local_start = "14:00";
+  rule.local_end = "17:00";
+  rule.time_zone = "Asia/Shanghai";
+  rules.rules.push_back(rule);
+  auto rule_slots = node_->scheduling->publish(eye, rules);
+  ASSERT_TRUE(rule_slots) << rule_slots.error().message;
+  ASSERT_GT(rule_slots->size(), 6u);
+  PublishAvailability single;
+  single.slots.push_back({kStart + 30h, kStart + 30h + 45min, 1});  // a Wednesday
+  auto single_slots = node_->scheduling->publish(eye, single);
+  ASSERT_TRUE(single_slots) << single_slots.error().message;
+  const auto booked_slot = rule_slots->at(1).id;
+  ASSERT_TRUE(node_->scheduling->book(node_->caller("clin"), booked_slot, consultation_id_));
+
+  // Nothing given and nothing withdrawn is still a mistake.
+  EXPECT_EQ(node_->scheduling->publish(eye, PublishAvailability{}).error().code,
+            Code::invalid_argument);
+
+  PublishAvailability withdraw;
+  withdraw.withdraw_rules = true;
+  auto withdrawn = node_->scheduling->publish(eye, withdraw);
+  ASSERT_TRUE(withdrawn) << withdrawn.error().message;
+  EXPECT_TRUE(withdrawn->empty());
+  std::vector<std::string> left;
+  for (const auto& slot : stored_slots(eye.user.id)) left.push_back(slot.id);
+  EXPECT_EQ(left, (std::vector<std::string>{booked_slot, single_slots->front().id}));
+
+  // No rules left to roll forward, even well past the old horizon.
+  clock_.set(kStart + 10 * 24h);
+  EXPECT_EQ(node_->scheduling->extend_availability(clock_.now() + 70 * 24h), 0);
 }
 
 }  // namespace

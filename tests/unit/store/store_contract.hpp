@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <ostream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -13,12 +15,22 @@
 
 namespace tmc::store::testing {
 
+// Thrown by StoreBackend::open when the backend's server is not configured on this machine:
+// the test is skipped with this message (a backend that must run throws StoreError instead).
+class BackendUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // How a backend opens a store whose data lives under dir (a fresh, empty directory per test;
 // opening the same dir again must reach the same data).
 struct StoreBackend {
   std::string name;
   std::function<std::unique_ptr<Store>(const std::string& dir)> open;
 };
+
+// Names the backend in test listings (instead of the bytes of the struct).
+inline void PrintTo(const StoreBackend& backend, std::ostream* out) { *out << backend.name; }
 
 inline std::string backend_name(const ::testing::TestParamInfo<StoreBackend>& info) {
   return info.param.name;

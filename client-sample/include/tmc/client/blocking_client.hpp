@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,12 @@ class BlockingClient {
   // errc::timed_out after timeout ("timed out after 30000 ms waiting for the response to
   // list_organizations"), errc::not_connected, errc::connection_closed.
   telemed::v1::Response call(telemed::v1::ClientFrame frame, Duration timeout = default_timeout);
+
+  // Queues frame and returns at once; the future yields its Response or throws like call().
+  // Frames started from one thread are written in the order started, so a caller can keep a
+  // window of requests in flight and collect the answers in order.
+  std::future<telemed::v1::Response> call_async(telemed::v1::ClientFrame frame,
+                                                Duration timeout = default_timeout);
 
   // Queues every frame, in order, before awaiting any Response; returns the Responses in the
   // order of frames. The timeout applies to each call; the first failure is thrown.

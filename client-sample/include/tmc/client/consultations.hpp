@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "telemed/v1/frames.pb.h"
 #include "tmc/client/blocking_client.hpp"
@@ -62,6 +63,16 @@ struct Reply {
   bool ok() const noexcept { return status.code() == telemed::v1::OK; }
   explicit operator bool() const noexcept { return ok(); }
 };
+
+// The Reply of response; when OK, its result is moved out through the accessor `result`
+// (e.g. &Response::mutable_consultation).
+template <class T>
+Reply<T> make_reply(telemed::v1::Response response, T* (telemed::v1::Response::*result)()) {
+  Reply<T> reply;
+  reply.status = std::move(*response.mutable_status());
+  if (reply.ok()) reply.value = std::move(*(response.*result)());
+  return reply;
+}
 
 // Consultation calls over a connected, logged-in BlockingClient (which it does not own and which
 // must outlive it). Thread-safe like BlockingClient. Every call throws ClientError when the

@@ -1,11 +1,10 @@
 // SQLite Store: read pool (snapshot per read), write connection driven by the group-commit writer.
 #include "store/sqlite/sqlite_store.hpp"
 
-#include <condition_variable>
-#include <mutex>
 #include <utility>
 #include <vector>
 
+#include "store/connection_pool.hpp"
 #include "store/group_commit.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/migrations.hpp"
@@ -17,55 +16,6 @@ namespace {
 
 using sqlite::Connection;
 using sqlite::SqliteTx;
-
-// Fixed set of read-only connections; checkout blocks until one is free.
-class ReadPool {
- public:
-  explicit ReadPool(const SqliteOptions& options) {
-    const int size = options.read_connections > 0 ? options.read_connections : 1;
-    for (int i = 0; i < size; ++i) {
-      all_.push_back(std::make_unique<Connection>(options.path, Connection::Mode::read_only,
-                                                  options.busy_timeout));
-      idle_.push_back(all_.back().get());
-    }
-  }
-
-  // Returns the connection to the pool when it goes out of scope.
-  class Lease {
-   public:
-    Lease(ReadPool& pool, Connection& connection) : pool_(pool), connection_(connection) {}
-    ~Lease() { pool_.give_back(connection_); }
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    Connection& connection() { return connection_; }
-
-   private:
-    ReadPool& pool_;
-    Connection& connection_;
-  };
-
-  Lease checkout() {
-    std::unique_lock lock(mutex_);
-    available_.wait(lock, [this] { return !idle_.empty(); });
-    Connection* connection = idle_.back();
-    idle_.pop_back();
-    return Lease(*this, *connection);
-  }
-
- private:
-  void give_back(Connection& connection) {
-    {
-      std::lock_guard lock(mutex_);
-      idle_.push_back(&connection);
-    }
-    available_.notify_one();
-  }
-
-  std::vector<std::unique_ptr<Connection>> all_;
-  std::mutex mutex_;
-  std::condition_variable available_;
-  std::vector<Connection*> idle_;
-};
 
 // The batch transaction primitives on the single write connection.
 class SqliteBatchBackend final : public BatchBackend {
@@ -96,7 +46,11 @@ class SqliteStore final : public Store {
       : options_(options),
         write_connection_(options.path, Connection::Mode::read_write, options.busy_timeout),
         schema_version_(sqlite::apply_migrations(write_connection_)),
-        readers_(options),
+        readers_(options.read_connections,
+                 [options] {
+                   return std::make_unique<Connection>(options.path, Connection::Mode::read_only,
+                                                       options.busy_timeout);
+                 }),
         write_tx_(write_connection_, true),
         backend_(write_connection_),
         writer_(backend_, options.max_batch > 0 ? static_cast<std::size_t>(options.max_batch) : 1) {
@@ -146,7 +100,7 @@ class SqliteStore final : public Store {
   SqliteOptions options_;
   Connection write_connection_;  // used only by the writer thread once construction is done
   int schema_version_;
-  ReadPool readers_;
+  ConnectionPool<Connection> readers_;
   SqliteTx write_tx_;
   SqliteBatchBackend backend_;
   GroupCommitWriter writer_;  // last: its thread starts once everything above exists

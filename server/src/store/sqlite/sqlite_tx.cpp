@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <string>
 
+#include "store/record_rows.hpp"
+
 namespace tmc::store::sqlite {
 namespace {
 
@@ -14,35 +16,17 @@ int to_int(Enum value) {
 
 // ---- organisations ----
 
-constexpr const char* organization_select =
-    "SELECT id, name, kind, region, time_zone FROM organizations ";
+constexpr auto read_organization = &rows::read_organization<Query>;
+constexpr auto read_user = &rows::read_user<Query>;
+constexpr auto read_session = &rows::read_session<Query>;
+constexpr auto read_consultation = &rows::read_consultation<Query>;
+constexpr auto read_log = &rows::read_log<Query>;
+using rows::user_columns;
 
-Organization read_organization(const Query& row) {
-  Organization org;
-  org.id = row.text(0);
-  org.name = row.text(1);
-  org.kind = static_cast<OrganizationKind>(row.int32(2));
-  org.region = row.text(3);
-  org.time_zone = row.text(4);
-  return org;
-}
+const std::string organization_select =
+    std::string("SELECT ") + rows::organization_columns + " FROM organizations ";
 
 // ---- users ----
-
-constexpr const char* user_columns =
-    "u.id, u.username, u.display_name, u.role, u.organization_id, u.disabled, u.created_at";
-
-User read_user(const Query& row) {
-  User user;
-  user.id = row.text(0);
-  user.username = row.text(1);
-  user.display_name = row.text(2);
-  user.role = static_cast<Role>(row.int32(3));
-  user.organization_id = row.text(4);
-  user.disabled = row.boolean(5);
-  user.created_at = row.time(6);
-  return user;
-}
 
 // Shared tail of both list_users forms: ?1 role or NULL, ?2 organisation or '', ?3 include
 // disabled; the specialty (?4) is matched by the driving join when set.
@@ -52,57 +36,13 @@ constexpr const char* user_filter_tail =
 
 // ---- sessions ----
 
-SessionRecord read_session(const Query& row) {
-  SessionRecord session;
-  session.token_hash = row.blob(0);
-  session.user_id = row.text(1);
-  session.created_at = row.time(2);
-  session.expires_at = row.time(3);
-  session.revoked = row.boolean(4);
-  return session;
-}
-
 // ---- consultations ----
 
 // Column order shared by SELECT (read_consultation), INSERT and UPDATE (bind_consultation).
-constexpr const char* consultation_columns =
-    "c.id, c.state, c.urgency, c.specialty, c.patient_reference, c.patient_age_years,"
-    " c.patient_sex, c.requesting_organization_id, c.requester_id, c.assigned_specialist_id,"
-    " c.target_organization_id, c.preferred_specialist_id, c.wrapped_key, c.sealed_question,"
-    " c.sealed_summary, c.sealed_report, c.last_seq, c.candidate_count, c.respond_by,"
-    " c.escalated, c.created_at, c.updated_at";
-
 const std::string& consultation_select() {
   static const std::string sql =
-      std::string("SELECT ") + consultation_columns + " FROM consultations c ";
+      std::string("SELECT ") + rows::consultation_columns + " FROM consultations c ";
   return sql;
-}
-
-Consultation read_consultation(const Query& row) {
-  Consultation c;
-  c.id = row.text(0);
-  c.state = static_cast<ConsultationState>(row.int32(1));
-  c.urgency = static_cast<Urgency>(row.int32(2));
-  c.specialty = row.text(3);
-  c.patient_reference = row.text(4);
-  c.patient_age_years = row.int32(5);
-  c.patient_sex = static_cast<Sex>(row.int32(6));
-  c.requesting_organization_id = row.text(7);
-  c.requester_id = row.text(8);
-  c.assigned_specialist_id = row.text(9);
-  c.target_organization_id = row.text(10);
-  c.preferred_specialist_id = row.text(11);
-  c.wrapped_key = row.blob(12);
-  c.sealed_question = row.blob(13);
-  c.sealed_summary = row.blob(14);
-  c.sealed_report = row.blob(15);
-  c.last_seq = row.int64(16);
-  c.candidate_count = row.int32(17);
-  c.respond_by = row.optional_time(18);
-  c.escalated = row.boolean(19);
-  c.created_at = row.time(20);
-  c.updated_at = row.time(21);
-  return c;
 }
 
 void bind_consultation(Query& query, const Consultation& c) {
@@ -126,20 +66,8 @@ void bind_consultation(Query& query, const Consultation& c) {
 
 // ---- log ----
 
-constexpr const char* log_select =
-    "SELECT consultation_id, seq, sender_id, client_msg_id, posted_at, sealed_body"
-    " FROM consultation_log ";
-
-LogRecord read_log(const Query& row) {
-  LogRecord record;
-  record.consultation_id = row.text(0);
-  record.seq = row.int64(1);
-  record.sender_id = row.text(2);
-  record.client_msg_id = row.text(3);
-  record.posted_at = row.time(4);
-  record.sealed_body = row.blob(5);
-  return record;
-}
+const std::string log_select =
+    std::string("SELECT ") + rows::log_columns + " FROM consultation_log ";
 
 template <class Record, class Reader>
 std::vector<Record> collect(Query& query, Reader read) {
@@ -304,9 +232,9 @@ bool SqliteTx::set_user_disabled(std::string_view user_id, bool disabled) {
 // ---- sessions ----
 
 std::optional<SessionRecord> SqliteTx::find_session(std::string_view token_hash) {
-  auto query = db_.query(
-      "SELECT token_hash, user_id, created_at, expires_at, revoked FROM sessions"
-      " WHERE token_hash = ?1");
+  static const std::string sql =
+      std::string("SELECT ") + rows::session_columns + " FROM sessions WHERE token_hash = ?1";
+  auto query = db_.query(sql);
   query.bind(1, Blob{token_hash});
   return first<SessionRecord>(query, read_session);
 }

@@ -1,26 +1,17 @@
 // SQL for the audit log on SQLite: records (Merkle leaves) and signed tree heads.
 #include <string>
 
+#include "store/record_rows.hpp"
 #include "store/sqlite/sqlite_tx.hpp"
 
 namespace tmc::store::sqlite {
 namespace {
 
-constexpr const char* audit_record_select =
-    "SELECT idx, time, actor_id, action, patient_reference, record, leaf_hash"
-    " FROM audit_records ";
+constexpr auto read_audit_row = &rows::read_audit_row<Query>;
+constexpr auto read_audit_head = &rows::read_audit_head<Query>;
 
-AuditRow read_audit_row(const Query& row) {
-  AuditRow audit;
-  audit.index = row.int64(0);
-  audit.time = row.time(1);
-  audit.actor_id = row.text(2);
-  audit.action = row.text(3);
-  audit.patient_reference = row.text(4);
-  audit.record = row.text(5);
-  audit.leaf_hash = row.blob(6);
-  return audit;
-}
+const std::string audit_record_select =
+    std::string("SELECT ") + rows::audit_record_columns + " FROM audit_records ";
 
 std::vector<AuditRow> collect_audit_rows(Query& query) {
   std::vector<AuditRow> rows;
@@ -28,18 +19,8 @@ std::vector<AuditRow> collect_audit_rows(Query& query) {
   return rows;
 }
 
-constexpr const char* audit_head_select =
-    "SELECT tree_size, signed_at, root_hash, public_key, signature FROM audit_heads ";
-
-AuditHeadRow read_audit_head(const Query& row) {
-  AuditHeadRow head;
-  head.tree_size = row.int64(0);
-  head.signed_at = row.time(1);
-  head.root_hash = row.blob(2);
-  head.public_key = row.blob(3);
-  head.signature = row.blob(4);
-  return head;
-}
+const std::string audit_head_select =
+    std::string("SELECT ") + rows::audit_head_columns + " FROM audit_heads ";
 
 }  // namespace
 

@@ -16,7 +16,8 @@ std::string placeholders(int first, int count) {
   std::string list;
   for (int i = 0; i < count; ++i) {
     if (i != 0) list += ", ";
-    list += "?" + std::to_string(first + i);
+    list += '?';
+    list += std::to_string(first + i);
   }
   return list;
 }

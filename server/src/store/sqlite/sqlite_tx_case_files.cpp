@@ -1,64 +1,27 @@
 // SQL for case files on SQLite: unfinished uploads, finished files and their shares.
 #include <string>
 
+#include "store/record_rows.hpp"
 #include "store/sqlite/sqlite_tx.hpp"
 
 namespace tmc::store::sqlite {
 namespace {
 
 std::int64_t to_sql(std::uint64_t value) { return static_cast<std::int64_t>(value); }
-std::uint64_t from_sql(std::int64_t value) { return static_cast<std::uint64_t>(value); }
 
 // ---- uploads ----
 
-constexpr const char* upload_select =
-    "SELECT id, user_id, organization_id, consultation_id, file_name, media_type, size, sha256,"
-    " wrapped_key, header, committed_offset, created_at, updated_at FROM uploads ";
+constexpr auto read_upload = &rows::read_upload<Query>;
+constexpr auto read_case_file = &rows::read_case_file<Query>;
 
-Upload read_upload(const Query& row) {
-  Upload upload;
-  upload.id = row.text(0);
-  upload.user_id = row.text(1);
-  upload.organization_id = row.text(2);
-  upload.consultation_id = row.text(3);
-  upload.file_name = row.text(4);
-  upload.media_type = row.text(5);
-  upload.size = from_sql(row.int64(6));
-  upload.sha256 = row.blob(7);
-  upload.wrapped_key = row.blob(8);
-  upload.header = row.blob(9);
-  upload.committed_offset = from_sql(row.int64(10));
-  upload.created_at = row.time(11);
-  upload.updated_at = row.time(12);
-  return upload;
-}
+const std::string upload_select = std::string("SELECT ") + rows::upload_columns + " FROM uploads ";
 
 // ---- case files ----
 
-constexpr const char* case_file_columns =
-    "f.id, f.file_name, f.media_type, f.size, f.sha256, f.uploaded_by, f.organization_id,"
-    " f.created_at, f.upload_id, f.blob_id, f.wrapped_key, f.header";
-
 const std::string& case_file_select() {
-  static const std::string sql = std::string("SELECT ") + case_file_columns + " FROM case_files f ";
+  static const std::string sql =
+      std::string("SELECT ") + rows::case_file_columns + " FROM case_files f ";
   return sql;
-}
-
-CaseFile read_case_file(const Query& row) {
-  CaseFile file;
-  file.id = row.text(0);
-  file.file_name = row.text(1);
-  file.media_type = row.text(2);
-  file.size = from_sql(row.int64(3));
-  file.sha256 = row.blob(4);
-  file.uploaded_by = row.text(5);
-  file.organization_id = row.text(6);
-  file.created_at = row.time(7);
-  file.upload_id = row.text(8);
-  file.blob_id = row.text(9);
-  file.wrapped_key = row.blob(10);
-  file.header = row.blob(11);
-  return file;
 }
 
 }  // namespace
@@ -120,7 +83,7 @@ std::uint64_t SqliteTx::organization_storage_bytes(std::string_view organization
       " + (SELECT coalesce(sum(size), 0) FROM uploads WHERE organization_id = ?1)");
   query.bind(1, organization_id);
   if (!query.step()) return 0;
-  return from_sql(query.int64(0));
+  return static_cast<std::uint64_t>(query.int64(0));
 }
 
 void SqliteTx::insert_case_file(const CaseFile& file) {

@@ -1,7 +1,7 @@
 // SQL for scheduling on SQLite: availability rules, slots, appointments and reminder bookkeeping.
-#include <cstdlib>
 #include <string>
 
+#include "store/record_rows.hpp"
 #include "store/sqlite/sqlite_tx.hpp"
 
 namespace tmc::store::sqlite {
@@ -18,27 +18,6 @@ template <class Record, class Reader>
 std::optional<Record> first_row(Query& query, Reader read) {
   if (!query.step()) return std::nullopt;
   return read(query);
-}
-
-std::string join_weekdays(const std::vector<int>& weekdays) {
-  std::string text;
-  for (int day : weekdays) {
-    if (!text.empty()) text += ',';
-    text += std::to_string(day);
-  }
-  return text;
-}
-
-std::vector<int> split_weekdays(const std::string& text) {
-  std::vector<int> days;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    days.push_back(std::atoi(text.substr(start, comma - start).c_str()));
-    start = comma + 1;
-  }
-  return days;
 }
 
 // A JSON array of strings for json_each(); ids are URL-safe, but quote marks are escaped anyway.
@@ -58,46 +37,18 @@ std::string json_array(const std::vector<std::string>& values) {
 
 // ---- slots ----
 
-constexpr const char* slot_select =
-    "SELECT id, specialist_id, starts_at, ends_at, capacity, booked, from_rule FROM slots ";
+using rows::join_weekdays;
+constexpr auto read_slot = &rows::read_slot<Query>;
+constexpr auto read_appointment = &rows::read_appointment<Query>;
+constexpr auto read_pending = &rows::read_pending_reminder<Query>;
 
-SlotRecord read_slot(const Query& row) {
-  SlotRecord slot;
-  slot.id = row.text(0);
-  slot.specialist_id = row.text(1);
-  slot.starts_at = row.time(2);
-  slot.ends_at = row.time(3);
-  slot.capacity = row.int32(4);
-  slot.booked = row.int32(5);
-  slot.from_rule = row.boolean(6);
-  return slot;
-}
+const std::string slot_select = std::string("SELECT ") + rows::slot_columns + " FROM slots ";
 
 // ---- appointments ----
 
 // Column order shared by SELECT (read_appointment), INSERT and UPDATE (bind_appointment).
-constexpr const char* appointment_columns =
-    "a.id, a.slot_id, a.consultation_id, a.specialist_id, a.booked_by, a.starts_at, a.ends_at,"
-    " a.state, a.next_reminder_at, a.created_at, a.updated_at";
-
 std::string appointment_select(const char* tail) {
-  return std::string("SELECT ") + appointment_columns + " FROM appointments a " + tail;
-}
-
-Appointment read_appointment(const Query& row) {
-  Appointment a;
-  a.id = row.text(0);
-  a.slot_id = row.text(1);
-  a.consultation_id = row.text(2);
-  a.specialist_id = row.text(3);
-  a.booked_by = row.text(4);
-  a.starts_at = row.time(5);
-  a.ends_at = row.time(6);
-  a.state = static_cast<AppointmentState>(row.int32(7));
-  a.next_reminder_at = row.optional_time(8);
-  a.created_at = row.time(9);
-  a.updated_at = row.time(10);
-  return a;
+  return std::string("SELECT ") + rows::appointment_columns + " FROM appointments a " + tail;
 }
 
 void bind_appointment(Query& query, const Appointment& a) {
@@ -106,32 +57,18 @@ void bind_appointment(Query& query, const Appointment& a) {
   query.bind(9, a.next_reminder_at).bind(10, a.created_at).bind(11, a.updated_at);
 }
 
-PendingReminder read_pending(const Query& row) {
-  return PendingReminder{row.text(0), row.text(1), row.int32(2), row.time(3)};
-}
-
 }  // namespace
 
 // ---- rules ----
 
 std::vector<AvailabilityRuleRecord> SqliteTx::list_availability_rules(
     std::string_view specialist_id) {
-  auto query = db_.query(
-      "SELECT weekdays, local_start, local_end, time_zone, slot_minutes, capacity, valid_from,"
-      " valid_until FROM availability_rules WHERE specialist_id = ?1 ORDER BY position");
+  static const std::string sql = std::string("SELECT ") + rows::availability_rule_columns +
+                                 " FROM availability_rules WHERE specialist_id = ?1"
+                                 " ORDER BY position";
+  auto query = db_.query(sql);
   query.bind(1, specialist_id);
-  return collect_rows<AvailabilityRuleRecord>(query, [](const Query& row) {
-    AvailabilityRuleRecord rule;
-    rule.weekdays = split_weekdays(row.text(0));
-    rule.local_start = row.text(1);
-    rule.local_end = row.text(2);
-    rule.time_zone = row.text(3);
-    rule.slot_minutes = row.int32(4);
-    rule.capacity = row.int32(5);
-    rule.valid_from = row.text(6);
-    rule.valid_until = row.text(7);
-    return rule;
-  });
+  return collect_rows<AvailabilityRuleRecord>(query, &rows::read_availability_rule<Query>);
 }
 
 void SqliteTx::replace_availability_rules(std::string_view specialist_id,
@@ -364,9 +301,10 @@ void SqliteTx::queue_reminder(const PendingReminder& reminder) {
 }
 
 std::vector<PendingReminder> SqliteTx::list_pending_reminders(std::string_view user_id) {
-  auto query = db_.query(
-      "SELECT user_id, appointment_id, lead_minutes, queued_at FROM pending_reminders"
-      " WHERE user_id = ?1 ORDER BY queued_at, appointment_id");
+  static const std::string sql =
+      std::string("SELECT ") + rows::pending_reminder_columns +
+      " FROM pending_reminders WHERE user_id = ?1 ORDER BY queued_at, appointment_id";
+  auto query = db_.query(sql);
   query.bind(1, user_id);
   return collect_rows<PendingReminder>(query, read_pending);
 }

@@ -1,15 +1,18 @@
-// Case-file requests for tests: frames, windowed chunk uploads and whole-file downloads.
+// Case-file requests for tests: frames, partial chunk uploads and in-memory downloads.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <random>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crypto/hash.hpp"
 #include "telemed/v1/frames.pb.h"
 #include "tmc/client/blocking_client.hpp"
+#include "tmc/client/case_files.hpp"
 
 namespace tmc::testing::files {
 
@@ -29,62 +32,43 @@ inline std::string random_data(std::size_t size, std::uint64_t seed) {
   return data;
 }
 
+// The client library's request builders, with the tests' defaults.
 inline v1::ClientFrame begin_frame(const std::string& name, std::uint64_t size,
                                    const std::string& sha256,
                                    const std::string& consultation_id = {}) {
-  v1::ClientFrame frame;
-  auto* begin = frame.mutable_begin_upload();
-  begin->set_file_name(name);
-  begin->set_media_type("application/octet-stream");
-  begin->set_size(size);
-  begin->set_sha256(sha256);
-  begin->set_consultation_id(consultation_id);
-  return frame;
+  v1::BeginUploadRequest begin;
+  begin.set_file_name(name);
+  begin.set_media_type("application/octet-stream");
+  begin.set_size(size);
+  begin.set_sha256(sha256);
+  begin.set_consultation_id(consultation_id);
+  return client::requests::begin_upload(std::move(begin));
 }
 
 inline v1::ClientFrame resume_frame(const std::string& upload_id) {
-  v1::ClientFrame frame;
-  frame.mutable_begin_upload()->set_upload_id(upload_id);
-  return frame;
+  return client::requests::resume_upload(upload_id);
 }
 
 inline v1::ClientFrame chunk_frame(const std::string& upload_id, std::uint64_t offset,
                                    std::string data) {
-  v1::ClientFrame frame;
-  auto* chunk = frame.mutable_upload_chunk();
-  chunk->set_upload_id(upload_id);
-  chunk->set_offset(offset);
-  chunk->set_data(std::move(data));
-  return frame;
+  return client::requests::upload_chunk(upload_id, offset, std::move(data));
 }
 
 inline v1::ClientFrame finish_frame(const std::string& upload_id) {
-  v1::ClientFrame frame;
-  frame.mutable_finish_upload()->set_upload_id(upload_id);
-  return frame;
+  return client::requests::finish_upload(upload_id);
 }
 
 inline v1::ClientFrame read_frame(const std::string& file_id, std::uint64_t offset,
                                   std::uint32_t length = 0) {
-  v1::ClientFrame frame;
-  auto* read = frame.mutable_read_file();
-  read->set_file_id(file_id);
-  read->set_offset(offset);
-  read->set_length(length);
-  return frame;
+  return client::requests::read_file(file_id, offset, length);
 }
 
 inline v1::ClientFrame share_frame(const std::string& file_id, const std::string& consultation_id) {
-  v1::ClientFrame frame;
-  frame.mutable_share_case_file()->set_file_id(file_id);
-  frame.mutable_share_case_file()->set_consultation_id(consultation_id);
-  return frame;
+  return client::requests::share_case_file(file_id, consultation_id);
 }
 
 inline v1::ClientFrame list_frame(const std::string& consultation_id) {
-  v1::ClientFrame frame;
-  frame.mutable_list_case_files()->set_consultation_id(consultation_id);
-  return frame;
+  return client::requests::list_case_files(consultation_id);
 }
 
 // Sends data[from, to) in chunk_size pieces, window chunks in flight at a time. Returns the
@@ -118,19 +102,17 @@ inline SendResult send_chunks(Client& client, const std::string& upload_id, cons
   return result;
 }
 
-// begin_upload + every chunk + finish_upload; returns the finish Response.
+// The client library's upload of data (windowed); the refusal or the CaseFile as a Response.
 inline v1::Response upload(Client& client, const std::string& name, const std::string& data,
                            const std::string& consultation_id = {}) {
-  auto begun = client.call(begin_frame(name, data.size(), crypto::sha256(data), consultation_id));
-  if (begun.status().code() != v1::OK) return begun;
-  const auto& session = begun.upload_session();
-  auto sent = send_chunks(client, session.upload_id(), data, 0, data.size(), session.chunk_size());
-  if (sent.status.code() != v1::OK) {
-    v1::Response failed;
-    *failed.mutable_status() = sent.status;
-    return failed;
-  }
-  return client.call(finish_frame(session.upload_id()));
+  std::istringstream in(data);
+  auto uploaded = client::CaseFileClient(client).upload(
+      in, {.file_name = name, .media_type = "application/octet-stream",
+           .consultation_id = consultation_id});
+  v1::Response response;
+  *response.mutable_status() = std::move(uploaded.status);
+  if (response.status().code() == v1::OK) *response.mutable_case_file() = std::move(uploaded.value);
+  return response;
 }
 
 // Reads the whole file with consecutive read_file calls (window requests in flight).

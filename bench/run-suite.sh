@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# The standard benchmark suite behind `./tmc bench`: disk and crypto baselines, the peers' echo,
+# then tmc's scenarios, with the server under test pinned to one core and the load generator to
+# the other. Raw results go to OUT_DIR/results.jsonl; bench/summarize.py turns them into the
+# table of ratios and bench/results/latest.json.
+#
+# usage: bench/run-suite.sh BUILD_DIR PEERS_DIR OUT_DIR
+# Environment (defaults in brackets): TMC_BENCH_REPEAT [1] runs of every measurement (the
+# summary takes medians), TMC_BENCH_DURATION [4] seconds per measured phase, TMC_BENCH_PAIRS
+# [50], TMC_BENCH_SESSIONS [20000] idle sessions, TMC_BENCH_UPLOAD_MIB [256] single upload.
+set -euo pipefail
+
+build_dir="$1"
+peers_dir="$2"
+out_dir="$3"
+repeat="${TMC_BENCH_REPEAT:-1}"
+duration="${TMC_BENCH_DURATION:-4}"
+pairs="${TMC_BENCH_PAIRS:-50}"
+sessions="${TMC_BENCH_SESSIONS:-20000}"
+upload_mib="${TMC_BENCH_UPLOAD_MIB:-256}"
+echo_connections=100
+window=8
+message_bytes=256
+server_core=0
+load_core=1
+cert=certs/out/server.crt
+key=certs/out/server.key
+ca=certs/out/ca.crt
+bench_bin="${build_dir}/bench/tmc-bench"
+results="${out_dir}/results.jsonl"
+
+((repeat >= 1)) || { echo "TMC_BENCH_REPEAT must be at least 1" >&2; exit 2; }
+[[ "$(nproc)" -ge 2 ]] || echo "run-suite: fewer than 2 cores: server and load share one" >&2
+for tool in taskset openssl dd curl; do
+    command -v "${tool}" >/dev/null || { echo "run-suite: ${tool} not found" >&2; exit 2; }
+done
+mkdir -p "${out_dir}"
+: >"${results}"
+work="$(mktemp -d "${out_dir}/work.XXXXXX")"
+peer_pid=""
+server_pid=""
+cleanup() {
+    for pid in "${peer_pid}" "${server_pid}"; do
+        [[ -n "${pid}" ]] && kill -TERM "${pid}" 2>/dev/null && wait "${pid}" 2>/dev/null
+    done
+    rm -rf "${work}"
+}
+trap cleanup EXIT
+
+# Idle sessions need many descriptors on both sides; the hard limit caps the session count.
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+fd_limit="$(ulimit -n)"
+if [[ "${fd_limit}" != unlimited ]] && ((sessions + 1000 + 200 > fd_limit)); then
+    sessions=$((fd_limit - 1000 - 200))
+    echo "run-suite: open-file limit ${fd_limit}: measuring ${sessions} idle sessions" >&2
+fi
+
+step() { printf '\n--> %s\n' "$*"; }
+
+# Waits until something accepts TCP connections on 127.0.0.1:PORT (10 s at most).
+wait_for_port() {
+    local port="$1" attempt
+    for attempt in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "run-suite: nothing listens on port ${port}" >&2
+    return 1
+}
+
+# Appends one JSON line to the results.
+record() { printf '%s\n' "$1" >>"${results}"; }
+
+load() { taskset -c "${load_core}" "${bench_bin}" --json "${results}" "$@"; }
+
+# ---- baselines ------------------------------------------------------------------------------
+step "disk baseline: 1 GiB written with dd conv=fdatasync in the data directory's file system"
+for run in $(seq "${repeat}"); do
+    start=$(date +%s.%N)
+    dd if=/dev/zero of="${work}/dd.bin" bs=1M count=1024 conv=fdatasync status=none
+    end=$(date +%s.%N)
+    rm -f "${work}/dd.bin"
+    mib_s=$(awk -v s="${start}" -v e="${end}" 'BEGIN { printf "%.1f", 1024 / (e - s) }')
+    echo "dd: ${mib_s} MiB/s"
+    record "{\"scenario\":\"baseline\",\"label\":\"disk\",\"mib_per_second\":${mib_s}}"
+done
+
+step "crypto baseline: openssl speed (AES-256-GCM, SHA-256; 16 KiB blocks, one core)"
+for run in $(seq "${repeat}"); do
+    for algorithm in aes-256-gcm sha256; do
+        # The last line reads "<name> <rate per block size>k ..."; the last column is 16 KiB.
+        kbytes=$(taskset -c "${server_core}" openssl speed -seconds 1 -bytes 16384 \
+            -evp "${algorithm}" 2>/dev/null | tail -1 | awk '{ sub(/k$/, "", $NF); print $NF }')
+        mib_s=$(awk -v k="${kbytes}" 'BEGIN { printf "%.1f", k * 1000 / 1048576 }')
+        echo "${algorithm}: ${mib_s} MiB/s"
+        record "{\"scenario\":\"baseline\",\"label\":\"${algorithm}\",\"mib_per_second\":${mib_s}}"
+    done
+done
+
+# ---- peers ----------------------------------------------------------------------------------
+echo_args=(echo --subprotocol "" --path / --connections "${echo_connections}"
+    --window "${window}" --size "${message_bytes}" --warmup 1 --duration "${duration}"
+    --resumed 500 --ca "${ca}")
+port=9101
+for peer in beast-stock beast-tuned wspp-tuned; do
+    if [[ ! -x "${peers_dir}/${peer}" ]]; then
+        echo "run-suite: ${peers_dir}/${peer} missing (bench/peers/build-peers.sh): skipped" >&2
+        continue
+    fi
+    for run in $(seq "${repeat}"); do
+        step "peer ${peer} (run ${run}): echo, ${echo_connections} connections, ${window} in flight"
+        if [[ "${peer}" == wspp-* ]]; then
+            taskset -c "${server_core}" "${peers_dir}/${peer}" "${port}" "${cert}" "${key}" \
+                >/dev/null 2>&1 &
+        else
+            taskset -c "${server_core}" "${peers_dir}/${peer}" 127.0.0.1 "${port}" 1 "${cert}" \
+                "${key}" >/dev/null 2>&1 &
+        fi
+        peer_pid=$!
+        wait_for_port "${port}" || exit 1
+        load "${echo_args[@]}" --target "127.0.0.1:${port}" --server-pid "${peer_pid}" \
+            --label "${peer}" || echo "run-suite: ${peer} echo failed" >&2
+        kill -TERM "${peer_pid}" 2>/dev/null || true
+        wait "${peer_pid}" 2>/dev/null || true
+        peer_pid=""
+    done
+    port=$((port + 1))
+done
+
+# ---- tmc ------------------------------------------------------------------------------------
+step "seeding a data directory: demo network + ${pairs} bench clinicians and specialists"
+data="${work}/data"
+admin=("${build_dir}/server/admin/tmc-admin" --data-dir "${data}" --scrypt-log2n 10)
+"${admin[@]}" init >/dev/null
+"${admin[@]}" demo >/dev/null 2>&1
+users="${work}/users.txt"
+: >"${users}"
+password="bench-password-$$-${RANDOM}"
+for i in $(seq -w 1 "${pairs}"); do
+    printf '%s\n' "${password}" | "${admin[@]}" user add --username "bench.clinician.${i}" \
+        --role clinician --org bachu --password-stdin >/dev/null
+    printf '%s\n' "${password}" | "${admin[@]}" user add --username "bench.specialist.${i}" \
+        --role specialist --org shanghai --specialty cardiology --password-stdin >/dev/null
+    printf 'clinician bench.clinician.%s %s\nspecialist bench.specialist.%s %s\n' \
+        "${i}" "${password}" "${i}" "${password}" >>"${users}"
+done
+
+tmc_port=9443
+start_server() {
+    taskset -c "${server_core}" "${build_dir}/server/tmc-server" --data-dir "${data}" \
+        --listen "127.0.0.1:${tmc_port}" --tls-cert "${cert}" --tls-key "${key}" \
+        --io-threads 1 --log-level warn --idle-timeout-s 300 \
+        --max-sessions-per-user 0 --max-connections-per-address 0 \
+        --new-connections-per-second-per-address 0 --requests-per-second 0 \
+        --max-frame-bytes $((2 * 1024 * 1024)) --upload-chunk-bytes $((1024 * 1024)) \
+        >"${work}/server.log" 2>&1 &
+    server_pid=$!
+    wait_for_port "${tmc_port}"
+}
+stop_server() {
+    kill -TERM "${server_pid}" 2>/dev/null || true
+    wait "${server_pid}" 2>/dev/null || true
+    server_pid=""
+}
+tmc_args=(--target "127.0.0.1:${tmc_port}" --ca "${ca}" --users "${users}")
+
+start_server
+for run in $(seq "${repeat}"); do
+    step "tmc chat (run ${run}): ${pairs} pairs, ${window} in flight, then 25/50/75/90% open loop"
+    load chat "${tmc_args[@]}" --server-pid "${server_pid}" --pairs "${pairs}" \
+        --window "${window}" --size "${message_bytes}" --warmup 1 --duration "${duration}" \
+        --open-loop-fractions 0.25,0.5,0.75,0.9 --label tmc || echo "run-suite: chat failed" >&2
+done
+
+for run in $(seq "${repeat}"); do
+    step "tmc connections (run ${run}): ${sessions} idle sessions, then 1000 resumed"
+    stop_server  # a fresh server, so RSS per session is not blurred by earlier runs
+    start_server
+    load connections "${tmc_args[@]}" --server-pid "${server_pid}" \
+        --connections "${sessions}" --resumed 1000 --handshake-concurrency 64 --label tmc \
+        || echo "run-suite: connections failed" >&2
+done
+
+for run in $(seq "${repeat}"); do
+    step "tmc upload (run ${run}): 1 x ${upload_mib} MiB, then 4 x 64 MiB (1 MiB chunks)"
+    load upload "${tmc_args[@]}" --server-pid "${server_pid}" --uploads 1 \
+        --upload-mib "${upload_mib}" --chunk-kib 1024 --label tmc-single \
+        || echo "run-suite: upload failed" >&2
+    load upload "${tmc_args[@]}" --server-pid "${server_pid}" --uploads 4 --upload-mib 64 \
+        --chunk-kib 1024 --label tmc-concurrent || echo "run-suite: upload failed" >&2
+done
+for run in $(seq "${repeat}"); do
+    # Half the closed-loop chat rate measured above, while 4 uploads run.
+    chat_max=$(python3 -c 'import json, sys
+rates = [p["rate"] for line in open(sys.argv[1]) if line.strip()
+         for r in [json.loads(line)] if r.get("scenario") == "chat" and r.get("label") == "tmc"
+         for p in r.get("phases", []) if p["name"] == "closed loop"]
+print(int(sorted(rates)[len(rates) // 2]) if rates else 0)' "${results}")
+    if ((chat_max < 2)); then
+        echo "run-suite: no chat rate measured; chat beside uploads skipped" >&2
+        break
+    fi
+    step "tmc chat at $((chat_max / 2))/s beside 4 x 64 MiB uploads (run ${run})"
+    load upload "${tmc_args[@]}" --server-pid "${server_pid}" --uploads 4 --upload-mib 64 \
+        --chunk-kib 1024 --label tmc-beside-chat >/dev/null &
+    upload_pid=$!
+    sleep 1
+    load chat "${tmc_args[@]}" --server-pid "${server_pid}" --pairs "${pairs}" \
+        --size "${message_bytes}" --warmup 1 --duration "${duration}" --no-closed-loop \
+        --open-loop-rates "$((chat_max / 2))" --label tmc-beside-uploads \
+        || echo "run-suite: chat beside uploads failed" >&2
+    wait "${upload_pid}" || echo "run-suite: uploads beside chat failed" >&2
+done
+stop_server
+echo "${results}"

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Turns the raw results of bench/run-suite.sh into the table of ratios against the targets of
+docs/performance.md and a JSON summary (medians over repeated runs of the same measurement).
+
+usage: bench/summarize.py RESULTS_JSONL OUT_JSON
+"""
+import json
+import platform
+import statistics
+import sys
+import time
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def load(path):
+    runs = []
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            line = line.strip()
+            if line:
+                runs.append(json.loads(line))
+    return runs
+
+
+def phases(runs, scenario, label, name):
+    """Every phase called `name` of the runs of (scenario, label)."""
+    return [phase for run in runs if run.get("scenario") == scenario and run.get("label") == label
+            for phase in run.get("phases", []) if phase.get("name") == name]
+
+
+def figure(found, key, sub=None):
+    values = []
+    for phase in found:
+        value = phase.get(sub, {}).get(key) if sub else phase.get(key)
+        values.append(value)
+    return median(values)
+
+
+def baseline(runs, label):
+    return median([run.get("mib_per_second") for run in runs
+                   if run.get("scenario") == "baseline" and run.get("label") == label])
+
+
+def ratio(a, b):
+    return a / b if a is not None and b not in (None, 0) else None
+
+
+def main():
+    runs = load(sys.argv[1])
+    peers = ["beast-stock", "beast-tuned", "wspp-tuned"]
+    peer = {}
+    for name in peers:
+        echo = phases(runs, "echo", name, "closed loop")
+        shake = phases(runs, "echo", name, "full TLS + ws handshakes")
+        peer[name] = {
+            "echoes_per_second": figure(echo, "rate"),
+            "echoes_per_server_cpu_second": figure(echo, "operations_per_server_cpu_second"),
+            "echo_p99_us": figure(echo, "p99", "latency_us"),
+            "handshakes_per_server_cpu_second": figure(shake, "operations_per_server_cpu_second"),
+        }
+    best_peer = max((n for n in peers if peer[n]["echoes_per_server_cpu_second"]),
+                    key=lambda n: peer[n]["echoes_per_server_cpu_second"], default=None)
+    best_echo = peer[best_peer]["echoes_per_server_cpu_second"] if best_peer else None
+
+    chat_closed = phases(runs, "chat", "tmc", "closed loop")
+    chat = {"messages_per_second": figure(chat_closed, "rate"),
+            "messages_per_server_cpu_second": figure(chat_closed, "operations_per_server_cpu_second"),
+            "closed_loop_p99_us": figure(chat_closed, "p99", "latency_us")}
+    for percent in (25, 50, 75, 90):
+        found = phases(runs, "chat", "tmc", f"open {percent}% of max")
+        chat[f"open_{percent}"] = {key: figure(found, key, "latency_us")
+                                   for key in ("p50", "p99", "p99_9", "max")}
+        chat[f"open_{percent}"]["rate"] = figure(found, "rate")
+
+    full = phases(runs, "connections", "tmc", "full TLS + ws + resume")
+    idle = phases(runs, "connections", "tmc", "idle sessions held")
+    resumed = phases(runs, "connections", "tmc", "resumed TLS + ws + resume")
+    sessions = {"full_per_server_cpu_second": figure(full, "operations_per_server_cpu_second"),
+                "full_per_second": figure(full, "rate"),
+                "resumed_per_server_cpu_second": figure(resumed, "operations_per_server_cpu_second"),
+                "tls_sessions_resumed": figure(resumed, "tls_sessions_resumed"),
+                "idle_sessions": figure(idle, "sessions_open"),
+                "rss_kib_per_session": figure(idle, "server_rss_kib_per_session")}
+
+    single = [p for run in runs if run.get("scenario") == "upload" and run.get("label") == "tmc-single"
+              for p in run.get("phases", [])]
+    multi = [p for run in runs if run.get("scenario") == "upload" and run.get("label") == "tmc-concurrent"
+             for p in run.get("phases", [])]
+    upload = {"single_mib_per_second": figure(single, "mib_per_second"),
+              "single_server_cpu_seconds_per_mib": figure(single, "server_cpu_seconds_per_mib"),
+              "concurrent_mib_per_second": figure(multi, "mib_per_second")}
+    beside = [p for run in runs if run.get("scenario") == "chat"
+              and run.get("label") == "tmc-beside-uploads" for p in run.get("phases", [])]
+    chat["beside_uploads"] = {key: figure(beside, key, "latency_us") for key in ("p50", "p99", "max")}
+    chat["beside_uploads"]["rate"] = figure(beside, "rate")
+    disk = baseline(runs, "disk")
+    aes = baseline(runs, "aes-256-gcm")
+    sha = baseline(runs, "sha256")
+    crypto_floor = (1 / aes + 1 / sha) if aes and sha else None  # CPU s per MiB: encrypt + hash
+
+    beast_shakes = peer["beast-tuned"]["handshakes_per_server_cpu_second"]
+    p50 = chat["open_50"]
+    rows = [
+        ("chat msgs per server CPU-s / best peer echoes per server CPU-s",
+         chat["messages_per_server_cpu_second"], best_echo,
+         ratio(chat["messages_per_server_cpu_second"], best_echo), ">= 1.0", 1.0, True),
+        ("chat msgs/s / best peer echoes/s (informational)", chat["messages_per_second"],
+         peer[best_peer]["echoes_per_second"] if best_peer else None,
+         ratio(chat["messages_per_second"],
+               peer[best_peer]["echoes_per_second"] if best_peer else None), "-", None, True),
+        ("chat p99 at 50% of max (ms)", ms(p50["p99"]), 2.0, ratio(ms(p50["p99"]), 2.0),
+         "<= 2 ms", 1.0, False),
+        ("chat p99.9 at 50% of max (ms)", ms(p50["p99_9"]), 10.0,
+         ratio(ms(p50["p99_9"]), 10.0), "<= 10 ms", 1.0, False),
+        ("server RSS per idle session (KiB)", sessions["rss_kib_per_session"], 32.0,
+         ratio(sessions["rss_kib_per_session"], 32.0), "<= 32 KiB", 1.0, False),
+        ("new sessions per server CPU-s / tuned Beast handshakes per server CPU-s",
+         sessions["full_per_server_cpu_second"], beast_shakes,
+         ratio(sessions["full_per_server_cpu_second"], beast_shakes), ">= 1.0", 1.0, True),
+        ("upload MiB/s (1 file) / disk baseline MiB/s", upload["single_mib_per_second"], disk,
+         ratio(upload["single_mib_per_second"], disk), ">= 0.75", 0.75, True),
+        ("upload server CPU per MiB / AES-GCM + SHA-256 floor", upload["single_server_cpu_seconds_per_mib"],
+         crypto_floor, ratio(upload["single_server_cpu_seconds_per_mib"], crypto_floor), "-", None, True),
+        ("chat p99 at 50% of max while 4 uploads run (ms)", ms(chat["beside_uploads"]["p99"]), 5.0,
+         ratio(ms(chat["beside_uploads"]["p99"]), 5.0), "<= 5 ms", 1.0, False),
+        ("slow consumers: RSS bounded", None, None, None, "bounded (not measured yet)", None, True),
+    ]
+
+    print()
+    print(f"{'figure':<72} {'tmc':>10} {'reference':>10} {'ratio':>7}  target      met")
+    table = []
+    for name, value, reference, r, target, threshold, higher_is_better in rows:
+        met = None
+        if r is not None and threshold is not None:
+            met = r >= threshold if higher_is_better else r <= threshold
+        print(f"{name:<72} {fmt(value):>10} {fmt(reference):>10} {fmt(r, 2):>7}  {target:<11} "
+              f"{'-' if met is None else ('yes' if met else 'NO')}")
+        table.append({"figure": name, "tmc": value, "reference": reference, "ratio": r,
+                      "target": target, "met": met})
+    print()
+    print("peers: " + ", ".join(
+        f"{n} {fmt(peer[n]['echoes_per_server_cpu_second'])} echoes/CPU-s, "
+        f"{fmt(peer[n]['handshakes_per_server_cpu_second'])} handshakes/CPU-s" for n in peers))
+    print(f"chat open loop p99 (ms) at 25/50/75/90%: " + " / ".join(
+        fmt(ms(chat[f'open_{p}']['p99']), 2) for p in (25, 50, 75, 90)))
+    print(f"baselines: disk {fmt(disk)} MiB/s, AES-256-GCM {fmt(aes)} MiB/s, SHA-256 {fmt(sha)} MiB/s")
+
+    summary = {
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"node": platform.node(), "processor": platform.processor() or platform.machine()},
+        "runs_per_measurement": max(1, len(chat_closed)),
+        "baselines": {"disk_mib_per_second": disk, "aes_256_gcm_mib_per_second": aes,
+                      "sha256_mib_per_second": sha},
+        "peers": peer, "best_peer": best_peer, "chat": chat, "sessions": sessions,
+        "upload": upload, "table": table,
+    }
+    with open(sys.argv[2], "w", encoding="utf-8") as out:
+        json.dump(summary, out, indent=2, sort_keys=True)
+        out.write("\n")
+
+
+def ms(us):
+    return us / 1000.0 if us is not None else None
+
+
+def fmt(value, digits=None):
+    if value is None:
+        return "n/a"
+    if digits is not None:
+        return f"{value:.{digits}f}"
+    return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+// tmc-client file upload, list, share and download end to end against a real server.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+
+#include "cli_fixture.hpp"
+
+namespace tmc::testing {
+namespace {
+
+std::string random_bytes(std::size_t size, unsigned seed) {
+  std::mt19937 generator(seed);
+  std::string data(size, '\0');
+  for (auto& byte : data) byte = static_cast<char>(generator() & 0xffu);
+  return data;
+}
+
+std::string read_whole(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+class FileCli : public CliTest {
+ protected:
+  TempDir files_;
+};
+
+TEST_F(FileCli, UploadListDownloadAndShare) {
+  login("bachu.clinician");
+  login("shanghai.ortho");
+  const std::string consultation = open_emergency();
+  ASSERT_EQ(run_as("shanghai.ortho", {"consult", "accept", consultation}).exit_code, 0);
+
+  const auto data = random_bytes((2u << 20) + 321, 7);
+  const auto source = files_.path() / "tibia-ap.dcm";
+  {
+    std::ofstream out(source, std::ios::binary);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  }
+
+  const auto uploaded = run_as("bachu.clinician", {"file", "upload", source.string(),
+                                                   "--consultation", consultation, "--print-id"});
+  ASSERT_EQ(uploaded.exit_code, 0) << uploaded.err;
+  const std::string file_id = printed_id(uploaded);
+  // Not a terminal: plain progress lines, the last one complete.
+  EXPECT_NE(uploaded.err.find("upload tibia-ap.dcm hashing"), std::string::npos) << uploaded.err;
+  EXPECT_NE(uploaded.err.find("100% 2.0 MiB of 2.0 MiB"), std::string::npos) << uploaded.err;
+  EXPECT_EQ(uploaded.err.find('\r'), std::string::npos);
+
+  const auto listed = run_as("shanghai.ortho", {"file", "list", "--consultation", consultation});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find(file_id), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("tibia-ap.dcm"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("application/dicom"), std::string::npos) << listed.out;
+
+  // The specialist downloads it without naming the consultation; the copy is identical.
+  const auto copy = files_.path() / "copy.dcm";
+  const auto downloaded =
+      run_as("shanghai.ortho", {"file", "download", file_id, "-o", copy.string()});
+  ASSERT_EQ(downloaded.exit_code, 0) << downloaded.err;
+  EXPECT_NE(downloaded.out.find("SHA-256 verified"), std::string::npos) << downloaded.out;
+  EXPECT_TRUE(read_whole(copy) == data);
+
+  // A second file, uploaded unshared and then shared, shows up second in the list.
+  const auto note = files_.path() / "labs.pdf";
+  std::ofstream(note, std::ios::binary) << "potassium 5.9 mmol/L";
+  const auto second = run_as("bachu.clinician", {"file", "upload", note.string(), "--name",
+                                                 "labs 2026-05-01.pdf", "--print-id"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  const std::string second_id = printed_id(second);
+  const auto shared =
+      run_as("bachu.clinician", {"file", "share", second_id, "--consultation", consultation});
+  ASSERT_EQ(shared.exit_code, 0) << shared.err;
+  const auto json =
+      run_as("shanghai.ortho", {"--json", "file", "list", "--consultation", consultation});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto first_at = json.out.find(file_id);
+  const auto second_at = json.out.find(second_id);
+  ASSERT_NE(second_at, std::string::npos) << json.out;
+  EXPECT_LT(first_at, second_at);
+  EXPECT_NE(json.out.find("\"media_type\": \"application/pdf\""), std::string::npos) << json.out;
+}
+
+TEST_F(FileCli, RefusalsAndMistakesExitWithClearMessages) {
+  login("bachu.clinician");
+  const auto missing =
+      run_as("bachu.clinician", {"file", "upload", (files_.path() / "absent.dcm").string()});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("cannot open"), std::string::npos) << missing.err;
+
+  const auto unknown = run_as("bachu.clinician", {"file", "download", "no-such-file", "-o",
+                                                  (files_.path() / "x").string()});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("NOT_FOUND"), std::string::npos) << unknown.err;
+  EXPECT_FALSE(std::filesystem::exists(files_.path() / "x"));
+
+  const auto no_output = run_as("bachu.clinician", {"file", "download", "some-id"});
+  EXPECT_EQ(no_output.exit_code, 64) << no_output.err;
+  EXPECT_EQ(run_as("bachu.clinician", {"file", "rename"}).exit_code, 64);
+}
+
+}  // namespace
+}  // namespace tmc::testing
