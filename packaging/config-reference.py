@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Regenerates the option table of docs/operations.md from `tmc-server --help`.
 
-usage: packaging/config-reference.py BUILD_DIR/server/tmc-server
+usage: packaging/config-reference.py [--check] BUILD_DIR/server/tmc-server
+
+With --check nothing is written: the exit status says whether the table is up to date (a test
+runs it that way, so the guide cannot drift from the binary).
 """
 import re
 import subprocess
@@ -36,7 +39,11 @@ def table(rows):
 
 
 def main():
-    help_text = subprocess.run([sys.argv[1], "--help"], check=True, capture_output=True,
+    args = sys.argv[1:]
+    check = args[:1] == ["--check"]
+    if check:
+        args = args[1:]
+    help_text = subprocess.run([args[0], "--help"], check=True, capture_output=True,
                                text=True).stdout
     doc = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
     text = doc.read_text()
@@ -46,6 +53,11 @@ def main():
                       flags=re.S)
     else:
         text = text.replace("OPTIONS_TABLE", generated)
+    if check:
+        if text != doc.read_text():
+            sys.exit("docs/operations.md: the option table differs from tmc-server --help; "
+                     "regenerate it with packaging/config-reference.py")
+        return
     doc.write_text(text)
 
 
