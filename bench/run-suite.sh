@@ -7,7 +7,8 @@
 # usage: bench/run-suite.sh BUILD_DIR PEERS_DIR OUT_DIR
 # Environment (defaults in brackets): TMC_BENCH_REPEAT [1] runs of every measurement (the
 # summary takes medians), TMC_BENCH_DURATION [4] seconds per measured phase, TMC_BENCH_PAIRS
-# [50], TMC_BENCH_SESSIONS [20000] idle sessions, TMC_BENCH_UPLOAD_MIB [256] single upload.
+# [50], TMC_BENCH_SESSIONS [20000] idle sessions, TMC_BENCH_UPLOAD_MIB [256] single upload,
+# TMC_BENCH_SLOW_SESSIONS [100] chat sessions of the slow-consumer run (1% of them stall).
 set -euo pipefail
 
 build_dir="$1"
@@ -18,6 +19,13 @@ duration="${TMC_BENCH_DURATION:-4}"
 pairs="${TMC_BENCH_PAIRS:-50}"
 sessions="${TMC_BENCH_SESSIONS:-20000}"
 upload_mib="${TMC_BENCH_UPLOAD_MIB:-256}"
+slow_sessions="${TMC_BENCH_SLOW_SESSIONS:-100}"
+# slow-consumer: a small queue limit and 4 KiB messages fill a stalled session's kernel buffers
+# and outbound queue in about a second; the stall outlasts that plus the server's 5 s close
+# timeout, so the server's drop is seen while the client is still stalled.
+slow_queue_bytes=$((2 * 1024 * 1024))
+slow_message_bytes=4096
+slow_stall_seconds=8
 echo_connections=100
 window=8
 message_bytes=256
@@ -128,7 +136,12 @@ for peer in beast-stock beast-tuned wspp-tuned; do
 done
 
 # ---- tmc ------------------------------------------------------------------------------------
-step "seeding a data directory: demo network + ${pairs} bench clinicians and specialists"
+# slow-consumer needs (sessions - stalled) / 2 pairs plus one more specialist per stalled session.
+slow_stalled=$(((slow_sessions + 50) / 100))
+((slow_stalled >= 1)) || slow_stalled=1
+seed=$(((slow_sessions - slow_stalled) / 2 + slow_stalled))
+((seed > pairs)) || seed="${pairs}"
+step "seeding a data directory: demo network + ${seed} bench clinicians and specialists"
 data="${work}/data"
 admin=("${build_dir}/server/admin/tmc-admin" --data-dir "${data}" --scrypt-log2n 10)
 "${admin[@]}" init >/dev/null
@@ -136,7 +149,7 @@ admin=("${build_dir}/server/admin/tmc-admin" --data-dir "${data}" --scrypt-log2n
 users="${work}/users.txt"
 : >"${users}"
 password="bench-password-$$-${RANDOM}"
-for i in $(seq -w 1 "${pairs}"); do
+for i in $(seq -w 1 "${seed}"); do
     printf '%s\n' "${password}" | "${admin[@]}" user add --username "bench.clinician.${i}" \
         --role clinician --org bachu --password-stdin >/dev/null
     printf '%s\n' "${password}" | "${admin[@]}" user add --username "bench.specialist.${i}" \
@@ -146,13 +159,14 @@ for i in $(seq -w 1 "${pairs}"); do
 done
 
 tmc_port=9443
+# start_server [EXTRA SERVER OPTIONS]
 start_server() {
     taskset -c "${server_core}" "${build_dir}/server/tmc-server" --data-dir "${data}" \
         --listen "127.0.0.1:${tmc_port}" --tls-cert "${cert}" --tls-key "${key}" \
         --io-threads 1 --log-level warn --idle-timeout-s 300 \
         --max-sessions-per-user 0 --max-connections-per-address 0 \
         --new-connections-per-second-per-address 0 --requests-per-second 0 \
-        --max-frame-bytes $((2 * 1024 * 1024)) --upload-chunk-bytes $((1024 * 1024)) \
+        --max-frame-bytes $((2 * 1024 * 1024)) --upload-chunk-bytes $((1024 * 1024)) "$@" \
         >"${work}/server.log" 2>&1 &
     server_pid=$!
     wait_for_port "${tmc_port}"
@@ -170,6 +184,23 @@ for run in $(seq "${repeat}"); do
     load chat "${tmc_args[@]}" --server-pid "${server_pid}" --pairs "${pairs}" \
         --window "${window}" --size "${message_bytes}" --warmup 1 --duration "${duration}" \
         --open-loop-fractions 0.25,0.5,0.75,0.9 --label tmc || echo "run-suite: chat failed" >&2
+done
+
+for run in $(seq "${repeat}"); do
+    step "tmc fanout (run ${run}): one sender, consultations of 2, 10 and 50 participants"
+    load fanout "${tmc_args[@]}" --server-pid "${server_pid}" --participants 2,10,50 \
+        --window "${window}" --size "${message_bytes}" --warmup 1 --duration "${duration}" \
+        --label tmc || echo "run-suite: fanout failed" >&2
+done
+
+for run in $(seq "${repeat}"); do
+    step "tmc slow-consumer (run ${run}): ${slow_sessions} chat sessions, 1% stop reading"
+    stop_server  # a fresh server with a small outbound queue limit, RSS not blurred by earlier runs
+    start_server --outbound-queue-bytes "${slow_queue_bytes}"
+    load slow-consumer "${tmc_args[@]}" --server-pid "${server_pid}" \
+        --sessions "${slow_sessions}" --slow-percent 1 --server-queue-bytes "${slow_queue_bytes}" \
+        --window "${window}" --size "${slow_message_bytes}" --warmup 1 \
+        --duration "${slow_stall_seconds}" --label tmc || echo "run-suite: slow-consumer failed" >&2
 done
 
 for run in $(seq "${repeat}"); do

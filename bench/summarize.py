@@ -97,6 +97,28 @@ def main():
               and run.get("label") == "tmc-beside-uploads" for p in run.get("phases", [])]
     chat["beside_uploads"] = {key: figure(beside, key, "latency_us") for key in ("p50", "p99", "max")}
     chat["beside_uploads"]["rate"] = figure(beside, "rate")
+    fanout = {}
+    for size in (2, 10, 50):
+        found = phases(runs, "fanout", "tmc", f"{size} participants, closed loop")
+        fanout[str(size)] = {
+            "messages_per_second": figure(found, "rate"),
+            "deliveries_per_second": figure(found, "deliveries_per_second"),
+            "deliveries_per_server_cpu_second": figure(found, "deliveries_per_server_cpu_second"),
+            "last_recipient_p50_us": figure(found, "p50", "latency_us"),
+            "last_recipient_p99_us": figure(found, "p99", "latency_us"),
+        }
+    slow = [p for run in runs if run.get("scenario") == "slow-consumer" and run.get("label") == "tmc"
+            for p in run.get("phases", [])]
+    slow_consumer = {key: figure(slow, key) for key in (
+        "stalled_sessions", "rss_start_kib", "rss_middle_kib", "rss_end_kib", "rss_peak_kib",
+        "rss_growth_kib", "rss_queue_bound_kib", "rss_growth_over_queue_bound",
+        "offered_kib_per_stalled_session", "server_kernel_send_queue_peak_kib",
+        "stalled_dropped_by_server_while_stalled", "stalled_dropped_after_seconds",
+        "stalled_closed_1013", "stalled_dropped_without_close_frame", "stalled_still_open")}
+    slow_consumer["others_messages_per_second"] = figure(slow, "rate")
+    slow_consumer["others_p99_us"] = figure(slow, "p99", "latency_us")
+    slow_consumer["others_errors"] = figure(slow, "errors")
+
     disk = baseline(runs, "disk")
     aes = baseline(runs, "aes-256-gcm")
     sha = baseline(runs, "sha256")
@@ -127,7 +149,15 @@ def main():
          crypto_floor, ratio(upload["single_server_cpu_seconds_per_mib"], crypto_floor), "-", None, True),
         ("chat p99 at 50% of max while 4 uploads run (ms)", ms(chat["beside_uploads"]["p99"]), 5.0,
          ratio(ms(chat["beside_uploads"]["p99"]), 5.0), "<= 5 ms", 1.0, False),
-        ("slow consumers: RSS bounded", None, None, None, "bounded (not measured yet)", None, True),
+        ("slow consumers: server RSS growth while stalled / their queue limits (KiB)",
+         slow_consumer["rss_growth_kib"], slow_consumer["rss_queue_bound_kib"],
+         slow_consumer["rss_growth_over_queue_bound"], "<= 1.0", 1.0, False),
+        ("fanout 50: deliveries per server CPU-s / chat msgs per server CPU-s",
+         fanout["50"]["deliveries_per_server_cpu_second"], chat["messages_per_server_cpu_second"],
+         ratio(fanout["50"]["deliveries_per_server_cpu_second"],
+               chat["messages_per_server_cpu_second"]), "-", None, True),
+        ("fanout 50: p99 to the last recipient (ms)", ms(fanout["50"]["last_recipient_p99_us"]),
+         None, None, "-", None, False),
     ]
 
     print()
@@ -147,6 +177,15 @@ def main():
         f"{fmt(peer[n]['handshakes_per_server_cpu_second'])} handshakes/CPU-s" for n in peers))
     print(f"chat open loop p99 (ms) at 25/50/75/90%: " + " / ".join(
         fmt(ms(chat[f'open_{p}']['p99']), 2) for p in (25, 50, 75, 90)))
+    print("fanout deliveries per server CPU-s at 2/10/50 participants: " + " / ".join(
+        fmt(fanout[n]["deliveries_per_server_cpu_second"]) for n in ("2", "10", "50")) +
+          "; p99 to the last recipient (ms): " + " / ".join(
+        fmt(ms(fanout[n]["last_recipient_p99_us"]), 1) for n in ("2", "10", "50")))
+    print(f"slow consumers: RSS start/middle/end {fmt(slow_consumer['rss_start_kib'])}/"
+          f"{fmt(slow_consumer['rss_middle_kib'])}/{fmt(slow_consumer['rss_end_kib'])} KiB; "
+          f"dropped by the server while stalled {fmt(slow_consumer['stalled_dropped_by_server_while_stalled'])} "
+          f"of {fmt(slow_consumer['stalled_sessions'])} after {fmt(slow_consumer['stalled_dropped_after_seconds'], 1)} s; "
+          f"others' p99 {fmt(ms(slow_consumer['others_p99_us']), 1)} ms")
     print(f"baselines: disk {fmt(disk)} MiB/s, AES-256-GCM {fmt(aes)} MiB/s, SHA-256 {fmt(sha)} MiB/s")
 
     summary = {
@@ -156,7 +195,7 @@ def main():
         "baselines": {"disk_mib_per_second": disk, "aes_256_gcm_mib_per_second": aes,
                       "sha256_mib_per_second": sha},
         "peers": peer, "best_peer": best_peer, "chat": chat, "sessions": sessions,
-        "upload": upload, "table": table,
+        "upload": upload, "fanout": fanout, "slow_consumer": slow_consumer, "table": table,
     }
     with open(sys.argv[2], "w", encoding="utf-8") as out:
         json.dump(summary, out, indent=2, sort_keys=True)

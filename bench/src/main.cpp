@@ -107,14 +107,16 @@ void print_table(const ScenarioResult& result) {
 
 int main(int argc, char** argv) {
   Options options;
-  std::string users_file, json_file, fractions, rates;
+  std::string users_file, json_file, fractions, rates, participants;
   int server_pid = 0;
   po::options_description desc(
       "usage: tmc-bench SCENARIO [options]\n"
-      "scenarios: echo (any WebSocket echo server), chat, connections, upload (tmc)\n\n"
+      "scenarios: echo (any WebSocket echo server), chat, fanout, slow-consumer, connections,\n"
+      "upload (tmc)\n\n"
       "options");
   desc.add_options()("help,h", "show this help")(
-      "scenario", po::value(&options.scenario), "echo | chat | connections | upload")(
+      "scenario", po::value(&options.scenario),
+      "echo | chat | fanout | slow-consumer | connections | upload")(
       "label", po::value(&options.label), "name of this run in the output")(
       "target", po::value(&options.target)->default_value(options.target), "ADDRESS:PORT")(
       "host", po::value(&options.host)->default_value(options.host), "SNI and Host header")(
@@ -152,6 +154,17 @@ int main(int argc, char** argv) {
       "chunk-kib", po::value<std::size_t>()->default_value(256), "upload: chunk size")(
       "specialty", po::value(&options.specialty)->default_value(options.specialty),
       "chat: specialty of the consultations")(
+      "participants", po::value(&participants)->default_value("2,10,50"),
+      "fanout: consultation sizes, sender included")(
+      "sessions", po::value(&options.sessions)->default_value(options.sessions),
+      "slow-consumer: sessions, stalled ones included")(
+      "slow-percent", po::value(&options.slow_percent)->default_value(options.slow_percent),
+      "slow-consumer: percentage of the sessions that stop reading")(
+      "server-queue-bytes", po::value(&options.server_queue_bytes),
+      "slow-consumer: the server's --outbound-queue-bytes (for the RSS bound)")(
+      "stalled-rcvbuf",
+      po::value(&options.stalled_receive_buffer)->default_value(options.stalled_receive_buffer),
+      "slow-consumer: SO_RCVBUF of the stalled sessions (0: kernel default)")(
       "users", po::value(&users_file), "file of 'ROLE USERNAME PASSWORD' lines")(
       "json", po::value(&json_file), "append the result as one JSON line to this file");
   po::positional_options_description positional;
@@ -167,6 +180,13 @@ int main(int argc, char** argv) {
     options.server_pid = server_pid;
     options.open_loop_fractions = parse_list(fractions);
     options.open_loop_rates = parse_list(rates);
+    options.participants.clear();
+    for (const double size : parse_list(participants)) {
+      if (size < 2 || size != static_cast<double>(static_cast<std::size_t>(size))) {
+        throw std::runtime_error("--participants takes whole numbers of at least 2");
+      }
+      options.participants.push_back(static_cast<std::size_t>(size));
+    }
     options.closed_loop = vm.count("no-closed-loop") == 0;
     options.upload_bytes = vm["upload-mib"].as<std::uint64_t>() << 20;
     options.chunk_bytes = vm["chunk-kib"].as<std::size_t>() << 10;
@@ -177,6 +197,10 @@ int main(int argc, char** argv) {
       result = run_echo(options);
     } else if (options.scenario == "chat") {
       result = run_chat(options);
+    } else if (options.scenario == "fanout") {
+      result = run_fanout(options);
+    } else if (options.scenario == "slow-consumer") {
+      result = run_slow_consumer(options);
     } else if (options.scenario == "connections") {
       result = run_connections(options);
     } else if (options.scenario == "upload") {

@@ -1,12 +1,16 @@
-// tmc-bench scenarios: echo (any WebSocket echo server), chat, connections and upload (tmc).
+// tmc-bench scenarios: echo (any WebSocket echo server), chat, fanout, slow-consumer, connections
+// and upload (tmc).
 #include "scenarios.hpp"
 
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 
@@ -17,7 +21,10 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "delivery_tracker.hpp"
+#include "proc_net_tcp.hpp"
 #include "proc_stats.hpp"
+#include "rss_trace.hpp"
 #include "telemed/v1/frames.pb.h"
 #include "wire.hpp"
 #include "ws_connection.hpp"
@@ -505,6 +512,36 @@ ScenarioResult run_echo(const Options& options) {
 
 namespace {
 
+// The clinician opens a consultation offered to this specialist only, who accepts it; then
+// `then` runs with an error text (empty on success) and the consultation's id.
+void open_accepted_consultation(Bench& bench, ProtocolSession& clinician,
+                                ProtocolSession& specialist, const std::string& specialist_id,
+                                std::size_t index,
+                                std::function<void(std::string, std::string)> then) {
+  pb::ClientFrame frame;
+  auto* request = frame.mutable_open_consultation();
+  request->mutable_patient()->set_reference("bench-" + std::to_string(index));
+  request->mutable_patient()->set_age_years(50);
+  request->mutable_patient()->set_sex(pb::SEX_OTHER);
+  request->set_specialty(bench.options.specialty);
+  request->set_urgency(pb::URGENCY_ROUTINE);
+  request->set_question("Load test consultation");
+  request->set_preferred_specialist_id(specialist_id);
+  clinician.request(std::move(frame),
+                    [&specialist, then = std::move(then)](const pb::ServerFrame& reply) mutable {
+                      if (auto error = failure_of(reply); !error.empty())
+                        return then("open: " + error, {});
+                      auto id = reply.response().consultation().id();
+                      pb::ClientFrame accept;
+                      accept.mutable_accept_consultation()->set_consultation_id(id);
+                      specialist.request(std::move(accept), [id, then = std::move(then)](
+                                                                const pb::ServerFrame& reply) {
+                        const auto error = failure_of(reply);
+                        then(error.empty() ? error : "accept: " + error, id);
+                      });
+                    });
+}
+
 // A clinician and a specialist in one accepted consultation; the clinician posts, the
 // specialist's message_posted event completes the message. Set up in steps: connect and log in
 // both, open a consultation offered to this specialist only, accept it.
@@ -545,25 +582,12 @@ class ChatPair {
   }
 
   void open_consultation() {
-    pb::ClientFrame frame;
-    auto* request = frame.mutable_open_consultation();
-    request->mutable_patient()->set_reference("bench-" + std::to_string(index_));
-    request->mutable_patient()->set_age_years(50);
-    request->mutable_patient()->set_sex(pb::SEX_OTHER);
-    request->set_specialty(bench_.options.specialty);
-    request->set_urgency(pb::URGENCY_ROUTINE);
-    request->set_question("Load test consultation");
-    request->set_preferred_specialist_id(specialist_id_);
-    clinician.request(std::move(frame), [this](const pb::ServerFrame& reply) {
-      if (auto error = failure_of(reply); !error.empty()) return done_("open: " + error);
-      consultation_id = reply.response().consultation().id();
-      pb::ClientFrame accept;
-      accept.mutable_accept_consultation()->set_consultation_id(consultation_id);
-      specialist.request(std::move(accept), [this](const pb::ServerFrame& reply) {
-        const auto error = failure_of(reply);
-        done_(error.empty() ? error : "accept: " + error);
-      });
-    });
+    open_accepted_consultation(
+        bench_, clinician, specialist, specialist_id_, index_,
+        [this](std::string error, std::string id) {
+          consultation_id = std::move(id);
+          done_(std::move(error));
+        });
   }
 
   Bench& bench_;
@@ -573,6 +597,58 @@ class ChatPair {
   std::string specialist_id_;
   std::function<void(std::string)> done_;
 };
+
+using ChatPairs = std::vector<std::unique_ptr<ChatPair>>;
+
+// Flow i posts the next message of pair i from its clinician.
+FlowDriver::Send chat_sender(ChatPairs& pairs) {
+  return [&pairs](std::size_t flow, std::uint64_t stamp) {
+    auto& pair = *pairs[flow];
+    const auto message_id = (std::uint64_t{flow} << 40) | ++pair.messages;
+    pair.clinician.connection.send_binary(
+        pair.post->encode(pair.clinician.next_request_id(), message_id, stamp));
+  };
+}
+
+// Sets up every pair (16 at a time) and arms it for the driver: a failed post counts as an
+// error, the specialist's message_posted event completes the message. Then runs `ready`, or
+// stops the io_context with result.error set.
+void set_up_chat_pairs(Bench& bench, ChatPairs& pairs, FlowDriver& driver, ScenarioResult& result,
+                       std::function<void()> ready) {
+  auto setup = std::make_shared<std::unique_ptr<Batch>>();
+  *setup = std::make_unique<Batch>(
+      pairs.size(), 16,
+      [&pairs, &result](std::size_t index, Batch::Done done) {
+        pairs[index]->set_up([&result, done](std::string error) {
+          if (!error.empty() && result.error.empty()) result.error = "setup: " + error;
+          done(error.empty());
+        });
+      },
+      [&bench, &pairs, &driver, setup, ready = std::move(ready)](std::size_t failures) {
+        if (failures > 0) return bench.io.stop();
+        for (std::size_t i = 0; i < pairs.size(); ++i) {
+          auto& pair = *pairs[i];
+          pair.post = std::make_unique<PostMessageTemplate>(pair.consultation_id,
+                                                            bench.options.message_bytes);
+          pair.clinician.on_frame = [&driver](const ServerFrameView& view) {
+            if (view.kind == ServerFrameView::Kind::response && view.status_code != 0) {
+              driver.error();
+            }
+          };
+          pair.specialist.on_frame = [&driver, i](const ServerFrameView& view) {
+            std::uint64_t stamp = 0;
+            if (view.kind == ServerFrameView::Kind::event && view.event_field == 3 &&
+                timestamp_in_text(view.text, stamp)) {
+              driver.complete(i, stamp);
+            }
+          };
+          count_later_failures(pair.clinician, driver);
+          count_later_failures(pair.specialist, driver);
+        }
+        ready();
+      });
+  (*setup)->start();
+}
 
 }  // namespace
 
@@ -596,45 +672,425 @@ ScenarioResult run_chat(const Options& options) {
     pairs.push_back(std::make_unique<ChatPair>(bench, i, *clinicians[i], *specialists[i]));
   }
 
-  FlowDriver driver(bench, options.pairs, [&](std::size_t flow, std::uint64_t stamp) {
-    auto& pair = *pairs[flow];
-    const auto message_id = (std::uint64_t{flow} << 40) | ++pair.messages;
-    pair.clinician.connection.send_binary(
-        pair.post->encode(pair.clinician.next_request_id(), message_id, stamp));
+  FlowDriver driver(bench, options.pairs, chat_sender(pairs));
+  set_up_chat_pairs(bench, pairs, driver, result,
+                    [&] { run_phases(bench, driver, result, [&] { bench.io.stop(); }); });
+  bench.io.run();
+  return result;
+}
+
+// ---- fanout --------------------------------------------------------------------------------
+
+namespace {
+
+// `inviter` invites user_ids[first..] into the consultation one after another; then `then` runs
+// with an error text (empty on success).
+void invite_each(ProtocolSession& inviter, const std::string& consultation_id,
+                 const std::vector<std::string>& user_ids, std::size_t first,
+                 std::function<void(std::string)> then) {
+  if (first >= user_ids.size()) return then({});
+  pb::ClientFrame frame;
+  frame.mutable_invite_participant()->set_consultation_id(consultation_id);
+  frame.mutable_invite_participant()->set_user_id(user_ids[first]);
+  inviter.request(std::move(frame), [&inviter, consultation_id, &user_ids, first,
+                                     then = std::move(then)](const pb::ServerFrame& reply) {
+    if (auto error = failure_of(reply); !error.empty()) return then("invite: " + error);
+    invite_each(inviter, consultation_id, user_ids, first + 1, then);
+  });
+}
+
+// Connects and logs in sessions[i] as users[i] (16 at a time); ids[i] gets the user's id. Then
+// runs `ready`, or stops the io_context with result.error set.
+void sign_in_all(Bench& bench, std::vector<std::unique_ptr<ProtocolSession>>& sessions,
+                 const std::vector<const BenchUser*>& users, std::size_t first_address,
+                 std::vector<std::string>& ids, ScenarioResult& result,
+                 std::function<void()> ready) {
+  ids.resize(sessions.size());
+  auto batch = std::make_shared<std::unique_ptr<Batch>>();
+  *batch = std::make_unique<Batch>(
+      sessions.size(), 16,
+      [&bench, &sessions, &users, &ids, &result, first_address](std::size_t index,
+                                                                Batch::Done done) {
+        auto& session = *sessions[index];
+        connect_session(bench, session, first_address + index, nullptr,
+                        [&, index, done](std::string error) {
+                          if (!error.empty()) {
+                            if (result.error.empty()) result.error = "connect: " + error;
+                            return done(false);
+                          }
+                          login(session, *users[index],
+                                [&, index, done](std::string error, const pb::LoginResult& r) {
+                                  if (!error.empty() && result.error.empty()) {
+                                    result.error = "login: " + error;
+                                  }
+                                  ids[index] = r.user().id();
+                                  done(error.empty());
+                                });
+                        });
+      },
+      [&bench, batch, ready = std::move(ready)](std::size_t failures) {
+        if (failures > 0) return bench.io.stop();
+        ready();
+      });
+  (*batch)->start();
+}
+
+}  // namespace
+
+ScenarioResult run_fanout(const Options& options) {
+  Bench bench(options);
+  ScenarioResult result;
+  result.scenario = "fanout";
+  result.label = options.label;
+  add_common_settings(options, result);
+  std::string sizes_text;
+  for (const auto size : options.participants) {
+    sizes_text += (sizes_text.empty() ? "" : ",") + std::to_string(size);
+  }
+  result.settings.emplace_back("participants", sizes_text);
+  if (options.participants.empty()) {
+    result.error = "--participants needs at least one consultation size";
+    return result;
+  }
+  const std::size_t largest =
+      *std::max_element(options.participants.begin(), options.participants.end());
+  if (*std::min_element(options.participants.begin(), options.participants.end()) < 2) {
+    result.error = "a consultation has at least 2 participants (the sender and one recipient)";
+    return result;
+  }
+  // Member 0 (a clinician) sends; member 1 (a specialist) accepts; the others are invited:
+  // specialists of the consulted hospital first, then the sender's colleagues.
+  const auto clinicians = users_with_role(options, "clinician");
+  const auto specialists = users_with_role(options, "specialist");
+  std::vector<const BenchUser*> members;
+  if (!clinicians.empty() && !specialists.empty()) {
+    members = {clinicians[0], specialists[0]};
+    for (std::size_t i = 1; i < specialists.size() && members.size() < largest; ++i) {
+      members.push_back(specialists[i]);
+    }
+    for (std::size_t i = 1; i < clinicians.size() && members.size() < largest; ++i) {
+      members.push_back(clinicians[i]);
+    }
+  }
+  if (members.size() < largest) {
+    result.error =
+        "the users file has fewer than " + std::to_string(largest) + " clinicians and specialists";
+    return result;
+  }
+  members.resize(largest);
+
+  std::vector<std::unique_ptr<ProtocolSession>> sessions;
+  for (std::size_t i = 0; i < largest; ++i) {
+    sessions.push_back(std::make_unique<ProtocolSession>(bench));
+  }
+  std::vector<std::string> ids;
+  std::unique_ptr<PostMessageTemplate> post;
+  std::unique_ptr<DeliveryTracker> tracker;
+  std::uint64_t messages = 0;
+  std::string consultation_id;
+
+  // One flow: the sender's window of messages, each complete once its last copy arrived.
+  FlowDriver driver(bench, 1, [&](std::size_t, std::uint64_t stamp) {
+    const auto message_id = ++messages;
+    tracker->sent(message_id);
+    auto& sender = *sessions[0];
+    sender.connection.send_binary(post->encode(sender.next_request_id(), message_id, stamp));
   });
 
-  Batch setup(
-      options.pairs, 16,
-      [&](std::size_t index, Batch::Done done) {
-        pairs[index]->set_up([&result, done](std::string error) {
-          if (!error.empty() && result.error.empty()) result.error = "setup: " + error;
-          done(error.empty());
+  std::function<void(std::size_t)> run_size = [&](std::size_t index) {
+    if (index >= options.participants.size()) return bench.io.stop();
+    const auto size = options.participants[index];
+    open_accepted_consultation(
+        bench, *sessions[0], *sessions[1], ids[1], index,
+        [&, index, size](std::string error, std::string id) {
+          if (!error.empty()) {
+            result.error = error;
+            return bench.io.stop();
+          }
+          consultation_id = std::move(id);
+          auto invitees = std::make_shared<std::vector<std::string>>(
+              ids.begin() + 2, ids.begin() + static_cast<long>(size));
+          invite_each(
+              *sessions[0], consultation_id, *invitees, 0,
+              [&, index, size, invitees](std::string error) {
+                if (!error.empty()) {
+                  result.error = error;
+                  return bench.io.stop();
+                }
+                post =
+                    std::make_unique<PostMessageTemplate>(consultation_id, options.message_bytes);
+                // Room for far more messages in flight than the window or an open-loop backlog.
+                tracker = std::make_unique<DeliveryTracker>(1 << 16,
+                                                            static_cast<std::uint32_t>(size - 1));
+                for (std::size_t i = 1; i < sessions.size(); ++i) {
+                  if (i >= size) {
+                    sessions[i]->on_frame = nullptr;
+                    continue;
+                  }
+                  sessions[i]->on_frame = [&](const ServerFrameView& view) {
+                    std::uint64_t stamp = 0, message_id = 0;
+                    if (view.kind == ServerFrameView::Kind::event && view.event_field == 3 &&
+                        timestamp_in_text(view.text, stamp) &&
+                        message_id_in_text(view.text, message_id) && tracker->arrive(message_id)) {
+                      driver.complete(0, stamp);
+                    }
+                  };
+                }
+                auto phases = std::make_shared<ScenarioResult>();
+                run_phases(bench, driver, *phases, [&, index, size, phases] {
+                  const double recipients = static_cast<double>(size - 1);
+                  for (auto& phase : phases->phases) {
+                    phase.name = std::to_string(size) + " participants, " + phase.name;
+                    phase.figures.emplace_back("participants", static_cast<double>(size));
+                    phase.figures.emplace_back("deliveries_per_second", phase.rate() * recipients);
+                    phase.figures.emplace_back("deliveries_per_server_cpu_second",
+                                               phase.per_server_cpu_second() * recipients);
+                    result.phases.push_back(std::move(phase));
+                  }
+                  run_size(index + 1);
+                });
+              });
         });
-      },
-      [&](std::size_t failures) {
-        if (failures > 0) return bench.io.stop();
-        for (std::size_t i = 0; i < pairs.size(); ++i) {
-          auto& pair = *pairs[i];
-          pair.post = std::make_unique<PostMessageTemplate>(pair.consultation_id,
-                                                            options.message_bytes);
-          pair.clinician.on_frame = [&driver](const ServerFrameView& view) {
-            if (view.kind == ServerFrameView::Kind::response && view.status_code != 0) {
-              driver.error();
-            }
-          };
-          pair.specialist.on_frame = [&driver, i](const ServerFrameView& view) {
-            std::uint64_t stamp = 0;
-            if (view.kind == ServerFrameView::Kind::event && view.event_field == 3 &&
-                timestamp_in_text(view.text, stamp)) {
-              driver.complete(i, stamp);
-            }
-          };
-          count_later_failures(pair.clinician, driver);
-          count_later_failures(pair.specialist, driver);
-        }
-        run_phases(bench, driver, result, [&] { bench.io.stop(); });
-      });
-  setup.start();
+  };
+
+  sessions[0]->on_frame = [&driver](const ServerFrameView& view) {
+    if (view.kind == ServerFrameView::Kind::response && view.status_code != 0) driver.error();
+  };
+  sign_in_all(bench, sessions, members, 0, ids, result, [&] {
+    for (auto& session : sessions) count_later_failures(*session, driver);
+    run_size(0);
+  });
+  bench.io.run();
+  return result;
+}
+
+// ---- slow-consumer --------------------------------------------------------------------------
+
+ScenarioResult run_slow_consumer(const Options& options) {
+  Bench bench(options);
+  ScenarioResult result;
+  result.scenario = "slow-consumer";
+  result.label = options.label;
+  add_common_settings(options, result);
+  const auto stalled_count = std::max<std::size_t>(
+      1, static_cast<std::size_t>(
+             std::llround(static_cast<double>(options.sessions) * options.slow_percent / 100)));
+  const std::size_t pair_count =
+      options.sessions > stalled_count ? (options.sessions - stalled_count) / 2 : 0;
+  result.settings.emplace_back("sessions", std::to_string(options.sessions));
+  result.settings.emplace_back("pairs", std::to_string(pair_count));
+  result.settings.emplace_back("stalled_sessions", std::to_string(stalled_count));
+  result.settings.emplace_back("server_queue_bytes", std::to_string(options.server_queue_bytes));
+  result.settings.emplace_back("stalled_receive_buffer",
+                               std::to_string(options.stalled_receive_buffer));
+  const auto clinicians = users_with_role(options, "clinician");
+  const auto specialists = users_with_role(options, "specialist");
+  if (pair_count == 0 || clinicians.size() < pair_count ||
+      specialists.size() < pair_count + stalled_count) {
+    result.error = "the users file needs " + std::to_string(pair_count) + " clinicians and " +
+                   std::to_string(pair_count + stalled_count) + " specialists";
+    return result;
+  }
+  if (options.server_queue_bytes == 0) {
+    result.error = "--server-queue-bytes (the server's --outbound-queue-bytes) is required";
+    return result;
+  }
+
+  ChatPairs pairs;
+  for (std::size_t i = 0; i < pair_count; ++i) {
+    pairs.push_back(std::make_unique<ChatPair>(bench, i, *clinicians[i], *specialists[i]));
+  }
+  // The stalled sessions take part in every consultation, so each is sent every message: enough
+  // to overflow its outbound queue within a short phase.
+  std::vector<const BenchUser*> stalled_users(
+      specialists.begin() + static_cast<long>(pair_count),
+      specialists.begin() + static_cast<long>(pair_count + stalled_count));
+  std::vector<std::unique_ptr<ProtocolSession>> stalled;
+  for (std::size_t i = 0; i < stalled_count; ++i) {
+    stalled.push_back(std::make_unique<ProtocolSession>(bench));
+    stalled.back()->connection.set_receive_buffer(options.stalled_receive_buffer);
+  }
+  std::vector<std::string> stalled_ids;
+  std::uint64_t stalled_events = 0;  // message_posted events the stalled sessions read
+  std::vector<std::string> close_reasons(stalled_count);
+  std::vector<bool> stalled_ended(stalled_count, false);
+  // The server's side of each stalled connection, from /proc/PID/net/tcp while stalled: when
+  // it left ESTABLISHED (the server closed it; -1: not during the stall) and the most bytes its
+  // kernel send queue held.
+  std::vector<std::uint16_t> stalled_ports(stalled_count, 0);
+  std::vector<double> dropped_at(stalled_count, -1);
+  std::vector<bool> socket_seen(stalled_count, false);  // absent from the start: not IPv4 here
+  std::uint64_t kernel_queue_peak = 0;
+  const auto server_port = bench.target.endpoint.port();
+
+  FlowDriver driver(bench, pair_count, chat_sender(pairs));
+  RssTrace trace;
+  asio::steady_timer sampler(bench.io), stall_timer(bench.io), settle_timer(bench.io);
+  Clock::time_point stall_start;
+  bool sampling = false;
+  // Bytes the stalled sessions read between the start of the run and the stall (setup traffic
+  // excluded), and the message_posted events among them: the size of one event frame.
+  std::uint64_t bytes_at_stall = 0, events_at_stall = 0;
+  PhaseResult phase;
+
+  std::function<void()> sample = [&] {
+    if (!sampling) return;
+    const double now = std::chrono::duration<double>(Clock::now() - stall_start).count();
+    if (auto s = sample_process(options.server_pid)) trace.add(now, s->rss_kib);
+    std::ifstream tcp_file("/proc/" + std::to_string(options.server_pid) + "/net/tcp");
+    const std::string tcp_text{std::istreambuf_iterator<char>(tcp_file), {}};
+    for (std::size_t i = 0; i < stalled_count && !tcp_text.empty(); ++i) {
+      if (dropped_at[i] >= 0) continue;
+      const auto socket = find_tcp_socket(tcp_text, server_port, stalled_ports[i]);
+      if (socket && socket->state == kTcpEstablished) {
+        socket_seen[i] = true;
+        kernel_queue_peak = std::max(kernel_queue_peak, socket->tx_queue);
+      } else if (socket || socket_seen[i]) {
+        dropped_at[i] = now;
+      }
+    }
+    sampler.expires_after(std::chrono::milliseconds(100));
+    sampler.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) sample();
+    });
+  };
+
+  auto ended_count = [&] {
+    return static_cast<std::size_t>(std::count(stalled_ended.begin(), stalled_ended.end(), true));
+  };
+
+  // After the stall: read again, and see how each stalled session ended (a close frame and its
+  // code, or the connection dropped without one), waiting a few seconds at most.
+  std::function<void(int)> settle = [&](int polls_left) {
+    if (ended_count() < stalled_count && polls_left > 0) {
+      settle_timer.expires_after(std::chrono::milliseconds(100));
+      settle_timer.async_wait(
+          [&, polls_left](const boost::system::error_code&) { settle(polls_left - 1); });
+      return;
+    }
+    std::size_t with_1013 = 0, other_code = 0, without_close = 0;
+    unsigned first_code = 0;
+    for (std::size_t i = 0; i < stalled_count; ++i) {
+      const auto code = stalled[i]->connection.close_code();
+      if (code != 0 && first_code == 0) first_code = code;
+      if (!stalled_ended[i]) continue;
+      if (code == 1013) {
+        ++with_1013;
+      } else if (code != 0) {
+        ++other_code;
+      } else {
+        ++without_close;
+      }
+    }
+    const auto rss = trace.summary();
+    const double bound = queue_bound_kib(stalled_count, options.server_queue_bytes);
+    const double per_event = events_at_stall > 0 ? static_cast<double>(bytes_at_stall) /
+                                                       static_cast<double>(events_at_stall)
+                                                 : 0;
+    auto& f = phase.figures;
+    f.emplace_back("stalled_sessions", static_cast<double>(stalled_count));
+    f.emplace_back("rss_start_kib", rss.start_kib);
+    f.emplace_back("rss_middle_kib", rss.middle_kib);
+    f.emplace_back("rss_end_kib", rss.end_kib);
+    f.emplace_back("rss_peak_kib", rss.peak_kib);
+    f.emplace_back("rss_samples", static_cast<double>(rss.samples));
+    f.emplace_back("rss_growth_kib", rss.peak_kib - rss.start_kib);
+    f.emplace_back("rss_queue_bound_kib", bound);
+    f.emplace_back("rss_growth_over_queue_bound",
+                   bound > 0 ? (rss.peak_kib - rss.start_kib) / bound : 0);
+    // Every message posted during the stall was sent to every stalled session.
+    f.emplace_back("event_frame_bytes", per_event);
+    f.emplace_back("offered_kib_per_stalled_session",
+                   per_event * static_cast<double>(phase.operations) / 1024.0);
+    f.emplace_back("stalled_closed_1013", static_cast<double>(with_1013));
+    f.emplace_back("stalled_closed_other_code", static_cast<double>(other_code));
+    f.emplace_back("stalled_dropped_without_close_frame", static_cast<double>(without_close));
+    f.emplace_back("stalled_still_open", static_cast<double>(stalled_count - ended_count()));
+    std::vector<double> drops;
+    for (const double at : dropped_at) {
+      if (at >= 0) drops.push_back(at);
+    }
+    std::sort(drops.begin(), drops.end());
+    f.emplace_back("stalled_dropped_by_server_while_stalled", static_cast<double>(drops.size()));
+    f.emplace_back("stalled_dropped_after_seconds", drops.empty() ? 0 : drops[drops.size() / 2]);
+    f.emplace_back("server_kernel_send_queue_peak_kib",
+                   static_cast<double>(kernel_queue_peak) / 1024.0);
+    f.emplace_back("stalled_close_code", static_cast<double>(first_code));
+    for (std::size_t i = 0; i < stalled_count && i < 4; ++i) {
+      if (!close_reasons[i].empty()) {
+        result.settings.emplace_back("stalled_" + std::to_string(i) + "_end", close_reasons[i]);
+      }
+    }
+    for (auto& pair : pairs) {
+      pair->clinician.connection.abort();
+      pair->specialist.connection.abort();
+    }
+    for (auto& session : stalled) session->connection.abort();
+    result.phases.push_back(std::move(phase));
+    bench.io.stop();
+  };
+
+  auto start = [&] {
+    for (auto& session : stalled) bytes_at_stall -= session->connection.bytes_received();
+    for (std::size_t i = 0; i < stalled_count; ++i) {
+      stalled[i]->on_frame = [&](const ServerFrameView& view) {
+        if (view.kind == ServerFrameView::Kind::event && view.event_field == 3) ++stalled_events;
+      };
+      stalled[i]->connection.on_status(
+          [&, i](const boost::system::error_code& ec, const char* where) {
+            stalled_ended[i] = true;
+            close_reasons[i] = std::string(where) + ": " + ec.message();
+          });
+    }
+    // The stall starts with the measured phase: the same warm-up for everyone first.
+    stall_timer.expires_after(
+        std::chrono::milliseconds(static_cast<long>(options.warmup_seconds * 1000)));
+    stall_timer.async_wait([&](const boost::system::error_code&) {
+      for (auto& session : stalled) {
+        session->connection.pause_reading();
+        bytes_at_stall += session->connection.bytes_received();
+      }
+      for (std::size_t i = 0; i < stalled_count; ++i) {
+        stalled_ports[i] = stalled[i]->connection.local_port();
+      }
+      events_at_stall = stalled_events;
+      stall_start = Clock::now();
+      sampling = true;
+      sample();
+    });
+    driver.run({"closed loop, " + std::to_string(stalled_count) + " stalled", true, 0},
+               [&](PhaseResult measured) {
+                 sampling = false;
+                 if (auto s = sample_process(options.server_pid)) {
+                   trace.add(std::chrono::duration<double>(Clock::now() - stall_start).count(),
+                             s->rss_kib);
+                 }
+                 phase = std::move(measured);
+                 for (auto& session : stalled) session->connection.resume_reading();
+                 settle(50);
+               });
+  };
+
+  set_up_chat_pairs(bench, pairs, driver, result, [&] {
+    sign_in_all(bench, stalled, stalled_users, 2 * pair_count, stalled_ids, result, [&] {
+      // Each pair's clinician invites the stalled sessions' users into its consultation.
+      auto invites = std::make_shared<std::unique_ptr<Batch>>();
+      *invites = std::make_unique<Batch>(
+          pairs.size(), 16,
+          [&](std::size_t index, Batch::Done done) {
+            invite_each(pairs[index]->clinician, pairs[index]->consultation_id, stalled_ids, 0,
+                        [&, done](std::string error) {
+                          if (!error.empty() && result.error.empty()) result.error = error;
+                          done(error.empty());
+                        });
+          },
+          [&, invites](std::size_t failures) {
+            if (failures > 0) return bench.io.stop();
+            start();
+          });
+      (*invites)->start();
+    });
+  });
   bench.io.run();
   return result;
 }

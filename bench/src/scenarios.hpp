@@ -45,6 +45,11 @@ struct Options {
   std::uint64_t upload_bytes = std::uint64_t{64} << 20;
   std::size_t chunk_bytes = 256 * 1024;
   std::string specialty = "cardiology";
+  std::vector<std::size_t> participants{2, 10, 50};  // fanout: consultation sizes
+  std::size_t sessions = 200;                 // slow-consumer: all sessions, stalled included
+  double slow_percent = 1;                    // slow-consumer: share of sessions that stall
+  std::uint64_t server_queue_bytes = 0;       // slow-consumer: the server's --outbound-queue-bytes
+  int stalled_receive_buffer = 64 * 1024;     // slow-consumer: SO_RCVBUF of stalled sessions
   std::vector<BenchUser> users;
 };
 
@@ -79,6 +84,12 @@ struct ScenarioResult {
 
 ScenarioResult run_echo(const Options& options);
 ScenarioResult run_chat(const Options& options);
+// One clinician posts into consultations of each --participants size; a message completes when
+// its last recipient has it.
+ScenarioResult run_fanout(const Options& options);
+// Chat pairs plus --slow-percent of the sessions, which take part in every consultation and
+// stop reading their sockets for the measured phase; server RSS is traced against the bound.
+ScenarioResult run_slow_consumer(const Options& options);
 ScenarioResult run_connections(const Options& options);
 ScenarioResult run_upload(const Options& options);
 

@@ -179,7 +179,8 @@ PostMessageTemplate::PostMessageTemplate(std::string_view consultation_id,
                                          std::size_t body_bytes) {
   const std::string marker_time(kHexField, 'T');
   const std::string marker_id(kHexField, 'M');
-  std::string text = "t=" + marker_time + " ";
+  const std::string marker_text_id(kHexField, 'N');
+  std::string text = "t=" + marker_time + " m=" + marker_text_id + " ";
   if (text.size() < body_bytes) text.append(body_bytes - text.size(), 'x');
 
   std::vector<std::uint8_t> body;
@@ -197,7 +198,9 @@ PostMessageTemplate::PostMessageTemplate(std::string_view consultation_id,
   const std::string_view all(reinterpret_cast<const char*>(bytes_.data()), bytes_.size());
   message_id_at_ = all.find(marker_id);
   timestamp_at_ = all.find(marker_time);
-  if (message_id_at_ == std::string_view::npos || timestamp_at_ == std::string_view::npos) {
+  text_message_id_at_ = all.find(marker_text_id);
+  if (message_id_at_ == std::string_view::npos || timestamp_at_ == std::string_view::npos ||
+      text_message_id_at_ == std::string_view::npos) {
     throw std::logic_error("post_message template markers not found");
   }
 }
@@ -208,6 +211,7 @@ std::span<const std::uint8_t> PostMessageTemplate::encode(std::uint64_t request_
   write_varint8(bytes_.data() + request_id_at_, request_id);
   write_hex16(bytes_.data() + message_id_at_, message_id);
   write_hex16(bytes_.data() + timestamp_at_, send_time_ns);
+  write_hex16(bytes_.data() + text_message_id_at_, message_id);
   return bytes_;
 }
 
@@ -281,6 +285,12 @@ ServerFrameView scan_server_frame(std::span<const std::uint8_t> frame) {
 bool timestamp_in_text(std::string_view text, std::uint64_t& send_time_ns) {
   if (text.size() < 2 + kHexField || text[0] != 't' || text[1] != '=') return false;
   return read_hex16(text.substr(2), send_time_ns);
+}
+
+bool message_id_in_text(std::string_view text, std::uint64_t& message_id) {
+  constexpr std::size_t at = 2 + kHexField + 1;  // after "t=<stamp> "
+  if (text.size() < at + 2 + kHexField || text.substr(at, 2) != "m=") return false;
+  return read_hex16(text.substr(at + 2), message_id);
 }
 
 }  // namespace tmc::bench

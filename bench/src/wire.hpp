@@ -23,8 +23,9 @@ void write_hex16(std::uint8_t* out, std::uint64_t value);
 bool read_hex16(std::string_view text, std::uint64_t& value);
 
 // ClientFrame{request_id, post_message{consultation_id, client_msg_id, body{text}}} whose
-// request id, client_msg_id and send timestamp (the first 16 hex digits of the text, after
-// "t=") are rewritten per message. The text is padded to body_bytes.
+// request id, client_msg_id and send timestamp are rewritten per message. The text reads
+// "t=<stamp> m=<message id> " (16 hex digits each; the recipients see only the text) padded
+// with 'x' to body_bytes.
 class PostMessageTemplate {
  public:
   PostMessageTemplate(std::string_view consultation_id, std::size_t body_bytes);
@@ -38,6 +39,7 @@ class PostMessageTemplate {
   std::size_t request_id_at_ = 0;
   std::size_t message_id_at_ = 0;
   std::size_t timestamp_at_ = 0;
+  std::size_t text_message_id_at_ = 0;
 };
 
 // ClientFrame{request_id, upload_chunk{upload_id, offset, data}} with the data appended by the
@@ -66,5 +68,8 @@ ServerFrameView scan_server_frame(std::span<const std::uint8_t> frame);
 
 // Send time encoded by PostMessageTemplate in a message text ("t=<16 hex>..."); false if absent.
 bool timestamp_in_text(std::string_view text, std::uint64_t& send_time_ns);
+
+// Message id encoded by PostMessageTemplate in a message text (after the stamp); false if absent.
+bool message_id_in_text(std::string_view text, std::uint64_t& message_id);
 
 }  // namespace tmc::bench

@@ -76,6 +76,9 @@ void WsConnection::start(const Target& target, const asio::ip::address& local,
   boost::system::error_code ec;
   socket.open(target.endpoint.protocol(), ec);
   if (!ec) socket.set_option(tcp::no_delay(true), ec);
+  if (!ec && receive_buffer_ > 0) {
+    socket.set_option(asio::socket_base::receive_buffer_size(receive_buffer_), ec);
+  }
   if (!ec) socket.bind(tcp::endpoint(local, 0), ec);
   if (ec) {
     // Report asynchronously so callers see one code path.
@@ -144,14 +147,31 @@ void WsConnection::read_upgrade_response() {
 }
 
 void WsConnection::read_frames() {
+  if (reading_paused_ || read_in_flight_ || failed_) return;
   if (read_length_ == read_buffer_.size()) read_buffer_.resize(read_buffer_.size() * 2);
+  read_in_flight_ = true;
   state_->stream.async_read_some(
       asio::buffer(read_buffer_.data() + read_length_, read_buffer_.size() - read_length_),
       [this](const boost::system::error_code& ec, std::size_t n) {
+        read_in_flight_ = false;
         if (ec) return fail(ec, "read");
         read_length_ += n;
+        bytes_received_ += n;
         if (parse_frames()) read_frames();
       });
+}
+
+std::uint16_t WsConnection::local_port() const {
+  boost::system::error_code ec;
+  const auto endpoint = state_->stream.lowest_layer().local_endpoint(ec);
+  return ec ? 0 : endpoint.port();
+}
+
+void WsConnection::pause_reading() { reading_paused_ = true; }
+
+void WsConnection::resume_reading() {
+  reading_paused_ = false;
+  if (open_) read_frames();
 }
 
 // Handles every complete frame in the read buffer; false once the connection has failed.
@@ -208,6 +228,7 @@ bool WsConnection::parse_frames() {
 void WsConnection::handle_frame(bool fin, unsigned opcode, std::span<const std::uint8_t> payload) {
   if (opcode == kPing) return send_control(0xA, payload);
   if (opcode == kClose) {
+    close_code_ = payload.size() >= 2 ? (unsigned{payload[0]} << 8) | payload[1] : 1005;
     send_control(kClose, payload.first(std::min<std::size_t>(payload.size(), 2)));
     return fail(asio::error::eof, "closed by the server");
   }

@@ -67,6 +67,20 @@ class WsConnection {
   // Closes the TCP connection without a closing handshake.
   void abort();
 
+  // Stops reading the socket (a stalled client: what the server sends piles up in the kernel's
+  // buffers, then in the server's outbound queue); a read already in flight still completes.
+  void pause_reading();
+  void resume_reading();
+  // SO_RCVBUF for the next start() (0: the kernel's autotuned default). A small buffer makes a
+  // stalled client's backlog reach the server's queue sooner.
+  void set_receive_buffer(int bytes) { receive_buffer_ = bytes; }
+  // The TCP port this end is bound to (0 before start).
+  std::uint16_t local_port() const;
+  // The code of the close frame the server sent (0: none seen).
+  unsigned close_code() const { return close_code_; }
+  // Bytes read from the TLS stream since start (WebSocket framing included).
+  std::uint64_t bytes_received() const { return bytes_received_; }
+
  private:
   struct State;
   void read_upgrade_response();
@@ -90,6 +104,11 @@ class WsConnection {
   std::vector<std::uint8_t> fragments_;  // a fragmented message being reassembled
   std::uint32_t mask_state_;
   bool write_in_flight_ = false;
+  bool read_in_flight_ = false;
+  bool reading_paused_ = false;
+  int receive_buffer_ = 0;
+  unsigned close_code_ = 0;
+  std::uint64_t bytes_received_ = 0;
   bool open_ = false;
   bool failed_ = false;
 };

@@ -34,6 +34,9 @@ TEST(PostMessageTemplate, EncodesWhatTheGeneratedParserReads) {
     std::uint64_t stamp = 0;
     ASSERT_TRUE(timestamp_in_text(text, stamp));
     EXPECT_EQ(stamp, 0x1122334455667788 + n);
+    std::uint64_t id_in_text = 0;
+    ASSERT_TRUE(message_id_in_text(text, id_in_text));  // what recipients see
+    EXPECT_EQ(id_in_text, 0xabc0 + n);
   }
 }
 
@@ -124,6 +127,15 @@ TEST(TimestampInText, RejectsTextsWithoutAStamp) {
   EXPECT_FALSE(timestamp_in_text("hello", stamp));
   EXPECT_FALSE(timestamp_in_text("t=12345", stamp));
   EXPECT_FALSE(timestamp_in_text("t=zzzzzzzzzzzzzzzz", stamp));
+}
+
+TEST(MessageIdInText, RejectsTextsWithoutAnId) {
+  std::uint64_t id = 0;
+  EXPECT_FALSE(message_id_in_text("t=00000000000000ff rest", id));
+  EXPECT_FALSE(message_id_in_text("t=00000000000000ff m=123", id));
+  EXPECT_FALSE(message_id_in_text("t=00000000000000ff x=0000000000000001", id));
+  EXPECT_TRUE(message_id_in_text("t=00000000000000ff m=0000000000000001 ", id));
+  EXPECT_EQ(id, 1u);
 }
 
 }  // namespace
