@@ -24,6 +24,7 @@
 #include "domain/auth_service.hpp"
 #include "domain/directory_service.hpp"
 #include "keys.hpp"
+#include "store/postgres/postgres_store.hpp"
 
 namespace po = boost::program_options;
 using namespace tmc;
@@ -32,8 +33,21 @@ namespace {
 
 struct Globals {
   std::string data_dir = "var/data";
+  // "sqlite" (tmc.db in the data directory) or a postgresql:// URI; keys stay in the data
+  // directory either way. Never printed: a URI may carry a password.
+  std::string store = "sqlite";
   int scrypt_log2_n = 17;
+
+  bool on_postgres() const { return tmc::store::is_postgres_uri(store); }
 };
+
+// Commands that copy tmc.db and the blob directory have nothing to copy on PostgreSQL.
+int refuse_on_postgres(const char* command) {
+  std::cerr << "tmc-admin: " << command
+            << " works on the SQLite store only; with --store postgresql://... back up the "
+               "database with pg_dump or pg_basebackup and keep kek.keys and audit.key apart\n";
+  return 2;
+}
 
 // "tmc-admin:<login name>" of the operator running this command, for the audit trail.
 std::string operator_name() {
@@ -54,7 +68,7 @@ struct Deployment {
   explicit Deployment(const Globals& globals) {
     const app::DataDir data_dir(globals.data_dir);
     keys = data_dir.load_key_ring();  // refuses a key file that is missing or too open
-    store = data_dir.open_store();
+    store = data_dir.open_store(globals.store);
     tmc::audit::AuditHookOptions audit_options;
     audit_options.default_actor = operator_name();  // admin actions name who ran them
     audit.start(*store, tmc::audit::SigningKey::load_or_create(data_dir.audit_key_file()), clock,
@@ -91,8 +105,13 @@ po::variables_map parse(const Args& args, po::options_description& desc, int pos
 }
 
 int cmd_init(const Globals& globals, const Args&) {
-  app::DataDir(globals.data_dir).initialize();
-  std::cout << "initialised " << globals.data_dir << " (database, key file kek.keys mode 0600)\n";
+  app::DataDir(globals.data_dir).initialize(globals.store);
+  if (globals.on_postgres()) {
+    std::cout << "initialised " << globals.data_dir
+              << " (key file kek.keys mode 0600; tables created in the PostgreSQL database)\n";
+  } else {
+    std::cout << "initialised " << globals.data_dir << " (database, key file kek.keys mode 0600)\n";
+  }
   return 0;
 }
 
@@ -308,6 +327,7 @@ int cmd_backup(const Globals& globals, const Args& args) {
   po::options_description desc("backup");
   desc.add_options()("out", po::value(&out)->required(), "new directory to write the backup to");
   parse(args, desc);
+  if (globals.on_postgres()) return refuse_on_postgres("backup");
   const app::DataDir data_dir(globals.data_dir);
   auto store = data_dir.open_store();  // a second connection beside a running server's
   const auto summary = admin::backup(data_dir, *store, out);
@@ -330,6 +350,7 @@ int cmd_restore(const Globals& globals, const Args& args) {
       "key-file", po::value(&key_file)->required(), "key file (kek.keys) kept apart from backups")(
       "audit-key-file", po::value(&audit_key_file), "the deployment's audit.key, kept apart");
   parse(args, desc);
+  if (globals.on_postgres()) return refuse_on_postgres("restore");
   options.from = from;
   options.data_dir = data_dir;
   options.key_file = key_file;
@@ -354,7 +375,7 @@ void audit_keys(Deployment& deployment, const std::string& action,
 int cmd_keys_list(const Globals& globals, const Args& args) {
   if (!args.empty()) throw std::runtime_error("usage: tmc-admin keys list");
   const app::DataDir data_dir(globals.data_dir);
-  auto store = data_dir.open_store();
+  auto store = data_dir.open_store(globals.store);
   for (const auto& key : admin::key_usage(data_dir.key_file(), *store)) {
     std::cout << key.key_id << (key.active ? " active" : " -") << ' ' << key.wrapped_keys
               << " wrapped data keys" << (key.in_key_file ? "" : " (MISSING from the key file)")
@@ -397,7 +418,7 @@ int cmd_keys_retire(const Globals& globals, const Args& args) {
 // (end of operations)
 
 const char* kUsage =
-    "usage: tmc-admin [--data-dir DIR] [--scrypt-log2n N] COMMAND ...\n"
+    "usage: tmc-admin [--data-dir DIR] [--store sqlite|URI] [--scrypt-log2n N] COMMAND ...\n"
     "\n"
     "commands:\n"
     "  init                                  create the data directory, key file and database\n"
@@ -422,17 +443,19 @@ const char* kUsage =
     "  audit head                            sign and print the current tree head; keep it\n"
     "                                        off the host for 'audit verify --head'\n"
     "  backup --out DIR                      consistent online backup (database + blobs; never\n"
-    "                                        the keys) while the server runs\n"
+    "                                        the keys) while the server runs (SQLite only)\n"
     "  restore --from DIR --key-file FILE [--data-dir NEW] [--audit-key-file FILE]\n"
-    "                                        a new data directory from a backup\n"
+    "                                        a new data directory from a backup (SQLite only)\n"
     "  keys list                             key ids, the active one, data keys under each\n"
     "  keys rotate                           new active key; rewrap every data key (server\n"
     "                                        stopped)\n"
     "  keys rewrap                           finish an interrupted rotation\n"
     "  keys retire KEY_ID                    drop a key no data key uses any more\n"
     "\n"
-    "global options (also TMC_DATA_DIR):\n"
-    "  --data-dir DIR     data directory (default var/data)\n"
+    "global options (also TMC_DATA_DIR, TMC_STORE):\n"
+    "  --data-dir DIR     data directory (default var/data); holds the keys in every mode\n"
+    "  --store VALUE      sqlite (tmc.db in the data directory, the default) or a\n"
+    "                     postgresql:// URI, the database shared by every node\n"
     "  --scrypt-log2n N   password hashing cost, N = 2^value (default 17)\n";
 
 }  // namespace
@@ -440,6 +463,9 @@ const char* kUsage =
 int main(int argc, char** argv) {
   Globals globals;
   if (const char* env = std::getenv("TMC_DATA_DIR")) globals.data_dir = env;
+  if (const char* env = std::getenv("TMC_STORE"); env != nullptr && *env != '\0') {
+    globals.store = env;
+  }
   Args words;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -449,11 +475,18 @@ int main(int argc, char** argv) {
     }
     if (words.empty() && arg == "--data-dir" && i + 1 < argc) {
       globals.data_dir = argv[++i];
+    } else if (words.empty() && arg == "--store" && i + 1 < argc) {
+      globals.store = argv[++i];
     } else if (words.empty() && arg == "--scrypt-log2n" && i + 1 < argc) {
       globals.scrypt_log2_n = std::atoi(argv[++i]);
     } else {
       words.push_back(arg);
     }
+  }
+  // The value is not echoed: a URI may carry a password.
+  if (globals.store != "sqlite" && !globals.on_postgres()) {
+    std::cerr << "tmc-admin: invalid --store (sqlite or a postgresql:// URI)\n";
+    return 2;
   }
   using Command = std::function<int(const Globals&, const Args&)>;
   const std::map<std::string, std::pair<int, Command>> commands = {

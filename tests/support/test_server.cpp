@@ -49,38 +49,70 @@ std::string dev_ca_file() {
 
 std::string test_password(const std::string& username) { return "test-password-" + username; }
 
+bool postgres_requested() {
+  const char* store = std::getenv("TMC_TEST_STORE");
+  if (store == nullptr || std::string(store).empty() || std::string(store) == "sqlite") {
+    return false;
+  }
+  if (std::string(store) != "postgres") {
+    throw std::runtime_error("TMC_TEST_STORE must be sqlite or postgres, not " +
+                             std::string(store));
+  }
+  const char* conninfo = std::getenv("TMC_TEST_POSTGRES");
+  if (conninfo == nullptr || *conninfo == '\0') {
+    // A failure, not a skip: the PostgreSQL variant must not pass without PostgreSQL.
+    throw std::runtime_error(
+        "TMC_TEST_STORE=postgres but TMC_TEST_POSTGRES is not set: set it to a PostgreSQL URI "
+        "(e.g. postgresql://user@localhost:5432/postgres) or run ./tmc test, which starts one");
+  }
+  return true;
+}
+
+SeededUsers seed_test_network(store::Store& store, const Clock& clock,
+                              const std::vector<ExtraUser>& extra_users) {
+  SeededUsers seeded;
+  domain::NullAuditHook audit;
+  domain::AuthOptions auth_options;
+  auth_options.password_params = crypto::ScryptParams{1024, 8, 1};
+  domain::AuthService auth(store, clock, audit, auth_options);
+  domain::DirectoryService directory(store, clock, audit);
+  auto logins = admin::seed_demo_network(directory, auth);
+  if (!logins) throw std::runtime_error("seeding failed: " + logins.error().message);
+  for (const auto& login : *logins) seeded.passwords[login.username] = login.password;
+  for (const auto& extra : extra_users) {
+    domain::NewUser user{extra.username, extra.username, extra.role, extra.organization_id,
+                         extra.specialties};
+    auto created = directory.add_user(user, auth.hash_password(test_password(extra.username)));
+    if (!created) throw std::runtime_error("extra user: " + created.error().message);
+    seeded.passwords[extra.username] = test_password(extra.username);
+  }
+  store.read([&](store::Tx& tx) {
+    for (const auto& user : tx.list_users(store::UserFilter{})) {
+      seeded.user_ids[user.username] = user.id;
+    }
+  });
+  return seeded;
+}
+
 TestServer::TestServer(const std::function<void(app::Config&)>& customise,
                        const std::vector<ExtraUser>& extra_users) {
   dev_ca_file();
   spdlog::set_level(spdlog::level::warn);  // keep test output to what matters
   const app::DataDir data_dir(dir_.path() / "data");
   data_dir.initialize();
+  std::string store_uri = "sqlite";
+  if (postgres_requested()) {
+    schema_ = std::make_unique<PostgresTestSchema>("it_");
+    store_uri = schema_->conninfo_in_schema();
+  }
   {
-    // Seed the demo network with cheap password hashing (tests only).
-    auto store = data_dir.open_store();
-    domain::NullAuditHook audit;
-    domain::AuthOptions auth_options;
-    auth_options.password_params = crypto::ScryptParams{1024, 8, 1};
-    domain::AuthService auth(*store, clock_, audit, auth_options);
-    domain::DirectoryService directory(*store, clock_, audit);
-    auto logins = admin::seed_demo_network(directory, auth);
-    if (!logins) throw std::runtime_error("seeding failed: " + logins.error().message);
-    for (const auto& login : *logins) passwords_[login.username] = login.password;
-    for (const auto& extra : extra_users) {
-      domain::NewUser user{extra.username, extra.username, extra.role, extra.organization_id,
-                           extra.specialties};
-      auto created = directory.add_user(user, auth.hash_password(test_password(extra.username)));
-      if (!created) throw std::runtime_error("extra user: " + created.error().message);
-      passwords_[extra.username] = test_password(extra.username);
-    }
-    store->read([&](store::Tx& tx) {
-      for (const auto& user : tx.list_users(store::UserFilter{})) {
-        user_ids_[user.username] = user.id;
-      }
-    });
+    auto seeded = seed_test_network(*data_dir.open_store(store_uri), clock_, extra_users);
+    passwords_ = std::move(seeded.passwords);
+    user_ids_ = std::move(seeded.user_ids);
   }
   app::Config config;
   config.data_dir = data_dir.root().string();
+  config.store = store_uri;
   config.listen = "127.0.0.1:0";
   config.tls_cert = dev_certs_dir() + "/server.crt";
   config.tls_key = dev_certs_dir() + "/server.key";
@@ -110,6 +142,10 @@ std::string TestServer::user_id(const std::string& username) const {
 }
 
 TestServer::~TestServer() { stop(); }
+
+std::unique_ptr<store::Store> TestServer::open_store() const {
+  return app::DataDir(dir_.path() / "data").open_store(config_.store);
+}
 
 void TestServer::stop() {
   if (!app_) return;

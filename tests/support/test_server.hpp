@@ -10,7 +10,9 @@
 #include "app/config.hpp"
 #include "app/server_app.hpp"
 #include "common/clock.hpp"
+#include "postgres_test_schema.hpp"
 #include "store/model.hpp"
+#include "store/store.hpp"
 #include "tmc/client/blocking_client.hpp"
 
 namespace tmc::testing {
@@ -41,6 +43,23 @@ struct ExtraUser {
 };
 std::string test_password(const std::string& username);
 
+// True when the test should run on PostgreSQL (TMC_TEST_STORE=postgres): ctest registers the
+// integration tests twice, as is (SQLite) and as pg.* with that variable. Throws
+// std::runtime_error when TMC_TEST_POSTGRES is unset then, so the pg.* variant fails.
+bool postgres_requested();
+
+// Who a seeded store knows: demo and extra users' passwords and ids, by username.
+struct SeededUsers {
+  std::map<std::string, std::string> passwords;
+  std::map<std::string, std::string> user_ids;
+};
+// Seeds the demo network and extra_users into store with cheap password hashing (tests only).
+// Throws std::runtime_error when a step is refused (e.g. the store is already seeded).
+SeededUsers seed_test_network(store::Store& store, const Clock& clock,
+                              const std::vector<ExtraUser>& extra_users = {});
+
+// With TMC_TEST_STORE=postgres the store is a fresh schema on the TMC_TEST_POSTGRES server
+// (dropped on destruction) instead of tmc.db; without TMC_TEST_POSTGRES construction throws.
 class TestServer {
  public:
   // customise may adjust the config before start (limits, timeouts).
@@ -50,6 +69,8 @@ class TestServer {
 
   std::uint16_t port() const { return port_; }
   const std::filesystem::path& data_dir() const { return dir_.path(); }
+  // A second store on the server's data (as tmc-admin opens one beside a running server).
+  std::unique_ptr<store::Store> open_store() const;
   // Demo password of a seeded user (e.g. "bachu.clinician").
   const std::string& password(const std::string& username) const;
 
@@ -68,6 +89,7 @@ class TestServer {
 
  private:
   TempDir dir_;
+  std::unique_ptr<PostgresTestSchema> schema_;  // TMC_TEST_STORE=postgres only
   SystemClock clock_;
   void launch();
 

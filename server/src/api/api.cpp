@@ -57,21 +57,32 @@ void Api::set_ready(bool ready) { ready_ = ready; }
 
 std::string Api::metrics_text() const { return metrics_.expose(); }
 
-void Api::notify(const std::vector<std::string>& user_ids, const telemed::v1::Event& event) {
-  auto sessions = registry_.sessions_of(user_ids);
-  if (sessions.empty()) return;
+namespace {
+
+std::shared_ptr<const std::string> encode_event(const telemed::v1::Event& event) {
   telemed::v1::ServerFrame frame;
   *frame.mutable_event() = event;
-  auto encoded = std::make_shared<const std::string>(frame.SerializeAsString());
-  for (auto& session : sessions) session->send_frame(encoded, Lane::control);
+  return std::make_shared<const std::string>(frame.SerializeAsString());
+}
+
+}  // namespace
+
+void Api::deliver_frame(const std::vector<std::string>& user_ids,
+                        const std::shared_ptr<const std::string>& frame) {
+  auto sessions = registry_.sessions_of(user_ids);
+  for (auto& session : sessions) session->send_frame(frame, Lane::control);
   counters_.events_delivered += sessions.size();
 }
 
 void Api::publish(const std::vector<domain::Notification>& notifications) {
+  std::vector<PublishedEvent> published;
   for (const auto& notification : notifications) {
     if (notification.recipients.empty()) continue;
-    notify(notification.recipients, to_event(notification));
+    PublishedEvent event{notification.recipients, encode_event(to_event(notification))};
+    deliver_frame(event.recipients, event.frame);
+    if (journal_) published.push_back(std::move(event));
   }
+  if (journal_ && !published.empty()) journal_(published);
 }
 
 void Api::session_started(ApiConnection& connection, const domain::Caller& caller) {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/thread_pool.hpp>
 
@@ -14,10 +15,6 @@
 #include "domain/auth_service.hpp"
 #include "domain/consultation_service.hpp"
 #include "domain/directory_service.hpp"
-
-namespace telemed::v1 {
-class Event;
-}
 
 namespace tmc::domain {
 class CaseFileService;
@@ -55,6 +52,17 @@ struct Services {
 using SessionHook = std::function<void(Api& api, ApiConnection& connection,
                                        const domain::Caller& caller)>;
 
+// A committed event as it went to this node's live sessions: the encoded ServerFrame and the
+// users it is for. Other nodes of a cluster deliver the same bytes to their sessions.
+struct PublishedEvent {
+  std::vector<std::string> recipients;
+  std::shared_ptr<const std::string> frame;
+};
+
+// Receives what publish() delivered locally, on the publishing thread, before the request that
+// caused it is answered; it may block on the store (it runs on workers, never on io threads).
+using EventJournal = std::function<void(const std::vector<PublishedEvent>& events)>;
+
 class Api final : public Handler {
  public:
   Api(Services services, ApiOptions options);
@@ -69,11 +77,16 @@ class Api final : public Handler {
   // Hooks are added during start-up, before the first connection.
   void add_session_hook(SessionHook hook) { session_hooks_.push_back(std::move(hook)); }
   void session_started(ApiConnection& connection, const domain::Caller& caller);
+  // Set during start-up, before the first connection (cluster mode).
+  void set_journal(EventJournal journal) { journal_ = std::move(journal); }
 
-  // Pushes one event to every live session of the given users.
-  void notify(const std::vector<std::string>& user_ids, const telemed::v1::Event& event);
-  // Delivers committed domain notifications to their recipients' live sessions.
+  // Delivers committed domain notifications to their recipients' live sessions, then hands
+  // them to the journal (when set).
   void publish(const std::vector<domain::Notification>& notifications);
+  // Queues an encoded ServerFrame to every live session of the given users (events another
+  // node published).
+  void deliver_frame(const std::vector<std::string>& user_ids,
+                     const std::shared_ptr<const std::string>& frame);
   // Tells every live session that the server is going away (SessionClosing); the network layer
   // then closes them with 1001.
   void announce_shutdown();
@@ -118,6 +131,7 @@ class Api final : public Handler {
   std::atomic<bool> stopped_{false};
   Counters counters_;
   std::vector<SessionHook> session_hooks_;
+  EventJournal journal_;
   metrics::Registry metrics_;
   metrics::Family<metrics::Counter>* requests_by_code_ = nullptr;
   metrics::Family<metrics::Histogram>* request_seconds_ = nullptr;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "api/handler_context.hpp"
+#include "store/store.hpp"
 
 namespace tmc::api {
 namespace {
@@ -198,6 +199,12 @@ v1::Response dispatch(Api& api, ApiConnection& connection, const v1::ClientFrame
   Status status = ok();
   try {
     status = route(ctx, frame);
+  } catch (const store::StoreError& error) {
+    // The database is away (restart, failover, lost connection). A retry is safe: a message
+    // is deduplicated by its client_msg_id, and a state change answers from the current state.
+    spdlog::warn("request {} (type {}): store unavailable: {}", frame.request_id(),
+                 static_cast<int>(frame.request_case()), error.what());
+    status = make_error(Code::unavailable, "storage unavailable; retry");
   } catch (const std::exception& error) {
     spdlog::error("request {} (type {}) failed: {}", frame.request_id(),
                   static_cast<int>(frame.request_case()), error.what());

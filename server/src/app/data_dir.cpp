@@ -6,22 +6,32 @@
 #include <stdexcept>
 
 #include "audit/signing_key.hpp"
+#include "store/postgres/postgres_blob_store.hpp"
 #include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace tmc::app {
+namespace {
 
-void DataDir::initialize() const {
+store::PostgresOptions postgres_options(const std::string& uri) {
+  store::PostgresOptions options;
+  options.conninfo = uri;
+  return options;
+}
+
+}  // namespace
+
+void DataDir::initialize(const std::string& store) const {
   std::filesystem::create_directories(root_);
   ::chmod(root_.c_str(), 0700);
   if (std::filesystem::exists(key_file())) {
     throw std::runtime_error("data directory " + root_.string() +
                              " is already initialised (key file exists)");
   }
-  std::filesystem::create_directories(blob_dir());
+  if (!store::is_postgres_uri(store)) std::filesystem::create_directories(blob_dir());
   crypto::KeyRing::create(key_file());
   audit::SigningKey::create(audit_key_file());
-  open_store();  // creates the database and applies migrations
+  open_store(store);  // creates the database (or the tables) and applies migrations
 }
 
 crypto::KeyRing DataDir::load_key_ring() const {
@@ -38,14 +48,17 @@ std::unique_ptr<store::Store> DataDir::open_store(const std::string& store) cons
                              " does not exist; run 'tmc-admin --data-dir " + root_.string() +
                              " init'");
   }
-  if (store::is_postgres_uri(store)) {
-    store::PostgresOptions options;
-    options.conninfo = store;
-    return store::open_postgres_store(options);
-  }
+  if (store::is_postgres_uri(store)) return store::open_postgres_store(postgres_options(store));
   store::SqliteOptions options;
   options.path = database().string();
   return store::open_sqlite_store(options);
+}
+
+std::unique_ptr<blob::BlobStore> DataDir::open_blob_store(const std::string& store) const {
+  if (store::is_postgres_uri(store)) {
+    return store::open_postgres_blob_store(postgres_options(store));
+  }
+  return blob::open_directory_blob_store(blob_dir());
 }
 
 }  // namespace tmc::app

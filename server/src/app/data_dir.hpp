@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "blob/blob_store.hpp"
 #include "crypto/keyring.hpp"
 #include "store/store.hpp"
 
@@ -23,9 +24,10 @@ class DataDir {
   std::filesystem::path audit_key_file() const { return root_ / "audit.key"; }
 
   // Creates the directory (mode 0700), a new key-encryption key file (0600) and the database
-  // with every migration applied. Refuses (std::runtime_error) if a key file already exists, so
-  // an existing deployment's keys are never overwritten.
-  void initialize() const;
+  // with every migration applied: tmc.db and the blob directory for "sqlite", the tables in
+  // the PostgreSQL database for a postgresql:// store. Refuses (std::runtime_error) if a key
+  // file already exists, so an existing deployment's keys are never overwritten.
+  void initialize(const std::string& store = "sqlite") const;
 
   // Opens the existing deployment: the key ring (mode checked) and the store (migrations
   // applied). Throws std::runtime_error with one line naming the problem.
@@ -33,6 +35,11 @@ class DataDir {
   // the key ring and blobs stay in this directory either way.
   crypto::KeyRing load_key_ring() const;
   std::unique_ptr<store::Store> open_store(const std::string& store = "sqlite") const;
+
+  // Where case-file segments live: the PostgreSQL database when store is a postgresql:// URI
+  // (every node of a cluster reads what any node wrote), else blob_dir(). Throws
+  // blob::BlobStoreError when the storage cannot be opened.
+  std::unique_ptr<blob::BlobStore> open_blob_store(const std::string& store = "sqlite") const;
 
  private:
   std::filesystem::path root_;

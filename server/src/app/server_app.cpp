@@ -22,6 +22,7 @@
 #include "app/data_dir.hpp"
 #include "app/metrics.hpp"
 #include "audit/store_audit_hook.hpp"
+#include "cluster/event_relay.hpp"
 #include "domain/auth_service.hpp"
 #include "domain/case_file_service.hpp"
 #include "domain/consultation_service.hpp"
@@ -49,6 +50,8 @@ struct ServerApp::State {
   std::optional<boost::asio::steady_timer> reminder_timer;
   std::atomic<bool> reminder_running{false};
   std::shared_ptr<api::Api> api;
+  // Several nodes on one PostgreSQL: events published here reach sessions on the others.
+  std::unique_ptr<cluster::EventRelay> relay;
   std::unique_ptr<net::Server> server;
   std::atomic<bool> stopping{false};
   // auth: the periodic check of live sessions (revocation, expiry, idle, disabled users)
@@ -69,6 +72,7 @@ ServerApp::ServerApp(Config config, const Clock& clock)
     : state_(std::make_unique<State>(std::move(config), clock)) {}
 
 ServerApp::~ServerApp() {
+  if (state_->relay) state_->relay->stop();
   if (state_->api) state_->api->stop();
 }
 
@@ -131,7 +135,7 @@ std::uint16_t ServerApp::start() {
   case_file_limits.chunk_bytes = s.config.upload_chunk_bytes;
   case_file_limits.upload_expiry = s.config.upload_expiry;
   s.case_files = std::make_unique<domain::CaseFileService>(
-      *s.store, blob::open_directory_blob_store(data_dir.blob_dir()), s.clock, s.audit, *s.vault,
+      *s.store, data_dir.open_blob_store(s.config.store), s.clock, s.audit, *s.vault,
       *s.consultations, case_file_limits);
   s.case_files->start_expiry(std::min<std::chrono::milliseconds>(
       std::chrono::minutes(1), std::chrono::milliseconds(s.config.upload_expiry) / 2));
@@ -164,6 +168,13 @@ std::uint16_t ServerApp::start() {
   s.api->add_session_hook([&s](api::Api& api, api::ApiConnection&, const domain::Caller& caller) {
     api.publish(s.scheduling->take_pending_reminders({caller.user.id}, s.clock.now()));
   });
+  if (auto waiter = s.store->open_event_waiter()) {
+    s.relay = std::make_unique<cluster::EventRelay>(*s.store, *s.vault, *s.api, s.clock);
+    s.api->set_journal([relay = s.relay.get()](const std::vector<api::PublishedEvent>& events) {
+      relay->record(events);
+    });
+    s.relay->start(std::move(waiter));
+  }
 
   const auto listen = parse_listen_address(s.config.listen);
   net::ServerOptions options;
@@ -317,6 +328,17 @@ void ServerApp::register_metrics() {
         }
         return samples;
       });
+  if (const auto* relay = s.relay.get()) {
+    registry.callback("tmc_cluster_events_recorded_total",
+                      "Events this node journaled for the other nodes.", Type::counter, {},
+                      [relay] { return one_sample(static_cast<double>(relay->events_recorded())); });
+    registry.callback("tmc_cluster_events_relayed_total",
+                      "Events of other nodes delivered to this node's sessions.", Type::counter,
+                      {}, [relay] { return one_sample(static_cast<double>(relay->events_relayed())); });
+    registry.callback("tmc_cluster_reconnects_total",
+                      "Times the event relay lost its store connection.", Type::counter, {},
+                      [relay] { return one_sample(static_cast<double>(relay->reconnects())); });
+  }
   registry.callback("tmc_slow_consumer_closes_total",
                     "Sessions closed with 1013 because their outbound queue overflowed.",
                     Type::counter, {}, [net] { return one_sample(net->slow_consumer_closes); });
@@ -442,6 +464,7 @@ void ServerApp::stop() {
     // Every session is gone: let in-flight requests (and their commits) finish, then stop io.
     std::thread([&s] {
       s.api->stop();
+      if (s.relay) s.relay->stop();  // after the last request: its events are journaled
       s.audit.flush();  // every audit record durable and under a signed head
       spdlog::info("shutdown complete");
       s.io.stop();

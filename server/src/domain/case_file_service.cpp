@@ -273,6 +273,14 @@ Result<UploadSession> CaseFileService::resume_upload(const Caller& caller,
   auto& upload = **active;
   std::lock_guard lock(upload.mutex);
   if (upload.closed) return upload_not_found();
+  if (upload.recovered) {
+    // Another node sharing the store may have taken the upload further since this one wrote
+    // it: then the writer held here is stale and is rebuilt from the stored segments.
+    std::optional<store::Upload> row;
+    store_.read([&](store::Tx& tx) { row = tx.find_upload(upload_id); });
+    if (!row) return upload_not_found();
+    if (row->committed_offset != upload.committed()) upload.recovered = false;
+  }
   if (!upload.recovered) {
     if (auto recovered = recover(upload); !recovered) return recovered.error();
   }

@@ -647,6 +647,14 @@ Result<Outcome<PostedMessage>> ConsultationService::post_message(const Caller& c
     }
     if (auto original = tx.find_log_by_client_msg_id(id, caller.user.id, client_msg_id)) {
       outcome.value = {original->seq, original->posted_at};  // an idempotent retry
+      // Published again: the first attempt may have committed on a node that died before its
+      // event went out, and recipients may see an event twice but never miss one.
+      auto stored = decode_body(Vault::open(loaded->key, original->sealed_body,
+                                            aad(id, "log") + "|" + std::to_string(original->seq)));
+      if (!stored) throw std::runtime_error("stored message is malformed");
+      outcome.notifications.push_back(Notification::posted(
+          loaded->participant_ids(),
+          LogEntry{id, original->seq, original->sender_id, original->posted_at, *stored}));
       result.emplace(std::move(outcome));
       return false;
     }

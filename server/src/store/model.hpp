@@ -284,4 +284,15 @@ struct AuditHeadRow {
 };
 // (end of audit)
 
+// One entry of the cluster event log: a sealed, serialized event for the live sessions of
+// recipients, written by the node (origin) that already delivered it to its own sessions.
+struct EventRow {
+  std::int64_t id = 0;  // assigned by the store, increasing in commit order
+  std::string origin;   // node id
+  TimePoint created_at{};
+  std::vector<std::string> recipients;  // user ids
+  std::string wrapped_key;              // data key of sealed_event, wrapped by the KEK
+  std::string sealed_event;
+};
+
 }  // namespace tmc::store

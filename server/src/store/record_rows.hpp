@@ -269,4 +269,41 @@ PendingReminder read_pending_reminder(const Row& row) {
   return PendingReminder{row.text(0), row.text(1), row.int32(2), row.time(3)};
 }
 
+constexpr const char* event_columns =
+    "id, origin, created_at, recipients, wrapped_key, sealed_event";
+
+// Recipients are stored as one space-separated text (user ids never contain spaces).
+inline std::string join_recipients(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) {
+    if (!out.empty()) out += ' ';
+    out += id;
+  }
+  return out;
+}
+
+inline std::vector<std::string> split_recipients(const std::string& joined) {
+  std::vector<std::string> ids;
+  std::size_t start = 0;
+  while (start < joined.size()) {
+    auto end = joined.find(' ', start);
+    if (end == std::string::npos) end = joined.size();
+    if (end > start) ids.push_back(joined.substr(start, end - start));
+    start = end + 1;
+  }
+  return ids;
+}
+
+template <class Row>
+EventRow read_event(const Row& row) {
+  EventRow e;
+  e.id = row.int64(0);
+  e.origin = row.text(1);
+  e.created_at = row.time(2);
+  e.recipients = split_recipients(row.text(3));
+  e.wrapped_key = row.blob(4);
+  e.sealed_event = row.blob(5);
+  return e;
+}
+
 }  // namespace tmc::store::rows

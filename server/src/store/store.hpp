@@ -1,6 +1,7 @@
 // Store: the storage port. Domain code talks to a Tx; backends (SQLite, later PostgreSQL) adapt it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -208,6 +209,28 @@ class Tx {
   virtual bool delete_pending_reminder(const PendingReminder& reminder) = 0;
   virtual void delete_pending_reminders_of(std::string_view appointment_id) = 0;
   // (end of scheduling)
+
+  // ---- cluster events ----
+  // Appends an event (row.id is ignored) and returns its id. Ids grow in commit order: writes
+  // are serialised cluster-wide, so a reader that saw id N has seen every committed id below
+  // N. PostgreSQL also wakes every node's EventWaiter when the transaction commits.
+  virtual std::int64_t append_event(const EventRow& row) = 0;
+  // Events with id > after_id in id order, at most limit.
+  virtual std::vector<EventRow> list_events_after(std::int64_t after_id, int limit) = 0;
+  virtual std::int64_t last_event_id() = 0;  // 0 when there is none
+  virtual int delete_events_before(TimePoint before) = 0;  // number deleted
+  // (end of cluster events)
+};
+
+// Blocks until another node may have appended events (PostgreSQL LISTEN/NOTIFY). Used by one
+// thread at a time.
+class EventWaiter {
+ public:
+  virtual ~EventWaiter() = default;
+  // Returns true when woken by a notification, or when the connection was (re)established and
+  // notifications may have been missed; false when timeout passed without one. Throws
+  // StoreError when the server cannot be reached (the next call tries to reconnect).
+  virtual bool wait(std::chrono::milliseconds timeout) = 0;
 };
 
 // Write operation run inside a group-commit batch. Return true to keep its changes, false to
@@ -245,6 +268,10 @@ class Store {
 
   // Group-commit counters; thread-safe. Backends without a group-commit writer report zeros.
   virtual WriterStats writer_stats() const { return {}; }
+
+  // A waiter for events appended by other processes sharing this store, or nullptr when the
+  // backend has no shared-store notifications (SQLite: one server per database).
+  virtual std::unique_ptr<EventWaiter> open_event_waiter() { return nullptr; }
 
   // Writes a consistent copy of the whole database to a new file at path while the store stays
   // in use (readers and writers are not blocked). Throws StoreError when path exists or cannot

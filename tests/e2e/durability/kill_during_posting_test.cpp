@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "post_progress.hpp"
 #include "requests.hpp"
 #include "server_process.hpp"
 #include "test_data.hpp"
@@ -89,39 +90,6 @@ class ServerDirectory {
   bool abandoned_ = false;
 };
 
-// Acknowledged messages across both clients; the killer schedules its crashes on it.
-class Progress {
- public:
-  void acknowledged(int count) {
-    {
-      std::lock_guard lock(mutex_);
-      acknowledged_ += count;
-    }
-    changed_.notify_all();
-  }
-  void poster_finished() {
-    {
-      std::lock_guard lock(mutex_);
-      ++finished_;
-    }
-    changed_.notify_all();
-  }
-  // True when at least count messages are acknowledged; false once every poster has finished
-  // (or at the deadline) before that.
-  bool wait_for(int count, int posters, Clock::time_point deadline) {
-    std::unique_lock lock(mutex_);
-    changed_.wait_until(lock, deadline,
-                        [&] { return acknowledged_ >= count || finished_ == posters; });
-    return acknowledged_ >= count;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  int acknowledged_ = 0;
-  int finished_ = 0;
-};
-
 // One user posting its messages in order, reconnecting and retrying until each is acknowledged.
 struct Poster {
   DemoLogin login;
@@ -176,7 +144,7 @@ std::unique_ptr<BlockingClient> reconnect(Poster& poster, ServerDirectory& direc
 
 // Posts every message of poster, pipeline_depth at a time, until all are acknowledged.
 void post_all(Poster& poster, const std::string& consultation_id, ServerDirectory& directory,
-              Progress& progress, const client::ClientOptions& options,
+              PostProgress& progress, const client::ClientOptions& options,
               Clock::time_point deadline) {
   std::unique_ptr<BlockingClient> client;
   std::uint64_t failed_generation = 0;
@@ -301,7 +269,7 @@ TEST(DurabilityUnderSigkill, EveryAcknowledgedMessageSurvivesExactlyOnce) {
   }
 
   const auto options = server.client_options();  // the posters take the port from directory
-  Progress progress;
+  PostProgress progress;
   std::vector<std::string> killer_failures;
   int kills = 0;
   std::thread killer([&] {

@@ -10,7 +10,6 @@
 
 #include "audit/signing_key.hpp"
 #include "audit/verifier.hpp"
-#include "store/sqlite/sqlite_store.hpp"
 #include "test_server.hpp"
 
 namespace tmc::testing {
@@ -64,9 +63,7 @@ class AuditOverServer : public ::testing::Test {
   std::filesystem::path data_dir() const { return server_.data_dir() / "data"; }
 
   std::vector<store::AuditRow> records() {
-    store::SqliteOptions options;
-    options.path = (data_dir() / "tmc.db").string();
-    auto store = store::open_sqlite_store(options);
+    auto store = server_.open_store();
     std::vector<store::AuditRow> rows;
     store->read([&](store::Tx& tx) { rows = tx.list_audit_records(0, 100000); });
     return rows;
@@ -138,9 +135,7 @@ TEST_F(AuditOverServer, RecordsSecurityEventsWithIdsOnlyAndVerifies) {
     EXPECT_TRUE(row.record.find("\"time\":\"20") != std::string::npos) << row.record;
   }
 
-  store::SqliteOptions options;
-  options.path = (data_dir() / "tmc.db").string();
-  auto store = store::open_sqlite_store(options);
+  auto store = server_.open_store();
   const auto key = audit::SigningKey::load(data_dir() / "audit.key");
   const auto report = audit::verify_log(*store, key.public_key());
   EXPECT_TRUE(report.ok()) << report.problems.front();

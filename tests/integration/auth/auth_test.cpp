@@ -33,7 +33,7 @@ struct Admin {
   explicit Admin(const TestServer& server)
       : data_dir(server.data_dir() / "data"),
         keys(data_dir.load_key_ring()),
-        store(data_dir.open_store()),
+        store(server.open_store()),
         auth(*store, clock, audit, options(), &keys),
         directory(*store, clock, audit) {}
 

@@ -71,7 +71,10 @@ std::vector<std::string> file_contents_under(const std::filesystem::path& root) 
 
 class CaseFiles : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  // Started by the first test rather than in SetUpTestSuite: a server that cannot start (e.g.
+  // PostgreSQL unreachable) then fails the tests instead of leaving them "skipped".
+  void SetUp() override {
+    if (server_ != nullptr) return;
     server_ = new TestServer([](app::Config& config) {
       config.max_upload_bytes = 128 * MiB;
       config.organization_quota_bytes = 1024 * MiB;

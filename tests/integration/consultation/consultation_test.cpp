@@ -83,7 +83,10 @@ bool message_with(const v1::Event& event, const std::string& text) {
 
 class Consultations : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  // Started by the first test rather than in SetUpTestSuite: a server that cannot start (e.g.
+  // PostgreSQL unreachable) then fails the tests instead of leaving them "skipped".
+  void SetUp() override {
+    if (server_ != nullptr) return;
     std::vector<ExtraUser> extra;
     // Twenty orthopedic specialists at Jinhua (paired with Wensu) for the accept race.
     for (int i = 0; i < 20; ++i) {
@@ -256,6 +259,34 @@ TEST_F(Consultations, OfflineRecipientGetsEverythingOnNextLoginAndRetriesAreIdem
   auto page = sync(*specialist, opened.id(), 0, 1);
   EXPECT_EQ(page.sync_consultation().entries_size(), 1);
   EXPECT_TRUE(page.sync_consultation().has_more());
+}
+
+TEST_F(Consultations, RetriedPostIsPublishedAgainWithItsOriginalSeqAndText) {
+  // A retry may follow a first attempt whose event never went out (its node died after the
+  // commit), so the retry publishes the stored entry again: a duplicate, never a gap.
+  auto clinician = server().login("yecheng.clinician");
+  auto specialist = server().login("shanghai.ortho");
+  auto opened = expect_consultation(clinician->call(open_frame("orthopedics", v1::URGENCY_ROUTINE)));
+  ASSERT_EQ(accept(*specialist, opened.id()).status().code(), v1::OK);
+  auto is_post = [](const v1::Event& e) {
+    return e.has_message_posted() && e.message_posted().entry().body().has_text();
+  };
+  auto first = post(*clinician, opened.id(), "again-1", "Pulses after reduction?");
+  ASSERT_EQ(first.status().code(), v1::OK);
+  auto live = specialist->wait_event(is_post, 5s);
+  ASSERT_TRUE(live);
+  // The retry carries another text under the same id: the stored one is what goes out.
+  auto retry = post(*clinician, opened.id(), "again-1", "something else");
+  ASSERT_EQ(retry.status().code(), v1::OK);
+  EXPECT_EQ(retry.post_message().seq(), first.post_message().seq());
+  auto again = specialist->wait_event(is_post, 5s);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->message_posted().entry().seq(), first.post_message().seq());
+  EXPECT_EQ(again->message_posted().entry().body().text(), "Pulses after reduction?");
+  auto log = sync(*specialist, opened.id(), 0);
+  int posts = 0;
+  for (const auto& entry : log.sync_consultation().entries()) posts += entry.body().has_text();
+  EXPECT_EQ(posts, 1);
 }
 
 TEST_F(Consultations, SignalsAreRelayedNotStored) {

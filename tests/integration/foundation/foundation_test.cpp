@@ -13,7 +13,11 @@ using namespace std::chrono_literals;
 
 class Foundation : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { server_ = new TestServer(); }
+  // Started by the first test rather than in SetUpTestSuite: a server that cannot start (e.g.
+  // PostgreSQL unreachable) then fails the tests instead of leaving them "skipped".
+  void SetUp() override {
+    if (server_ == nullptr) server_ = new TestServer();
+  }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;

@@ -44,7 +44,7 @@ TEST(KeyRotation, RotateThenRetireKeepsEveryConsultationAndFileReadable) {
 
   const auto old_key = crypto::KeyRing::load(data_dir.key_file()).active_key_id();
   {
-    auto store = data_dir.open_store();
+    auto store = server.open_store();
     ASSERT_EQ(key_ids_in_use(*store), std::set<std::string>{old_key});
     // Not while data depends on it, and never the active key.
     EXPECT_THROW(admin::retire_key(data_dir.key_file(), *store, old_key), std::runtime_error);

@@ -1,22 +1,22 @@
-// Scheduling service against a real SQLite store and a manual clock: bookings and reminders,
-// including reminders that fall due across a store restart.
+// Scheduling service against a real store (SQLite, or PostgreSQL with TMC_TEST_STORE=postgres)
+// and a manual clock: bookings and reminders, including reminders that fall due across a store
+// restart.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <stdlib.h>
 
 #include "crypto/keyring.hpp"
 #include "domain/consultation_service.hpp"
 #include "domain/directory_service.hpp"
 #include "domain/scheduling_service.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "test_server.hpp"
 
 namespace tmc::domain {
 namespace {
@@ -29,33 +29,26 @@ const TimePoint kStart = TimePoint(std::chrono::sys_days(std::chrono::year(2026)
                                                          std::chrono::December / 1)
                                        .time_since_epoch());
 
-// A fresh directory under the system temp dir, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tmc-sched-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
+// The store of one lifetime: tmc.db in dir, or the test's schema when there is one.
+std::unique_ptr<store::Store> open_store(const std::filesystem::path& dir,
+                                         const testing::PostgresTestSchema* schema) {
+  if (schema != nullptr) {
+    store::PostgresOptions options;
+    options.conninfo = schema->conninfo();
+    options.schema = schema->name();
+    return store::open_postgres_store(options);
   }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
+  store::SqliteOptions options;
+  options.path = (dir / "tmc.db").string();
+  return store::open_sqlite_store(options);
+}
 
- private:
-  std::filesystem::path path_;
-};
-
-// One "server lifetime": a store on the directory and the services over it.
+// One "server lifetime": a store and the services over it.
 struct Node {
   // Reminders at 24 h and 15 min unless `reminders` says otherwise (as the configuration may).
-  Node(const std::filesystem::path& dir, const Clock& clock, const crypto::KeyRing& keys,
+  Node(std::unique_ptr<store::Store> opened, const Clock& clock, const crypto::KeyRing& keys,
        ReminderPolicy reminders = {})
-      : vault(keys) {
-    store::SqliteOptions options;
-    options.path = (dir / "tmc.db").string();
-    store = store::open_sqlite_store(options);
+      : vault(keys), store(std::move(opened)) {
     consultations = std::make_unique<ConsultationService>(*store, clock, audit, vault,
                                                           DeadlinePolicy{});
     SchedulingOptions scheduling_options;
@@ -80,7 +73,7 @@ struct Node {
 class ReminderServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    node_.emplace(dir_.path(), clock_, keys_);
+    node_.emplace(open_store(dir_.path(), schema_.get()), clock_, keys_);
     DirectoryService directory(*node_->store, clock_, node_->audit);
     ASSERT_TRUE(directory.add_organization(
         {"county", "County", store::OrganizationKind::county_hospital, "K", "Asia/Urumqi"}));
@@ -120,7 +113,7 @@ class ReminderServiceTest : public ::testing::Test {
   // A new server lifetime on the same store; `reminders` as configured for it.
   void restart(ReminderPolicy reminders = {}) {
     node_.reset();
-    node_.emplace(dir_.path(), clock_, keys_, std::move(reminders));
+    node_.emplace(open_store(dir_.path(), schema_.get()), clock_, keys_, std::move(reminders));
   }
 
   // Every stored slot of the specialist ending after now.
@@ -131,7 +124,10 @@ class ReminderServiceTest : public ::testing::Test {
     return slots;
   }
 
-  TempDir dir_;
+  testing::TempDir dir_;
+  std::unique_ptr<testing::PostgresTestSchema> schema_ =
+      testing::postgres_requested() ? std::make_unique<testing::PostgresTestSchema>("it_")
+                                    : nullptr;
   ManualClock clock_{kStart};
   crypto::KeyRing keys_ = crypto::KeyRing::generate();
   std::optional<Node> node_;

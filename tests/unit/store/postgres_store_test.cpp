@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "store/postgres/migrations.hpp"
+#include "postgres_test_schema.hpp"
 #include "store_contract.hpp"
 
 namespace tmc::store::testing {
@@ -23,14 +25,13 @@ namespace {
 
 // The server under test, or throws (BackendUnavailable to skip, StoreError to fail).
 std::string test_conninfo() {
-  const char* conninfo = std::getenv("TMC_TEST_POSTGRES");
-  if (conninfo != nullptr && *conninfo != '\0') return conninfo;
-  const char* required = std::getenv("TMC_REQUIRE_POSTGRES");
-  const std::string message =
-      "TMC_TEST_POSTGRES is not set: set it to a PostgreSQL URI (e.g. "
-      "postgresql://user@localhost:5432/postgres) or run ./tmc test, which starts a server";
-  if (required != nullptr && std::string(required) == "1") throw StoreError(message);
-  throw BackendUnavailable(message);
+  try {
+    return tmc::testing::test_postgres_conninfo();
+  } catch (const tmc::testing::PostgresUnavailable& e) {
+    throw BackendUnavailable(e.what());
+  } catch (const std::runtime_error& e) {
+    throw StoreError(e.what());
+  }
 }
 
 // Schemas this process created, dropped when the test program ends.
@@ -52,6 +53,7 @@ class SchemaRegistry : public ::testing::Environment {
     if (schemas_.empty()) return;
     PGconn* connection = PQconnectdb(test_conninfo().c_str());
     if (PQstatus(connection) == CONNECTION_OK) {
+      PQclear(PQexec(connection, "SET client_min_messages = warning"));  // no cascade notices
       for (const auto& schema : schemas_) {
         const std::string sql = "DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE";
         PQclear(PQexec(connection, sql.c_str()));
@@ -208,13 +210,27 @@ TEST_F(PostgresStoreTest, UnreachableServerIsAStoreError) {
   EXPECT_THROW(open_postgres_store(options), StoreError);
 }
 
+// Adds application_name to a libpq URI or key=value string, so a test can end the sessions of
+// one store and no one else's.
+std::string with_application(const std::string& conninfo, const std::string& application) {
+  const char* separator = conninfo.find("://") == std::string::npos ? " "
+                          : conninfo.find('?') != std::string::npos ? "&"
+                                                                    : "?";
+  return conninfo + separator + "application_name=" + application;
+}
+
+// Ends every session named application; returns how many.
+std::string end_sessions_of(const std::string& schema, const std::string& application) {
+  const auto ended =
+      RawServer(schema).column("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))"
+                               " FROM pg_stat_activity WHERE application_name = '" +
+                               application + "'");
+  return ended.empty() ? "" : ended.front();
+}
+
 TEST_F(PostgresStoreTest, ReconnectsAfterTheServerEndedItsSessions) {
-  // A name of our own lets the test end this store's sessions and no one else's.
   const std::string application = options_.schema;
-  options_.conninfo += (options_.conninfo.find("://") != std::string::npos
-                            ? (options_.conninfo.find('?') != std::string::npos ? "&" : "?")
-                            : " ") +
-                       std::string("application_name=") + application;
+  options_.conninfo = with_application(options_.conninfo, application);
   auto store = open_postgres_store(options_);
   auto insert = [&](const char* id) {
     return store->write([id](Tx& tx) {
@@ -230,15 +246,85 @@ TEST_F(PostgresStoreTest, ReconnectsAfterTheServerEndedItsSessions) {
   ASSERT_EQ(count(), 1u);
 
   // What a server restart or failover does to the idle writer and reader sessions.
-  const auto ended = RawServer(options_.schema)
-                         .column(
-                             "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))"
-                             " FROM pg_stat_activity WHERE application_name = '" +
-                             application + "'");
-  ASSERT_EQ(ended, std::vector<std::string>{"2"});
+  ASSERT_EQ(end_sessions_of(options_.schema, application), "2");
 
   EXPECT_TRUE(insert("second"));
   EXPECT_EQ(count(), 2u);
+}
+
+// ---- the cluster event log: another node's commits wake this node's waiter ----
+
+EventRow event_for(const std::string& recipient) {
+  EventRow row;
+  row.origin = "other_node";
+  row.created_at = TimePoint{std::chrono::seconds(1'800'000'000)};
+  row.recipients = {recipient};
+  row.wrapped_key = "k";
+  row.sealed_event = "e";
+  return row;
+}
+
+// Waits until the waiter reports a notification; false if none came in 30 s.
+bool woken(EventWaiter& waiter) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waiter.wait(std::chrono::milliseconds(500))) return true;
+  }
+  return false;
+}
+
+TEST_F(PostgresStoreTest, CommittedEventWakesTheOtherNodesWaiter) {
+  auto this_node = open_postgres_store(options_);
+  auto other_node = open_postgres_store(options_);
+  auto waiter = this_node->open_event_waiter();
+  ASSERT_NE(waiter, nullptr);
+  ASSERT_TRUE(waiter->wait(std::chrono::milliseconds(0)));  // first call: listening now
+
+  // A rolled-back event notifies no one: the commit that follows is what wakes the waiter,
+  // and by then exactly one row is there.
+  other_node->write([](Tx& tx) {
+    tx.append_event(event_for("usr_rolled_back"));
+    return false;
+  });
+  other_node->write([](Tx& tx) {
+    tx.append_event(event_for("usr_kept"));
+    return true;
+  });
+  ASSERT_TRUE(woken(*waiter));
+  std::vector<EventRow> rows;
+  this_node->read([&](Tx& tx) { rows = tx.list_events_after(0, 10); });
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].recipients, std::vector<std::string>{"usr_kept"});
+}
+
+TEST_F(PostgresStoreTest, WaiterReconnectsAndReportsThatEventsMayHaveBeenMissed) {
+  const std::string application = options_.schema + "_w";
+  auto waiter_options = options_;
+  waiter_options.conninfo = with_application(options_.conninfo, application);
+  auto this_node = open_postgres_store(waiter_options);
+  auto other_node = open_postgres_store(options_);
+  auto waiter = this_node->open_event_waiter();
+  ASSERT_TRUE(waiter->wait(std::chrono::milliseconds(0)));
+
+  // The waiter's session (and this store's idle ones) end, as in a server restart.
+  ASSERT_NE(end_sessions_of(options_.schema, application), "0");
+  // It notices on its next wait (an error), then reconnects and says "read the log".
+  bool reported_loss = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!reported_loss && std::chrono::steady_clock::now() < deadline) {
+    try {
+      waiter->wait(std::chrono::milliseconds(500));
+    } catch (const StoreError&) {
+      reported_loss = true;
+    }
+  }
+  ASSERT_TRUE(reported_loss);
+  EXPECT_TRUE(waiter->wait(std::chrono::milliseconds(0)));  // reconnected and listening again
+  other_node->write([](Tx& tx) {
+    tx.append_event(event_for("usr_after"));
+    return true;
+  });
+  EXPECT_TRUE(woken(*waiter));
 }
 
 }  // namespace

@@ -170,7 +170,10 @@ Connection::~Connection() { PQfinish(connection_); }
 
 void Connection::configure_session() {
   // Durability: COMMIT returns only once the WAL is flushed, whatever the server default is.
-  std::string setup = "SET synchronous_commit = on; SET client_encoding = 'UTF8'";
+  // Server notices ("already exists, skipping") are not for the server's log.
+  std::string setup =
+      "SET synchronous_commit = on; SET client_encoding = 'UTF8';"
+      " SET client_min_messages = warning";
   if (!settings_.schema.empty())
     setup += "; SET search_path = " + quote_identifier(settings_.schema);
   exec(setup.c_str());
@@ -184,6 +187,20 @@ void Connection::ensure_open() {
     throw StoreError("postgres reconnect: " + connection_message(connection_));
   }
   configure_session();
+}
+
+int Connection::socket() const { return PQsocket(connection_); }
+
+int Connection::drain_notifications() {
+  if (PQconsumeInput(connection_) == 0 || PQstatus(connection_) != CONNECTION_OK) {
+    throw StoreError("postgres listen: " + connection_message(connection_));
+  }
+  int count = 0;
+  while (PGnotify* notify = PQnotifies(connection_)) {
+    PQfreemem(notify);
+    ++count;
+  }
+  return count;
 }
 
 void Connection::begin(const char* begin_sql) {

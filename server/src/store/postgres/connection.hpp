@@ -158,6 +158,13 @@ class Connection {
 
   bool in_transaction() const;  // inside a transaction block, failed or not
 
+  // For a connection that LISTENs: the socket to poll for input, and reading what arrived.
+  // drain_notifications returns how many notifications were read; it throws StoreError when
+  // the connection is broken (the next ensure_open() reconnects, after which LISTEN must be
+  // sent again).
+  int socket() const;
+  int drain_notifications();
+
  private:
   struct TextHash {
     using is_transparent = void;

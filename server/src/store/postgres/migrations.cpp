@@ -291,8 +291,34 @@ CREATE TABLE user_totp (
 ALTER TABLE sessions ADD COLUMN last_seen_at bigint;
 )sql";
 
+// Cluster events: what one node delivered to its own live sessions, for the other nodes to
+// deliver to theirs (sealed; kept for a short while only).
+constexpr const char* migration_6 = R"sql(
+CREATE TABLE event_outbox (
+  id bigserial PRIMARY KEY,
+  origin text NOT NULL,
+  created_at bigint NOT NULL,
+  recipients text NOT NULL,
+  wrapped_key bytea NOT NULL,
+  sealed_event bytea NOT NULL
+);
+CREATE INDEX event_outbox_created ON event_outbox (created_at);
+)sql";
+
+// Case-file segments when blobs live in PostgreSQL (the sealed bytes of each segment).
+constexpr const char* migration_7 = R"sql(
+CREATE TABLE blob_segments (
+  blob_id text COLLATE "C" NOT NULL,
+  idx integer NOT NULL,
+  sealed bytea NOT NULL,
+  PRIMARY KEY (blob_id, idx)
+);
+ALTER TABLE blob_segments ALTER COLUMN sealed SET STORAGE EXTERNAL;
+)sql";
+
 constexpr Migration migrations[] = {
-    {1, migration_1}, {2, migration_2}, {3, migration_3}, {4, migration_4}, {5, migration_5},
+    {1, migration_1}, {2, migration_2}, {3, migration_3}, {4, migration_4},
+    {5, migration_5}, {6, migration_6}, {7, migration_7},
 };
 
 // Serialises migrations between nodes starting at once (released at COMMIT or ROLLBACK).

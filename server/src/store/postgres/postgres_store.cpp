@@ -8,6 +8,7 @@
 #include "store/connection_pool.hpp"
 #include "store/group_commit.hpp"
 #include "store/postgres/connection.hpp"
+#include "store/postgres/event_waiter.hpp"
 #include "store/postgres/migrations.hpp"
 #include "store/postgres/postgres_tx.hpp"
 
@@ -36,7 +37,16 @@ class PostgresBatchBackend final : public BatchBackend {
  public:
   explicit PostgresBatchBackend(Connection& connection) : db_(connection) {}
 
-  void begin() override { db_.begin("BEGIN ISOLATION LEVEL READ COMMITTED"); }
+  // Every node's writer takes the same transaction-scoped lock first, so write transactions
+  // run one at a time across the cluster, as SQLite's single writer runs them on one machine.
+  // The domain's read-decide-write steps (first accept wins, slot capacity, upload offsets,
+  // deadlines and reminders decided once) therefore hold across nodes, and event ids are
+  // committed in id order. Group commit keeps the cost to one lock per batch.
+  void begin() override {
+    db_.begin("BEGIN ISOLATION LEVEL READ COMMITTED");
+    // Keyed by schema: deployments (or test runs) in other schemas of the database go on.
+    db_.query("SELECT pg_advisory_xact_lock(hashtext('tmc writer ' || current_schema()))");
+  }
   void commit() override {
     // COMMIT of a transaction that failed reports success with the tag ROLLBACK.
     if (db_.exec("COMMIT") != "COMMIT") throw StoreError("postgres: batch was rolled back");
@@ -55,7 +65,8 @@ class PostgresBatchBackend final : public BatchBackend {
 class PostgresStore final : public Store {
  public:
   explicit PostgresStore(const PostgresOptions& options)
-      : write_connection_(settings_of(options)),
+      : settings_(settings_of(options)),
+        write_connection_(settings_),
         schema_version_(postgres::apply_migrations(write_connection_, options.schema)),
         readers_(
             options.read_connections,
@@ -92,11 +103,16 @@ class PostgresStore final : public Store {
 
   WriterStats writer_stats() const override { return writer_.stats(); }
 
+  std::unique_ptr<EventWaiter> open_event_waiter() override {
+    return postgres::open_event_waiter(settings_);
+  }
+
  private:
   GroupCommitWriter::BatchOp bind_op(WriteOp op) {
     return [this, op = std::move(op)] { return op(write_tx_); };
   }
 
+  ConnectionSettings settings_;
   Connection write_connection_;  // used only by the writer thread once construction is done
   int schema_version_;
   ConnectionPool<Connection> readers_;

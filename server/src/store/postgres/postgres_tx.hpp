@@ -139,6 +139,12 @@ class PostgresTx final : public Tx {
   void delete_pending_reminders_of(std::string_view appointment_id) override;
   // (end of scheduling)
 
+  std::int64_t append_event(const EventRow& row) override;
+  std::vector<EventRow> list_events_after(std::int64_t after_id, int limit) override;
+  std::int64_t last_event_id() override;
+  int delete_events_before(TimePoint before) override;
+  // (end of cluster events)
+
  private:
   void require_writable() const;
   std::optional<User> find_user_where(const std::string& sql, std::string_view key);

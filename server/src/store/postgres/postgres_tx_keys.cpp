@@ -38,7 +38,9 @@ std::vector<WrappedKeyRow> PostgresTx::list_wrapped_keys() {
   }
   std::vector<WrappedKeyRow> rows;
   for (const auto& table : tables) {
-    const auto result = db_.query("SELECT id, wrapped_key FROM " + table + " ORDER BY id");
+    // id as text: some ids are integers (event_outbox), which binary results give as raw bytes.
+    const auto result =
+        db_.query("SELECT id::text, wrapped_key FROM " + table + " ORDER BY id");
     for (int row = 0; row < result.rows(); ++row) {
       rows.push_back({table, result.bytes(row, 0), result.bytes(row, 1)});
     }

@@ -289,12 +289,27 @@ CREATE TABLE user_totp (
 ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER;
 )sql";
 
+// Cluster events (see the PostgreSQL schema). A SQLite store serves one server, so the table
+// only ever holds what that server wrote.
+constexpr const char* migration_6 = R"sql(
+CREATE TABLE event_outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  origin TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  recipients TEXT NOT NULL,
+  wrapped_key BLOB NOT NULL,
+  sealed_event BLOB NOT NULL
+) STRICT;
+CREATE INDEX event_outbox_created ON event_outbox (created_at);
+)sql";
+
+// PostgreSQL keeps case-file segments in a table (migration 7 there); SQLite deployments keep
+// them in the data directory, so this number changes nothing here.
+constexpr const char* migration_7 = "SELECT 1;";
+
 constexpr Migration migrations[] = {
-    {1, migration_1},
-    {2, migration_2},
-    {3, migration_3},
-    {4, migration_4},
-    {5, migration_5},
+    {1, migration_1}, {2, migration_2}, {3, migration_3}, {4, migration_4},
+    {5, migration_5}, {6, migration_6}, {7, migration_7},
 };
 
 int applied_version(Connection& connection) {
