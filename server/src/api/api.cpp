@@ -74,15 +74,38 @@ void Api::deliver_frame(const std::vector<std::string>& user_ids,
   counters_.events_delivered += sessions.size();
 }
 
-void Api::publish(const std::vector<domain::Notification>& notifications) {
-  std::vector<PublishedEvent> published;
+std::vector<PublishedEvent> Api::encode_events(
+    const std::vector<domain::Notification>& notifications) const {
+  std::vector<PublishedEvent> events;
   for (const auto& notification : notifications) {
     if (notification.recipients.empty()) continue;
-    PublishedEvent event{notification.recipients, encode_event(to_event(notification))};
-    deliver_frame(event.recipients, event.frame);
-    if (journal_) published.push_back(std::move(event));
+    events.push_back({notification.recipients, encode_event(to_event(notification))});
   }
-  if (journal_ && !published.empty()) journal_(published);
+  return events;
+}
+
+void Api::journal_in(store::Tx& tx, const std::vector<PublishedEvent>& events) const {
+  if (tx_journal_ && !events.empty()) tx_journal_(tx, events);
+}
+
+void Api::deliver(const std::vector<PublishedEvent>& events) {
+  for (const auto& event : events) deliver_frame(event.recipients, event.frame);
+}
+
+void Api::publish(const std::vector<domain::Notification>& notifications) {
+  const auto events = encode_events(notifications);
+  deliver(events);
+  if (journal_ && !events.empty()) journal_(events);
+}
+
+void Api::pipelined_started() {
+  std::lock_guard lock(pipelined_mutex_);
+  ++pipelined_;
+}
+
+void Api::pipelined_finished() {
+  std::lock_guard lock(pipelined_mutex_);
+  if (--pipelined_ == 0) pipelined_done_.notify_all();
 }
 
 void Api::session_started(ApiConnection& connection, const domain::Caller& caller) {
@@ -125,6 +148,10 @@ void Api::end_sessions(const std::vector<std::string>& token_hashes, const std::
 void Api::stop() {
   if (stopped_.exchange(true)) return;
   workers_.join();
+  // Pipelined writes still queued on the store answer from its writer thread, through this
+  // object: wait for them (the store outlives the Api, so they do complete).
+  std::unique_lock lock(pipelined_mutex_);
+  pipelined_done_.wait(lock, [this] { return pipelined_ == 0; });
 }
 
 }  // namespace tmc::api

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "domain/auth_service.hpp"
 #include "domain/consultation_service.hpp"
 #include "domain/directory_service.hpp"
+#include "store/store.hpp"
 
 namespace tmc::domain {
 class CaseFileService;
@@ -62,6 +65,11 @@ struct PublishedEvent {
 // Receives what publish() delivered locally, on the publishing thread, before the request that
 // caused it is answered; it may block on the store (it runs on workers, never on io threads).
 using EventJournal = std::function<void(const std::vector<PublishedEvent>& events)>;
+// The same inside the write transaction that caused the events (pipelined requests, see
+// dispatch_pipelined): the events commit with the change or not at all. Runs on the store's
+// writer thread; it may write through tx but must not wait for the store.
+using TxEventJournal =
+    std::function<void(store::Tx& tx, const std::vector<PublishedEvent>& events)>;
 
 class Api final : public Handler {
  public:
@@ -79,10 +87,22 @@ class Api final : public Handler {
   void session_started(ApiConnection& connection, const domain::Caller& caller);
   // Set during start-up, before the first connection (cluster mode).
   void set_journal(EventJournal journal) { journal_ = std::move(journal); }
+  void set_tx_journal(TxEventJournal journal) { tx_journal_ = std::move(journal); }
 
   // Delivers committed domain notifications to their recipients' live sessions, then hands
   // them to the journal (when set).
   void publish(const std::vector<domain::Notification>& notifications);
+  // The pieces of publish() for requests answered from the store's writer thread: encode
+  // (notifications without recipients are left out), hand to the tx journal inside the
+  // transaction (when set), and deliver to this node's live sessions after the commit.
+  std::vector<PublishedEvent> encode_events(
+      const std::vector<domain::Notification>& notifications) const;
+  void journal_in(store::Tx& tx, const std::vector<PublishedEvent>& events) const;
+  void deliver(const std::vector<PublishedEvent>& events);
+  // Requests in flight outside the worker pool (pipelined on the store's writer): stop()
+  // waits until each one has been answered. Thread-safe.
+  void pipelined_started();
+  void pipelined_finished();
   // Queues an encoded ServerFrame to every live session of the given users (events another
   // node published).
   void deliver_frame(const std::vector<std::string>& user_ids,
@@ -132,6 +152,10 @@ class Api final : public Handler {
   Counters counters_;
   std::vector<SessionHook> session_hooks_;
   EventJournal journal_;
+  TxEventJournal tx_journal_;
+  std::mutex pipelined_mutex_;
+  std::condition_variable pipelined_done_;
+  std::size_t pipelined_ = 0;
   metrics::Registry metrics_;
   metrics::Family<metrics::Counter>* requests_by_code_ = nullptr;
   metrics::Family<metrics::Histogram>* request_seconds_ = nullptr;

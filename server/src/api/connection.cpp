@@ -76,44 +76,96 @@ void ApiConnection::on_binary(std::string_view payload) {
   }
   const Lane lane = lane_of(frame);
   bool start = false;
+  std::optional<domain::Caller> pipelined_caller;
   {
     std::lock_guard lock(mutex_);
     if (closed_ || !admit_request_locked(frame.request_id())) return;
     auto& state = lanes_[static_cast<int>(lane)];
-    if (state.queue.size() >= api_.options().max_queued_requests) {
-      refuse(frame.request_id(), Code::resource_exhausted,
-             "too many requests in flight on this connection");
-      return;
-    }
-    state.queue.push_back(std::move(frame));
-    if (!state.running) {
-      state.running = true;
-      start = true;
+    if (!state.running && state.queue.empty() && state.pipelined < kMaxPipelined && caller_ &&
+        pipelinable(frame)) {
+      // Nothing earlier waits: queued on the store from here, without a worker hand-off.
+      pipelined_caller = caller_;
+      ++state.pipelined;
+    } else {
+      if (state.queue.size() >= api_.options().max_queued_requests) {
+        refuse(frame.request_id(), Code::resource_exhausted,
+               "too many requests in flight on this connection");
+        return;
+      }
+      state.queue.push_back(std::move(frame));
+      if (!state.running && can_start_locked(state)) {
+        state.running = true;
+        start = true;
+      }
     }
   }
-  if (start) {
+  if (pipelined_caller) {
+    start_pipelined(lane, *pipelined_caller, frame);
+  } else if (start) {
     boost::asio::post(api_.workers(), [self = shared_from_this(), lane] { self->run_lane(lane); });
   }
+}
+
+bool ApiConnection::can_start_locked(const LaneState& state) const {
+  if (state.queue.empty()) return false;
+  if (state.pipelined == 0) return true;
+  return state.pipelined < kMaxPipelined && caller_ && pipelinable(state.queue.front());
 }
 
 void ApiConnection::run_lane(Lane lane) {
   auto& state = lanes_[static_cast<int>(lane)];
   for (;;) {
     v1::ClientFrame frame;
+    std::optional<domain::Caller> pipelined_caller;
     {
       std::lock_guard lock(mutex_);
-      if (state.queue.empty() || closed_) {
-        state.running = false;
-        state.queue.clear();
+      if (closed_ || !can_start_locked(state)) {
+        state.running = false;  // the last pipelined answer starts the lane again
+        if (closed_) state.queue.clear();
         return;
       }
       frame = std::move(state.queue.front());
       state.queue.pop_front();
+      if (caller_ && pipelinable(frame)) {
+        pipelined_caller = caller_;
+        ++state.pipelined;
+      }
+    }
+    if (pipelined_caller) {
+      start_pipelined(lane, *pipelined_caller, frame);
+      continue;
     }
     api_.counters().requests++;
     v1::ServerFrame out;
     *out.mutable_response() = dispatch(api_, *this, frame);
     outbound_->send(encode(out), lane);
+  }
+}
+
+void ApiConnection::start_pipelined(Lane lane, const domain::Caller& caller,
+                                    const v1::ClientFrame& frame) {
+  api_.counters().requests++;
+  dispatch_pipelined(api_, caller, frame, [self = shared_from_this(), lane](v1::Response response) {
+    self->finish_pipelined(lane, std::move(response));
+  });
+}
+
+void ApiConnection::finish_pipelined(Lane lane, v1::Response response) {
+  v1::ServerFrame out;
+  *out.mutable_response() = std::move(response);
+  outbound_->send(encode(out), lane);
+  bool resume = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto& state = lanes_[static_cast<int>(lane)];
+    --state.pipelined;
+    if (!state.running && !closed_ && can_start_locked(state)) {
+      state.running = true;
+      resume = true;
+    }
+  }
+  if (resume) {
+    boost::asio::post(api_.workers(), [self = shared_from_this(), lane] { self->run_lane(lane); });
   }
 }
 

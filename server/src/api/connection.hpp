@@ -16,9 +16,12 @@ namespace tmc::api {
 
 class Api;
 
-// Requests of one lane run one at a time in arrival order on the worker pool (so a client's
-// pipelined posts keep their order); the control lane and the bulk lane (file chunks) run
-// independently so chat never waits behind a transfer.
+// Requests of one lane are served in arrival order on the worker pool (so a client's pipelined
+// posts keep their order); the control lane and the bulk lane (file chunks) run independently
+// so chat never waits behind a transfer. Within a lane, stored messages are pipelined: each is
+// queued on the store's group commit without waiting for the previous one to commit (up to
+// kMaxPipelined at once), and are answered in order. Any other request starts only once every
+// earlier one of its lane was answered, so it sees their effects.
 class ApiConnection final : public Connection,
                             public std::enable_shared_from_this<ApiConnection> {
  public:
@@ -37,12 +40,21 @@ class ApiConnection final : public Connection,
   const PeerInfo& peer() const { return peer_; }
 
  private:
+  static constexpr std::size_t kMaxPipelined = 64;
+
   struct LaneState {
     std::deque<telemed::v1::ClientFrame> queue;
-    bool running = false;
+    bool running = false;        // a worker is taking requests off the queue
+    std::size_t pipelined = 0;   // pipelined requests not answered yet
   };
 
   void run_lane(Lane lane);
+  // Whether the lane's next request may start now. Called with mutex_ held.
+  bool can_start_locked(const LaneState& state) const;
+  // A pipelined request: counted, dispatched, answered by finish_pipelined.
+  void start_pipelined(Lane lane, const domain::Caller& caller,
+                       const telemed::v1::ClientFrame& frame);
+  void finish_pipelined(Lane lane, telemed::v1::Response response);
   // Per-session request rate: true to serve the request; otherwise it was answered (or the
   // connection closed for sustained abuse). Called with mutex_ held.
   bool admit_request_locked(std::uint64_t request_id);

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <exception>
+#include <memory>
 #include <utility>
 
 #include "api/handler_context.hpp"
@@ -188,7 +190,79 @@ void record_metrics(Api& api, const Frame& frame, const v1::Response& response,
   }
 }
 
+// The answer to a request whose handler threw.
+Status failure_status(const Frame& frame, std::exception_ptr failure) {
+  try {
+    std::rethrow_exception(std::move(failure));
+  } catch (const store::StoreError& error) {
+    // The database is away (restart, failover, lost connection). A retry is safe: a message
+    // is deduplicated by its client_msg_id, and a state change answers from the current state.
+    spdlog::warn("request {} (type {}): store unavailable: {}", frame.request_id(),
+                 static_cast<int>(frame.request_case()), error.what());
+    return make_error(Code::unavailable, "storage unavailable; retry");
+  } catch (const std::exception& error) {
+    spdlog::error("request {} (type {}) failed: {}", frame.request_id(),
+                  static_cast<int>(frame.request_case()), error.what());
+  } catch (...) {
+    spdlog::error("request {} (type {}) failed", frame.request_id(),
+                  static_cast<int>(frame.request_case()));
+  }
+  return make_error(Code::internal, "internal error");
+}
+
 }  // namespace
+
+bool pipelinable(const v1::ClientFrame& frame) {
+  return frame.has_post_message() &&
+         frame.post_message().body().kind_case() != v1::MessageBody::kSignal;
+}
+
+void dispatch_pipelined(Api& api, const domain::Caller& caller, const v1::ClientFrame& frame,
+                        std::function<void(v1::Response)> respond) {
+  const auto started = std::chrono::steady_clock::now();
+  // Only what the answer needs outlives this call (a Frame of its kind, for failure logging).
+  Frame request_kind;
+  request_kind.set_request_id(frame.request_id());
+  request_kind.mutable_post_message();
+  auto answer = [&api, started, request_kind, respond = std::move(respond)](Status status,
+                                                                           v1::Response response) {
+    response.set_request_id(request_kind.request_id());
+    if (!status) {
+      response.Clear();
+      response.set_request_id(request_kind.request_id());
+      set_error(response, status.error());
+    } else {
+      response.mutable_status()->set_code(v1::OK);
+    }
+    record_metrics(api, request_kind, response, started);
+    respond(std::move(response));
+    api.pipelined_finished();
+  };
+  auto events = std::make_shared<std::vector<PublishedEvent>>();
+  const auto& request = frame.post_message();
+  api.pipelined_started();
+  try {
+    api.services().consultations->post_message_async(
+        caller, request.consultation_id(), request.client_msg_id(), from_proto(request.body()),
+        [&api, events](store::Tx& tx, const std::vector<domain::Notification>& notes) {
+          *events = api.encode_events(notes);
+          api.journal_in(tx, *events);
+        },
+        [&api, events, answer, request_kind](std::exception_ptr failure,
+                                             domain::ConsultationService::PostResult result) {
+          if (failure) return answer(failure_status(request_kind, std::move(failure)), {});
+          if (!*result) return answer(result->error(), {});
+          api.deliver(*events);
+          v1::Response response;
+          auto* posted = response.mutable_post_message();
+          posted->set_seq(static_cast<std::uint64_t>((*result)->value.seq));
+          *posted->mutable_posted_at() = to_proto((*result)->value.posted_at);
+          answer(ok(), std::move(response));
+        });
+  } catch (...) {  // the store is closed: nothing was queued
+    answer(failure_status(request_kind, std::current_exception()), {});
+  }
+}
 
 v1::Response dispatch(Api& api, ApiConnection& connection, const v1::ClientFrame& frame) {
   const auto started = std::chrono::steady_clock::now();
@@ -199,16 +273,8 @@ v1::Response dispatch(Api& api, ApiConnection& connection, const v1::ClientFrame
   Status status = ok();
   try {
     status = route(ctx, frame);
-  } catch (const store::StoreError& error) {
-    // The database is away (restart, failover, lost connection). A retry is safe: a message
-    // is deduplicated by its client_msg_id, and a state change answers from the current state.
-    spdlog::warn("request {} (type {}): store unavailable: {}", frame.request_id(),
-                 static_cast<int>(frame.request_case()), error.what());
-    status = make_error(Code::unavailable, "storage unavailable; retry");
-  } catch (const std::exception& error) {
-    spdlog::error("request {} (type {}) failed: {}", frame.request_id(),
-                  static_cast<int>(frame.request_case()), error.what());
-    status = make_error(Code::internal, "internal error");
+  } catch (...) {
+    status = failure_status(frame, std::current_exception());
   }
   if (!status) {
     set_error(response, status.error());

@@ -173,6 +173,10 @@ std::uint16_t ServerApp::start() {
     s.api->set_journal([relay = s.relay.get()](const std::vector<api::PublishedEvent>& events) {
       relay->record(events);
     });
+    s.api->set_tx_journal(
+        [relay = s.relay.get()](store::Tx& tx, const std::vector<api::PublishedEvent>& events) {
+          relay->record_in(tx, events);
+        });
     s.relay->start(std::move(waiter));
   }
 

@@ -64,6 +64,11 @@ void EventRelay::record(const std::vector<api::PublishedEvent>& events) {
   }
 }
 
+void EventRelay::record_in(store::Tx& tx, const std::vector<api::PublishedEvent>& events) {
+  for (const auto& event : events) tx.append_event(seal(event));
+  recorded_ += events.size();  // counted when written; a rolled-back batch overcounts
+}
+
 bool EventRelay::flush_pending() {
   std::vector<store::EventRow> rows;
   {

@@ -56,6 +56,10 @@ class EventRelay {
   // an answered request's events reach the other nodes even if this node dies right after.
   // When the store is unavailable the events are kept and written by the relay thread later.
   void record(const std::vector<api::PublishedEvent>& events);
+  // The Api's tx journal: appends the events inside the write transaction that caused them,
+  // so they commit with it or not at all (no window in which a change is committed and its
+  // event is not). Throws StoreError like any write in tx.
+  void record_in(store::Tx& tx, const std::vector<api::PublishedEvent>& events);
 
   // Starts delivering other nodes' events; begins after the newest event already stored.
   void start(std::unique_ptr<store::EventWaiter> waiter);

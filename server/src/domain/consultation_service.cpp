@@ -598,10 +598,10 @@ Result<Outcome<ConsultationView>> ConsultationService::submit_report(const Calle
 
 // ---- the message log --------------------------------------------------------------------------
 
-Result<Outcome<PostedMessage>> ConsultationService::post_message(const Caller& caller,
-                                                                 const std::string& id,
-                                                                 const std::string& client_msg_id,
-                                                                 const MessageBody& body) {
+namespace {
+
+// What post_message checks before anything is read or stored.
+Status check_message(const std::string& client_msg_id, const MessageBody& body) {
   const bool signal = body.kind == MessageBody::Kind::signal;
   if (body.kind == MessageBody::Kind::notice) {
     return make_error(Code::invalid_argument, "system notices are written by the server only");
@@ -617,74 +617,135 @@ Result<Outcome<PostedMessage>> ConsultationService::post_message(const Caller& c
   }
   const auto size = body.text.size() + body.title.size() + body.payload.size();
   if (size == 0) return make_error(Code::invalid_argument, "message body is empty");
-  if (size > kMaxBodyBytes)
-    return make_error(Code::invalid_argument, "message body is over 64 KiB");
+  if (size > kMaxBodyBytes) return make_error(Code::invalid_argument, "message body is over 64 KiB");
+  return ok();
+}
 
-  const auto now = clock_.now();
-  std::optional<Result<Outcome<PostedMessage>>> result;
-  auto run = [&](store::Tx& tx) -> bool {
-    auto loaded = load(tx, id);
-    if (!loaded) {
-      result.emplace(not_found());
-      return false;
+}  // namespace
+
+bool ConsultationService::post_in(store::Tx& tx, const Caller& caller, const std::string& id,
+                                  const std::string& client_msg_id, const MessageBody& body,
+                                  TimePoint now, PostResult& result) const {
+  const bool signal = body.kind == MessageBody::Kind::signal;
+  auto loaded = load(tx, id);
+  if (!loaded) {
+    result.emplace(not_found());
+    return false;
+  }
+  auto decision = decide(loaded->record.state, ConsultationAction::post_message,
+                         actor_for(tx, caller, *loaded));
+  if (!decision) {
+    result.emplace(decision.error());
+    return false;
+  }
+  Outcome<PostedMessage> outcome{{0, now}, {}};
+  if (signal) {  // relayed, not stored, no state change
+    std::vector<std::string> others;
+    for (const auto& p : loaded->participants) {
+      if (p.user_id != caller.user.id) others.push_back(p.user_id);
     }
-    auto decision = decide(loaded->record.state, ConsultationAction::post_message,
-                           actor_for(tx, caller, *loaded));
-    if (!decision) {
-      result.emplace(decision.error());
-      return false;
-    }
-    Outcome<PostedMessage> outcome{{0, now}, {}};
-    if (signal) {  // relayed, not stored, no state change
-      std::vector<std::string> others;
-      for (const auto& p : loaded->participants) {
-        if (p.user_id != caller.user.id) others.push_back(p.user_id);
-      }
-      outcome.notifications.push_back(
-          Notification::posted(others, LogEntry{id, 0, caller.user.id, now, body}));
-      result.emplace(std::move(outcome));
-      return false;  // nothing to keep
-    }
-    if (auto original = tx.find_log_by_client_msg_id(id, caller.user.id, client_msg_id)) {
-      outcome.value = {original->seq, original->posted_at};  // an idempotent retry
-      // Published again: the first attempt may have committed on a node that died before its
-      // event went out, and recipients may see an event twice but never miss one.
-      auto stored = decode_body(Vault::open(loaded->key, original->sealed_body,
-                                            aad(id, "log") + "|" + std::to_string(original->seq)));
-      if (!stored) throw std::runtime_error("stored message is malformed");
-      outcome.notifications.push_back(Notification::posted(
-          loaded->participant_ids(),
-          LogEntry{id, original->seq, original->sender_id, original->posted_at, *stored}));
-      result.emplace(std::move(outcome));
-      return false;
-    }
-    auto& record = loaded->record;
-    const auto seq = record.last_seq + 1;
-    tx.append_log(
-        {id, seq, caller.user.id, client_msg_id, now,
-         Vault::seal(loaded->key, encode_body(body), aad(id, "log") + "|" + std::to_string(seq))});
-    record.last_seq = seq;
-    const bool state_changed = record.state != decision->next;
-    record.state = decision->next;
-    record.updated_at = now;
-    tx.update_consultation(record);
-    outcome.value = {seq, now};
-    outcome.notifications.push_back(Notification::posted(
-        loaded->participant_ids(), LogEntry{id, seq, caller.user.id, now, body}));
-    if (state_changed) {
-      outcome.notifications.push_back(Notification::about(
-          Notification::Kind::updated, loaded->participant_ids(), shared_view(*loaded)));
-    }
+    outcome.notifications.push_back(
+        Notification::posted(others, LogEntry{id, 0, caller.user.id, now, body}));
     result.emplace(std::move(outcome));
-    return true;
+    return false;  // nothing to keep
+  }
+  if (auto original = tx.find_log_by_client_msg_id(id, caller.user.id, client_msg_id)) {
+    outcome.value = {original->seq, original->posted_at};  // an idempotent retry
+    // Published again: the first attempt may have committed on a node that died before its
+    // event went out, and recipients may see an event twice but never miss one.
+    auto stored = decode_body(Vault::open(loaded->key, original->sealed_body,
+                                          aad(id, "log") + "|" + std::to_string(original->seq)));
+    if (!stored) throw std::runtime_error("stored message is malformed");
+    outcome.notifications.push_back(Notification::posted(
+        loaded->participant_ids(),
+        LogEntry{id, original->seq, original->sender_id, original->posted_at, *stored}));
+    result.emplace(std::move(outcome));
+    return false;
+  }
+  auto& record = loaded->record;
+  const auto seq = record.last_seq + 1;
+  tx.append_log(
+      {id, seq, caller.user.id, client_msg_id, now,
+       Vault::seal(loaded->key, encode_body(body), aad(id, "log") + "|" + std::to_string(seq))});
+  record.last_seq = seq;
+  record.updated_at = now;
+  const bool state_changed = record.state != decision->next;
+  if (state_changed) {
+    record.state = decision->next;
+    tx.update_consultation(record);
+  } else {
+    tx.set_consultation_last_seq(id, seq, now);
+  }
+  outcome.value = {seq, now};
+  outcome.notifications.push_back(Notification::posted(
+      loaded->participant_ids(), LogEntry{id, seq, caller.user.id, now, body}));
+  if (state_changed) {
+    outcome.notifications.push_back(Notification::about(
+        Notification::Kind::updated, loaded->participant_ids(), shared_view(*loaded)));
+  }
+  result.emplace(std::move(outcome));
+  return true;
+}
+
+Result<Outcome<PostedMessage>> ConsultationService::post_message(const Caller& caller,
+                                                                 const std::string& id,
+                                                                 const std::string& client_msg_id,
+                                                                 const MessageBody& body) {
+  if (auto checked = check_message(client_msg_id, body); !checked) return checked.error();
+  const auto now = clock_.now();
+  PostResult result;
+  auto run = [&](store::Tx& tx) {
+    return post_in(tx, caller, id, client_msg_id, body, now, result);
   };
-  if (signal) {
+  if (body.kind == MessageBody::Kind::signal) {
     store_.read([&](store::Tx& tx) { run(tx); });  // relayed only: no write slot needed
   } else {
     store_.write(run);
   }
   audit(caller, "message.post", id, result->has_value());
   return std::move(*result);
+}
+
+void ConsultationService::post_message_async(const Caller& caller, std::string id,
+                                             std::string client_msg_id, MessageBody body,
+                                             PostInTx in_tx, PostDone done) {
+  struct State {
+    Caller caller;
+    std::string id;
+    std::string client_msg_id;
+    MessageBody body;
+    PostInTx in_tx;
+    PostDone done;
+    PostResult result;
+  };
+  auto state = std::make_shared<State>(State{caller, std::move(id), std::move(client_msg_id),
+                                             std::move(body), std::move(in_tx), std::move(done),
+                                             std::nullopt});
+  if (state->body.kind == MessageBody::Kind::signal) {
+    throw std::logic_error("post_message_async: signals are relayed by post_message");
+  }
+  const auto now = clock_.now();
+  auto op = [this, state, now](store::Tx& tx) {
+    if (auto checked = check_message(state->client_msg_id, state->body); !checked) {
+      state->result.emplace(checked.error());
+      return false;
+    }
+    bool keep = post_in(tx, state->caller, state->id, state->client_msg_id, state->body, now,
+                        state->result);
+    if (state->in_tx && state->result->has_value() && !(*state->result)->notifications.empty()) {
+      state->in_tx(tx, (*state->result)->notifications);
+      keep = true;  // a retry's republished events are written even though nothing else is
+    }
+    return keep;
+  };
+  store_.write_async(op, [this, state](bool, std::exception_ptr failure) {
+    if (failure) {
+      state->done(std::move(failure), std::nullopt);
+      return;
+    }
+    audit(state->caller, "message.post", state->id, state->result->has_value());
+    state->done(nullptr, std::move(state->result));
+  });
 }
 
 Result<Outcome<Done>> ConsultationService::ack(const Caller& caller, const std::string& id,

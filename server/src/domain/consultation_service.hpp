@@ -1,6 +1,8 @@
 // Remote consultations: opening, routing, acceptance, the ordered message log, reports, deadlines.
 #pragma once
 
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -166,6 +168,19 @@ class ConsultationService {
   Result<Outcome<PostedMessage>> post_message(const Caller& caller, const std::string& id,
                                               const std::string& client_msg_id,
                                               const MessageBody& body);
+  // post_message for a stored (not signal) message without waiting for the commit. The checks,
+  // the append and in_tx run in one op of the store's group commit, so messages queued one after
+  // another get their seqs in that order, and a batch of them shares one commit. in_tx (may be
+  // empty) gets the notifications inside the transaction, so what it writes (e.g. the cluster
+  // event journal) commits with the message or not at all. done runs on the store's writer
+  // thread after the commit and must not block on the store: with the outcome, or with the
+  // exception that failed the write (nothing was stored then). Throws StoreError when the store
+  // is closed.
+  using PostResult = std::optional<Result<Outcome<PostedMessage>>>;
+  using PostInTx = std::function<void(store::Tx& tx, const std::vector<Notification>& notes)>;
+  using PostDone = std::function<void(std::exception_ptr failure, PostResult result)>;
+  void post_message_async(const Caller& caller, std::string id, std::string client_msg_id,
+                          MessageBody body, PostInTx in_tx, PostDone done);
   Result<Outcome<Done>> ack(const Caller& caller, const std::string& id, std::int64_t up_to_seq);
   // limit 0 = 100, capped at 500.
   Result<LogPage> sync(const Caller& caller, const std::string& id, std::int64_t after_seq,
@@ -201,6 +216,10 @@ class ConsultationService {
       const std::function<Status(store::Tx&, Loaded&, const TransitionOutcome&,
                                  std::vector<Notification>&)>& apply);
   void audit(const Caller& caller, const char* action, const std::string& id, bool allowed);
+  // The write op of post_message: fills result; true when it stored something to keep.
+  bool post_in(store::Tx& tx, const Caller& caller, const std::string& id,
+               const std::string& client_msg_id, const MessageBody& body, TimePoint now,
+               std::optional<Result<Outcome<PostedMessage>>>& result) const;
 
   store::Store& store_;
   const Clock& clock_;

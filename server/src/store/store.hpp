@@ -65,6 +65,10 @@ class Tx {
   virtual std::optional<Consultation> find_consultation(std::string_view id) = 0;
   virtual bool insert_consultation(const Consultation& consultation) = 0;
   virtual void update_consultation(const Consultation& consultation) = 0;  // by id, every column
+  // A new log entry without a state change: only last_seq and updated_at (fewer pages and no
+  // index rewritten, unlike update_consultation).
+  virtual void set_consultation_last_seq(std::string_view id, std::int64_t last_seq,
+                                         TimePoint updated_at) = 0;
   // Sorted by id (ids sort in creation order), at most query.limit rows after query.after_id.
   virtual std::vector<Consultation> list_consultations(const ConsultationQuery& query) = 0;
   // Consultations in REQUESTED/OFFERED whose respond_by <= now, oldest deadline first.

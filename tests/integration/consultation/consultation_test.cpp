@@ -101,6 +101,23 @@ class Consultations : public ::testing::Test {
   }
   static TestServer& server() { return *server_; }
   static TestServer* server_;
+
+  // Yecheng's clinician and Shanghai's orthopedist in a consultation both are in, and its
+  // last_seq at that point (the acceptance wrote notices).
+  struct Accepted {
+    std::unique_ptr<Client> clinician;
+    std::unique_ptr<Client> specialist;
+    v1::Consultation opened;
+    std::uint64_t last_seq = 0;
+  };
+  static Accepted accepted_orthopedics() {
+    Accepted pair{server().login("yecheng.clinician"), server().login("shanghai.ortho"), {}, 0};
+    pair.opened =
+        expect_consultation(pair.clinician->call(open_frame("orthopedics", v1::URGENCY_ROUTINE)));
+    EXPECT_EQ(accept(*pair.specialist, pair.opened.id()).status().code(), v1::OK);
+    pair.last_seq = get(*pair.clinician, pair.opened.id()).consultation().last_seq();
+    return pair;
+  }
 };
 TestServer* Consultations::server_ = nullptr;
 
@@ -287,6 +304,83 @@ TEST_F(Consultations, RetriedPostIsPublishedAgainWithItsOriginalSeqAndText) {
   int posts = 0;
   for (const auto& entry : log.sync_consultation().entries()) posts += entry.body().has_text();
   EXPECT_EQ(posts, 1);
+}
+
+v1::ClientFrame post_frame(const std::string& id, const std::string& msg_id,
+                           const std::string& text) {
+  return frame_with([&](auto& f) {
+    auto* post = f.mutable_post_message();
+    post->set_consultation_id(id);
+    post->set_client_msg_id(msg_id);
+    post->mutable_body()->set_text(text);
+  });
+}
+
+v1::ClientFrame sync_frame(const std::string& id, std::uint64_t after) {
+  return frame_with([&](auto& f) {
+    f.mutable_sync_consultation()->set_consultation_id(id);
+    f.mutable_sync_consultation()->set_after_seq(after);
+  });
+}
+
+// Posts written back to back share commits without waiting for each other; they still get
+// their seqs in the order sent, and the recipient sees them in that order.
+TEST_F(Consultations, PipelinedPostsKeepTheirOrder) {
+  auto [clinician, specialist, opened, before] = accepted_orthopedics();
+  ASSERT_FALSE(opened.id().empty());
+  constexpr int count = 150;  // beyond the 64 a connection may have pipelined at once
+  std::vector<v1::ClientFrame> frames;
+  for (int i = 0; i < count; ++i) {
+    frames.push_back(post_frame(opened.id(), "order-" + std::to_string(i), "line " + std::to_string(i)));
+  }
+  auto responses = clinician->call_pipelined(frames);
+  ASSERT_EQ(responses.size(), static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    ASSERT_EQ(responses[i].status().code(), v1::OK) << i;
+    EXPECT_EQ(responses[i].post_message().seq(), before + 1 + i);
+  }
+  for (int i = 0; i < count; ++i) {
+    auto event = specialist->wait_event(
+        [](const v1::Event& e) { return e.has_message_posted() && e.message_posted().entry().body().has_text(); }, 5s);
+    ASSERT_TRUE(event) << i;
+    EXPECT_EQ(event->message_posted().entry().body().text(), "line " + std::to_string(i));
+    EXPECT_EQ(event->message_posted().entry().seq(), before + 1 + i);
+  }
+}
+
+// A request behind pipelined posts starts only once they are answered, so it sees them all.
+TEST_F(Consultations, RequestAfterPipelinedPostsSeesThem) {
+  auto [clinician, specialist, opened, before] = accepted_orthopedics();
+  ASSERT_FALSE(opened.id().empty());
+  std::vector<v1::ClientFrame> frames;
+  for (int i = 0; i < 30; ++i) {
+    frames.push_back(post_frame(opened.id(), "seen-" + std::to_string(i), "seen " + std::to_string(i)));
+  }
+  frames.push_back(sync_frame(opened.id(), before));
+  auto responses = clinician->call_pipelined(frames);
+  const auto& log = responses.back();
+  ASSERT_EQ(log.status().code(), v1::OK);
+  ASSERT_EQ(log.sync_consultation().entries_size(), 30);
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(log.sync_consultation().entries(i).body().text(), "seen " + std::to_string(i));
+  }
+}
+
+// A refused post among pipelined ones is answered in its place and takes no seq.
+TEST_F(Consultations, RefusedPostAmongPipelinedOnesTakesNoSeq) {
+  auto [clinician, specialist, opened, before] = accepted_orthopedics();
+  ASSERT_FALSE(opened.id().empty());
+  auto empty = post_frame(opened.id(), "refused-2", "");
+  auto unknown = post_frame("no-such-consultation", "refused-3", "lost");
+  auto responses = clinician->call_pipelined({post_frame(opened.id(), "refused-1", "first"), empty,
+                                              unknown, post_frame(opened.id(), "refused-4", "last")});
+  ASSERT_EQ(responses.size(), 4u);
+  EXPECT_EQ(responses[0].status().code(), v1::OK);
+  EXPECT_EQ(responses[0].post_message().seq(), before + 1);
+  EXPECT_EQ(responses[1].status().code(), v1::INVALID_ARGUMENT);
+  EXPECT_EQ(responses[2].status().code(), v1::NOT_FOUND);
+  EXPECT_EQ(responses[3].status().code(), v1::OK);
+  EXPECT_EQ(responses[3].post_message().seq(), before + 2);
 }
 
 TEST_F(Consultations, SignalsAreRelayedNotStored) {

@@ -363,6 +363,27 @@ TEST_P(StoreContract, ConsultationRoundTripsEveryField) {
   EXPECT_EQ(fields(*found), fields(changed));
 }
 
+TEST_P(StoreContract, SetConsultationLastSeqChangesOnlyItAndUpdatedAt) {
+  seed_directory();
+  const auto original = make_consultation("c-0001", ConsultationState::in_session);
+  ASSERT_TRUE(write([&](Tx& tx) { return tx.insert_consultation(original); }));
+  write([](Tx& tx) {
+    tx.set_consultation_last_seq("c-0001", 42, at(9));
+    return true;
+  });
+  auto expected = original;
+  expected.last_seq = 42;
+  expected.updated_at = at(9);
+  auto found = read([](Tx& tx) { return tx.find_consultation("c-0001"); });
+  ASSERT_TRUE(found);
+  EXPECT_EQ(fields(*found), fields(expected));
+  EXPECT_THROW(write([](Tx& tx) {
+                 tx.set_consultation_last_seq("c-9999", 1, at(9));
+                 return true;
+               }),
+               StoreError);
+}
+
 TEST_P(StoreContract, ListConsultationsVisibility) {
   seed_directory();
   ASSERT_TRUE(write([](Tx& tx) {

@@ -273,6 +273,17 @@ void PostgresTx::update_consultation(const Consultation& consultation) {
   if (result.affected() != 1) throw StoreError("update_consultation: no such consultation");
 }
 
+void PostgresTx::set_consultation_last_seq(std::string_view id, std::int64_t last_seq,
+                                           TimePoint updated_at) {
+  require_writable();
+  const auto result =
+      db_.query("UPDATE consultations SET last_seq = $2, updated_at = $3 WHERE id = $1",
+                Params::of(id, last_seq, updated_at));
+  if (result.affected() != 1) {
+    throw StoreError("set_consultation_last_seq: no such consultation");
+  }
+}
+
 std::vector<Consultation> PostgresTx::list_consultations(const ConsultationQuery& query) {
   if (query.limit <= 0) return {};
   // Visible: the user participates or is an open candidate; or a coordinator's organisation

@@ -309,6 +309,15 @@ void SqliteTx::update_consultation(const Consultation& consultation) {
   if (db_.changes() != 1) throw StoreError("update_consultation: no such consultation");
 }
 
+void SqliteTx::set_consultation_last_seq(std::string_view id, std::int64_t last_seq,
+                                         TimePoint updated_at) {
+  require_writable();
+  db_.query("UPDATE consultations SET last_seq = ?2, updated_at = ?3 WHERE id = ?1")
+      .bind_all(id, last_seq, updated_at)
+      .run();
+  if (db_.changes() != 1) throw StoreError("set_consultation_last_seq: no such consultation");
+}
+
 std::vector<Consultation> SqliteTx::list_consultations(const ConsultationQuery& query) {
   if (query.limit <= 0) return {};
   // Visible: the user participates or is an open candidate; or a coordinator's organisation

@@ -37,6 +37,8 @@ class SqliteTx final : public Tx {
   std::optional<Consultation> find_consultation(std::string_view id) override;
   bool insert_consultation(const Consultation& consultation) override;
   void update_consultation(const Consultation& consultation) override;
+  void set_consultation_last_seq(std::string_view id, std::int64_t last_seq,
+                                 TimePoint updated_at) override;
   std::vector<Consultation> list_consultations(const ConsultationQuery& query) override;
   std::vector<Consultation> list_due_consultations(TimePoint now, int limit) override;
 
