@@ -8,6 +8,8 @@
 #include <map>
 #include <utility>
 
+#include "domain/parse_errors.hpp"
+
 namespace tmc::domain {
 namespace {
 
@@ -15,12 +17,6 @@ using date::days;
 using std::chrono::floor;
 using std::chrono::minutes;
 using std::chrono::seconds;
-
-Error invalid(std::string message) {
-  return make_error(Code::invalid_argument, std::move(message));
-}
-
-std::string quoted(const std::string& text) { return "\"" + text + "\""; }
 
 // A validated rule in computable form.
 struct ParsedRule {

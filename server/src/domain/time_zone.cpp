@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "domain/parse_errors.hpp"
+
 namespace tmc::domain {
 namespace {
 
@@ -15,12 +17,6 @@ using date::days;
 using std::chrono::floor;
 using std::chrono::minutes;
 using std::chrono::seconds;
-
-Error invalid(std::string message) {
-  return make_error(Code::invalid_argument, std::move(message));
-}
-
-std::string quoted(const std::string& text) { return "\"" + text + "\""; }
 
 // Digits text[pos..pos+count) as a number, or -1 when any is not a digit.
 int parse_digits(const std::string& text, std::size_t pos, std::size_t count) {
