@@ -224,18 +224,23 @@ void dispatch_pipelined(Api& api, const domain::Caller& caller, const v1::Client
   Frame request_kind;
   request_kind.set_request_id(frame.request_id());
   request_kind.mutable_post_message();
+  // Runs exactly once per request; the Api's count of pipelined requests drops even if
+  // answering fails, so that Api::stop never waits for a request that is gone.
   auto answer = [&api, started, request_kind, respond = std::move(respond)](Status status,
                                                                            v1::Response response) {
-    response.set_request_id(request_kind.request_id());
     if (!status) {
       response.Clear();
-      response.set_request_id(request_kind.request_id());
       set_error(response, status.error());
     } else {
       response.mutable_status()->set_code(v1::OK);
     }
-    record_metrics(api, request_kind, response, started);
-    respond(std::move(response));
+    response.set_request_id(request_kind.request_id());
+    try {
+      record_metrics(api, request_kind, response, started);
+      respond(std::move(response));
+    } catch (const std::exception& error) {
+      spdlog::error("request {}: answering failed: {}", request_kind.request_id(), error.what());
+    }
     api.pipelined_finished();
   };
   auto events = std::make_shared<std::vector<PublishedEvent>>();
@@ -252,11 +257,15 @@ void dispatch_pipelined(Api& api, const domain::Caller& caller, const v1::Client
                                              domain::ConsultationService::PostResult result) {
           if (failure) return answer(failure_status(request_kind, std::move(failure)), {});
           if (!*result) return answer(result->error(), {});
-          api.deliver(*events);
           v1::Response response;
-          auto* posted = response.mutable_post_message();
-          posted->set_seq(static_cast<std::uint64_t>((*result)->value.seq));
-          *posted->mutable_posted_at() = to_proto((*result)->value.posted_at);
+          try {
+            api.deliver(*events);
+            auto* posted = response.mutable_post_message();
+            posted->set_seq(static_cast<std::uint64_t>((*result)->value.seq));
+            *posted->mutable_posted_at() = to_proto((*result)->value.posted_at);
+          } catch (...) {  // stored, but its delivery failed: the sender's retry republishes it
+            return answer(failure_status(request_kind, std::current_exception()), {});
+          }
           answer(ok(), std::move(response));
         });
   } catch (...) {  // the store is closed: nothing was queued

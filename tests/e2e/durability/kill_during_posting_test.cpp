@@ -241,7 +241,9 @@ TEST(DurabilityUnderSigkill, EveryAcknowledgedMessageSurvivesExactlyOnce) {
   testing::TempDir dir;
   const auto data_dir = dir.path() / "data";
   const auto logins = seed_demo_data_dir(data_dir);
-  ServerProcess server(data_dir);
+  // Each client posts as fast as the server commits (posts are pipelined), beyond the default
+  // per-session request rate; this test is about crashes, not that limit.
+  ServerProcess server(data_dir, {"--requests-per-second", "0"});
   server.start();
   ServerDirectory directory;
   directory.publish(server.port());
