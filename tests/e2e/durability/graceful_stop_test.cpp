@@ -14,15 +14,23 @@
 namespace tmc::e2e {
 namespace {
 
-TEST(GracefulStop, SigtermClosesSessionsWithGoingAwayAndExitsZero) {
-  testing::TempDir dir;
-  const auto data_dir = dir.path() / "data";
-  const auto logins = seed_demo_data_dir(data_dir);
-  ServerProcess server(data_dir);
-  server.start();
-  auto clinician = sign_in(server.client_options(), logins.at("bachu.clinician"));
+// A server on a freshly seeded demo data directory, started.
+class GracefulStop : public ::testing::Test {
+ protected:
+  testing::TempDir dir_;
+  std::map<std::string, DemoLogin> logins_ = seed_demo_data_dir(dir_.path() / "data");
+  ServerProcess server_{dir_.path() / "data"};
 
-  const auto stopped = server.stop();
+  void SetUp() override { server_.start(); }
+  Session sign_in_as(const std::string& username) {
+    return sign_in(server_.client_options(), logins_.at(username));
+  }
+};
+
+TEST_F(GracefulStop, SigtermClosesSessionsWithGoingAwayAndExitsZero) {
+  auto clinician = sign_in_as("bachu.clinician");
+
+  const auto stopped = server_.stop();
   EXPECT_TRUE(stopped.exited) << stopped.describe();
   EXPECT_EQ(stopped.code, 0);
 
@@ -35,8 +43,8 @@ TEST(GracefulStop, SigtermClosesSessionsWithGoingAwayAndExitsZero) {
   EXPECT_EQ(closed->code, 1001) << closed->reason;
 
   // As the event says: come back later and resume the same session.
-  server.start();
-  client::BlockingClient again(server.client_options());
+  server_.start();
+  client::BlockingClient again(server_.client_options());
   again.connect();
   const auto resumed = again.resume(clinician.token);
   EXPECT_EQ(resumed.status().code(), v1::OK) << resumed.status().message();
@@ -45,14 +53,9 @@ TEST(GracefulStop, SigtermClosesSessionsWithGoingAwayAndExitsZero) {
 
 // Posts pipelined when SIGTERM arrives: the server still exits 0 (it waits for the posts its
 // store has queued), and every post it acknowledged is in the log after the restart, once.
-TEST(GracefulStop, PostsInFlightAtSigtermAreAnsweredOrRetriableAndNoneAcknowledgedIsLost) {
-  testing::TempDir dir;
-  const auto data_dir = dir.path() / "data";
-  const auto logins = seed_demo_data_dir(data_dir);
-  ServerProcess server(data_dir);
-  server.start();
-  auto clinician = sign_in(server.client_options(), logins.at("bachu.clinician"));
-  auto specialist = sign_in(server.client_options(), logins.at("shanghai.ortho"));
+TEST_F(GracefulStop, PostsInFlightAtSigtermAreAnsweredOrRetriableAndNoneAcknowledgedIsLost) {
+  auto clinician = sign_in_as("bachu.clinician");
+  auto specialist = sign_in_as("shanghai.ortho");
   const auto opened = call_for_consultation(
       *clinician.client, open_consultation_frame("orthopedics", v1::URGENCY_URGENT));
   call_for_consultation(*specialist.client, accept_consultation_frame(opened.id()));
@@ -66,7 +69,7 @@ TEST(GracefulStop, PostsInFlightAtSigtermAreAnsweredOrRetriableAndNoneAcknowledg
   // The stop comes once the first answers are back, with the rest still on their way.
   std::vector<v1::Response> early;
   for (int i = 0; i < 20; ++i) early.push_back(posts[i].get());
-  const auto stopped = server.stop();
+  const auto stopped = server_.stop();
   EXPECT_TRUE(stopped.exited) << stopped.describe();
   EXPECT_EQ(stopped.code, 0);
 
@@ -82,8 +85,8 @@ TEST(GracefulStop, PostsInFlightAtSigtermAreAnsweredOrRetriableAndNoneAcknowledg
     }
   }
 
-  server.start();
-  client::BlockingClient again(server.client_options());
+  server_.start();
+  client::BlockingClient again(server_.client_options());
   again.connect();
   ASSERT_EQ(again.resume(clinician.token).status().code(), v1::OK);
   std::map<std::uint64_t, std::string> stored;
