@@ -617,7 +617,9 @@ Status check_message(const std::string& client_msg_id, const MessageBody& body) 
   }
   const auto size = body.text.size() + body.title.size() + body.payload.size();
   if (size == 0) return make_error(Code::invalid_argument, "message body is empty");
-  if (size > kMaxBodyBytes) return make_error(Code::invalid_argument, "message body is over 64 KiB");
+  if (size > kMaxBodyBytes) {
+    return make_error(Code::invalid_argument, "message body is over 64 KiB");
+  }
   return ok();
 }
 

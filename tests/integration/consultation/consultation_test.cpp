@@ -331,7 +331,8 @@ TEST_F(Consultations, PipelinedPostsKeepTheirOrder) {
   constexpr int count = 150;  // beyond the 64 a connection may have pipelined at once
   std::vector<v1::ClientFrame> frames;
   for (int i = 0; i < count; ++i) {
-    frames.push_back(post_frame(opened.id(), "order-" + std::to_string(i), "line " + std::to_string(i)));
+    const auto n = std::to_string(i);
+    frames.push_back(post_frame(opened.id(), "order-" + n, "line " + n));
   }
   auto responses = clinician->call_pipelined(frames);
   ASSERT_EQ(responses.size(), static_cast<std::size_t>(count));
@@ -341,7 +342,10 @@ TEST_F(Consultations, PipelinedPostsKeepTheirOrder) {
   }
   for (int i = 0; i < count; ++i) {
     auto event = specialist->wait_event(
-        [](const v1::Event& e) { return e.has_message_posted() && e.message_posted().entry().body().has_text(); }, 5s);
+        [](const v1::Event& e) {
+          return e.has_message_posted() && e.message_posted().entry().body().has_text();
+        },
+        5s);
     ASSERT_TRUE(event) << i;
     EXPECT_EQ(event->message_posted().entry().body().text(), "line " + std::to_string(i));
     EXPECT_EQ(event->message_posted().entry().seq(), before + 1 + i);
@@ -354,7 +358,8 @@ TEST_F(Consultations, RequestAfterPipelinedPostsSeesThem) {
   ASSERT_FALSE(opened.id().empty());
   std::vector<v1::ClientFrame> frames;
   for (int i = 0; i < 30; ++i) {
-    frames.push_back(post_frame(opened.id(), "seen-" + std::to_string(i), "seen " + std::to_string(i)));
+    const auto n = std::to_string(i);
+    frames.push_back(post_frame(opened.id(), "seen-" + n, "seen " + n));
   }
   frames.push_back(sync_frame(opened.id(), before));
   auto responses = clinician->call_pipelined(frames);
@@ -372,8 +377,9 @@ TEST_F(Consultations, RefusedPostAmongPipelinedOnesTakesNoSeq) {
   ASSERT_FALSE(opened.id().empty());
   auto empty = post_frame(opened.id(), "refused-2", "");
   auto unknown = post_frame("no-such-consultation", "refused-3", "lost");
-  auto responses = clinician->call_pipelined({post_frame(opened.id(), "refused-1", "first"), empty,
-                                              unknown, post_frame(opened.id(), "refused-4", "last")});
+  auto responses = clinician->call_pipelined({post_frame(opened.id(), "refused-1", "first"),
+                                              empty, unknown,
+                                              post_frame(opened.id(), "refused-4", "last")});
   ASSERT_EQ(responses.size(), 4u);
   EXPECT_EQ(responses[0].status().code(), v1::OK);
   EXPECT_EQ(responses[0].post_message().seq(), before + 1);
