@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "blob/blob_store.hpp"
+#include "crypto/hash.hpp"
 #include "temp_dir.hpp"
 
 namespace tmc::blob {
@@ -122,6 +123,36 @@ TEST_F(DirectoryBlobStoreTest, RefusesToCutACorruptedRegionLargerThanOneRecord) 
   EXPECT_EQ(store_->segment_count("b1"), 0u);
   EXPECT_THROW(store_->put_segment("b1", 0, "x"), BlobStoreError);
   EXPECT_EQ(std::filesystem::file_size(file("b1")), size);
+}
+
+// A record as stores before the CRC check wrote it: magic "TMCS", SHA-256 check.
+std::string legacy_record(std::uint32_t index, const std::string& payload) {
+  std::string record = "TMCS";
+  for (const std::uint32_t value : {index, static_cast<std::uint32_t>(payload.size())}) {
+    for (int shift = 24; shift >= 0; shift -= 8) record.push_back(char((value >> shift) & 0xff));
+  }
+  crypto::Sha256 hash;
+  hash.update(record);
+  hash.update(payload);
+  return record + hash.finish().substr(0, 8) + payload;
+}
+
+TEST_F(DirectoryBlobStoreTest, ReadsAndExtendsFilesWrittenWithTheSha256Check) {
+  append_raw("old", legacy_record(0, segment(0)) + legacy_record(1, segment(1)));
+  reopen();
+  ASSERT_EQ(store_->segment_count("old"), 2u);
+  EXPECT_EQ(store_->get_segment("old", 1), segment(1));
+  store_->put_segment("old", 2, segment(2));  // a new-format record after the old ones
+  reopen();
+  ASSERT_EQ(store_->segment_count("old"), 3u);
+  for (std::uint32_t i = 0; i < 3; ++i) EXPECT_EQ(store_->get_segment("old", i), segment(i));
+
+  // An old-format final record whose check fails is a torn write, as before.
+  std::string torn = legacy_record(0, segment(0));
+  torn.back() ^= 0x01;
+  append_raw("torn", torn);
+  reopen();
+  EXPECT_EQ(store_->segment_count("torn"), 0u);
 }
 
 TEST_F(DirectoryBlobStoreTest, UnusableRootThrows) {
