@@ -33,6 +33,8 @@ std::shared_ptr<const std::string> encode(const v1::ServerFrame& frame) {
 
 ApiConnection::ApiConnection(Api& api, std::shared_ptr<Outbound> outbound, PeerInfo peer)
     : api_(api), outbound_(std::move(outbound)), peer_(std::move(peer)) {
+  lanes_[static_cast<int>(Lane::control)].max_pipelined = kMaxPipelinedMessages;
+  lanes_[static_cast<int>(Lane::bulk)].max_pipelined = kMaxPipelinedChunks;
   const auto& options = api_.options();
   if (options.requests_per_second > 0) {
     const auto now = std::chrono::steady_clock::now();
@@ -81,8 +83,8 @@ void ApiConnection::on_binary(std::string_view payload) {
     std::lock_guard lock(mutex_);
     if (closed_ || !admit_request_locked(frame.request_id())) return;
     auto& state = lanes_[static_cast<int>(lane)];
-    if (!state.running && state.queue.empty() && state.pipelined < kMaxPipelined && caller_ &&
-        pipelinable(frame)) {
+    if (!state.running && state.queue.empty() && state.pipelined < state.max_pipelined &&
+        caller_ && pipelinable_inline(frame)) {
       // Nothing earlier waits: queued on the store from here, without a worker hand-off.
       pipelined_caller = caller_;
       ++state.pipelined;
@@ -109,7 +111,7 @@ void ApiConnection::on_binary(std::string_view payload) {
 bool ApiConnection::can_start_locked(const LaneState& state) const {
   if (state.queue.empty()) return false;
   if (state.pipelined == 0) return true;
-  return state.pipelined < kMaxPipelined && caller_ && pipelinable(state.queue.front());
+  return state.pipelined < state.max_pipelined && caller_ && pipelinable(state.queue.front());
 }
 
 void ApiConnection::run_lane(Lane lane) {

@@ -18,10 +18,12 @@ class Api;
 
 // Requests of one lane are served in arrival order on the worker pool (so a client's pipelined
 // posts keep their order); the control lane and the bulk lane (file chunks) run independently
-// so chat never waits behind a transfer. Within a lane, stored messages are pipelined: each is
-// queued on the store's group commit without waiting for the previous one to commit (up to
-// kMaxPipelined at once), and are answered in order. Any other request starts only once every
-// earlier one of its lane was answered, so it sees their effects.
+// so chat never waits behind a transfer. Within a lane, stored messages and upload chunks are
+// pipelined: a message is queued on the store's group commit without waiting for the previous
+// one to commit (up to kMaxPipelinedMessages at once), and a chunk is sealed while the previous
+// one is being written (up to kMaxPipelinedChunks, which bounds the sealed bytes waiting for the
+// disk); they are answered in order. Any other request starts only once every earlier one of
+// its lane was answered, so it sees their effects.
 class ApiConnection final : public Connection,
                             public std::enable_shared_from_this<ApiConnection> {
  public:
@@ -40,12 +42,14 @@ class ApiConnection final : public Connection,
   const PeerInfo& peer() const { return peer_; }
 
  private:
-  static constexpr std::size_t kMaxPipelined = 64;
+  static constexpr std::size_t kMaxPipelinedMessages = 64;
+  static constexpr std::size_t kMaxPipelinedChunks = 4;
 
   struct LaneState {
     std::deque<telemed::v1::ClientFrame> queue;
     bool running = false;        // a worker is taking requests off the queue
     std::size_t pipelined = 0;   // pipelined requests not answered yet
+    std::size_t max_pipelined = 0;
   };
 
   void run_lane(Lane lane);

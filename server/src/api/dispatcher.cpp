@@ -6,9 +6,11 @@
 #include <chrono>
 #include <exception>
 #include <memory>
+#include <stdexcept>
 #include <utility>
 
 #include "api/handler_context.hpp"
+#include "domain/case_file_service.hpp"
 #include "store/store.hpp"
 
 namespace tmc::api {
@@ -179,15 +181,19 @@ const std::string& request_type_name(const Frame& frame) {
 
 // Counts the request and its transferred file bytes once the response is final.
 void record_metrics(Api& api, const Frame& frame, const v1::Response& response,
-                    std::chrono::steady_clock::time_point started) {
+                    std::chrono::steady_clock::time_point started, std::size_t uploaded_bytes) {
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
   api.record_request(request_type_name(frame), v1::Code_Name(response.status().code()),
                      elapsed.count());
   if (response.status().code() != v1::OK) return;
-  if (frame.has_upload_chunk()) api.counters().upload_bytes += frame.upload_chunk().data().size();
+  api.counters().upload_bytes += uploaded_bytes;
   if (response.has_file_chunk()) {
     api.counters().download_bytes += response.file_chunk().data().size();
   }
+}
+
+std::size_t uploaded_bytes(const Frame& frame) {
+  return frame.has_upload_chunk() ? frame.upload_chunk().data().size() : 0;
 }
 
 // The answer to a request whose handler threw.
@@ -212,9 +218,13 @@ Status failure_status(const Frame& frame, std::exception_ptr failure) {
 
 }  // namespace
 
-bool pipelinable(const v1::ClientFrame& frame) {
+bool pipelinable_inline(const v1::ClientFrame& frame) {
   return frame.has_post_message() &&
          frame.post_message().body().kind_case() != v1::MessageBody::kSignal;
+}
+
+bool pipelinable(const v1::ClientFrame& frame) {
+  return pipelinable_inline(frame) || frame.has_upload_chunk();
 }
 
 void dispatch_pipelined(Api& api, const domain::Caller& caller, const v1::ClientFrame& frame,
@@ -223,11 +233,16 @@ void dispatch_pipelined(Api& api, const domain::Caller& caller, const v1::Client
   // Only what the answer needs outlives this call (a Frame of its kind, for failure logging).
   Frame request_kind;
   request_kind.set_request_id(frame.request_id());
-  request_kind.mutable_post_message();
+  if (frame.has_upload_chunk()) {
+    request_kind.mutable_upload_chunk();
+  } else {
+    request_kind.mutable_post_message();
+  }
+  const std::size_t chunk_bytes = uploaded_bytes(frame);
   // Runs exactly once per request; the Api's count of pipelined requests drops even if
   // answering fails, so that Api::stop never waits for a request that is gone.
-  auto answer = [&api, started, request_kind, respond = std::move(respond)](Status status,
-                                                                           v1::Response response) {
+  auto answer = [&api, started, request_kind, chunk_bytes, respond = std::move(respond)](
+                    Status status, v1::Response response) {
     if (!status) {
       response.Clear();
       set_error(response, status.error());
@@ -236,16 +251,34 @@ void dispatch_pipelined(Api& api, const domain::Caller& caller, const v1::Client
     }
     response.set_request_id(request_kind.request_id());
     try {
-      record_metrics(api, request_kind, response, started);
+      record_metrics(api, request_kind, response, started, chunk_bytes);
       respond(std::move(response));
     } catch (const std::exception& error) {
       spdlog::error("request {}: answering failed: {}", request_kind.request_id(), error.what());
     }
     api.pipelined_finished();
   };
+  api.pipelined_started();
+  if (frame.has_upload_chunk()) {
+    try {
+      auto* service = api.services().case_files;
+      if (service == nullptr) throw std::logic_error("upload chunk without a case file service");
+      const auto& request = frame.upload_chunk();
+      service->upload_chunk_async(
+          caller, request.upload_id(), request.offset(), request.data(),
+          [answer](Result<std::uint64_t> committed) {
+            if (!committed) return answer(committed.error(), {});
+            v1::Response response;
+            response.mutable_upload_chunk()->set_committed_offset(*committed);
+            answer(ok(), std::move(response));
+          });
+    } catch (...) {  // nothing was queued
+      answer(failure_status(request_kind, std::current_exception()), {});
+    }
+    return;
+  }
   auto events = std::make_shared<std::vector<PublishedEvent>>();
   const auto& request = frame.post_message();
-  api.pipelined_started();
   try {
     api.services().consultations->post_message_async(
         caller, request.consultation_id(), request.client_msg_id(), from_proto(request.body()),
@@ -290,7 +323,7 @@ v1::Response dispatch(Api& api, ApiConnection& connection, const v1::ClientFrame
   } else {
     response.mutable_status()->set_code(v1::OK);
   }
-  record_metrics(api, frame, response, started);
+  record_metrics(api, frame, response, started, uploaded_bytes(frame));
   return response;
 }
 

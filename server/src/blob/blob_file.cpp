@@ -79,19 +79,30 @@ std::uint64_t EncryptedBlobWriter::committed_size() const {
   return std::uint64_t{next_index_} * cipher_.segment_size();
 }
 
-Status EncryptedBlobWriter::put(std::string_view plaintext, bool last) {
-  const std::string sealed = cipher_.seal_segment(next_index_, last, plaintext);
-  try {
-    store_->put_segment(blob_id_, next_index_, sealed);
-  } catch (const BlobStoreError&) {
-    state_ = State::failed;
-    return storage_failed();
-  }
-  ++next_index_;
-  return ok();
+std::string SegmentBuffers::take() {
+  std::lock_guard lock(mutex_);
+  if (kept_.empty()) return {};
+  std::string buffer = std::move(kept_.back());
+  kept_.pop_back();
+  return buffer;
 }
 
-Status EncryptedBlobWriter::append(std::string_view data) {
+void SegmentBuffers::give(std::string buffer) {
+  buffer.clear();
+  std::lock_guard lock(mutex_);
+  if (kept_.size() < keep_) kept_.push_back(std::move(buffer));
+}
+
+SealedSegment EncryptedBlobWriter::seal_one(std::string_view plaintext, bool last,
+                                            SegmentBuffers* buffers) {
+  SealedSegment segment{next_index_, buffers != nullptr ? buffers->take() : std::string()};
+  cipher_.seal_segment_into(segment.bytes, next_index_, last, plaintext);
+  ++next_index_;
+  return segment;
+}
+
+Result<std::vector<SealedSegment>> EncryptedBlobWriter::seal(std::string_view data,
+                                                             SegmentBuffers* buffers) {
   if (state_ != State::writing) {
     return make_error(Code::failed_precondition, "file is not open for writing");
   }
@@ -102,10 +113,12 @@ Status EncryptedBlobWriter::append(std::string_view data) {
     return make_error(Code::out_of_range, "file is too large");
   }
   hash_.update(data);
+  std::vector<SealedSegment> sealed;
+  sealed.reserve(new_segments);
   while (!data.empty()) {
     if (tail_.empty() && data.size() >= segment_size) {
       // Whole segments straight from the caller's buffer, without copying.
-      if (Status status = put(data.substr(0, segment_size), false); !status) return status;
+      sealed.push_back(seal_one(data.substr(0, segment_size), false, buffers));
       data.remove_prefix(segment_size);
       continue;
     }
@@ -113,22 +126,53 @@ Status EncryptedBlobWriter::append(std::string_view data) {
     tail_.append(data.substr(0, take));
     data.remove_prefix(take);
     if (tail_.size() == segment_size) {
-      if (Status status = put(tail_, false); !status) return status;
+      sealed.push_back(seal_one(tail_, false, buffers));
       tail_.clear();
+    }
+  }
+  return sealed;
+}
+
+Result<EncryptedBlobWriter::SealedEnd> EncryptedBlobWriter::seal_last(SegmentBuffers* buffers) {
+  if (state_ != State::writing) {
+    return make_error(Code::failed_precondition, "file is not open for writing");
+  }
+  const std::uint64_t total = size();
+  SealedEnd end{seal_one(tail_, true, buffers), FinishedBlob{total, hash_.finish()}};
+  tail_.clear();
+  state_ = State::finished;
+  return end;
+}
+
+Status EncryptedBlobWriter::append(std::string_view data) {
+  Result<std::vector<SealedSegment>> sealed = seal(data);
+  if (!sealed) return sealed.error();
+  for (const SealedSegment& segment : *sealed) {
+    if (Status stored = store_sealed(*store_, blob_id_, segment); !stored) {
+      state_ = State::failed;
+      return stored;
     }
   }
   return ok();
 }
 
 Result<FinishedBlob> EncryptedBlobWriter::finish() {
-  if (state_ != State::writing) {
-    return make_error(Code::failed_precondition, "file is not open for writing");
+  Result<SealedEnd> end = seal_last();
+  if (!end) return end.error();
+  if (Status stored = store_sealed(*store_, blob_id_, end->segment); !stored) {
+    state_ = State::failed;
+    return stored.error();
   }
-  const std::uint64_t total = size();
-  if (Status status = put(tail_, true); !status) return status.error();
-  tail_.clear();
-  state_ = State::finished;
-  return FinishedBlob{total, hash_.finish()};
+  return std::move(end->file);
+}
+
+Status store_sealed(BlobStore& store, const std::string& blob_id, const SealedSegment& segment) {
+  try {
+    store.put_segment(blob_id, segment.index, segment.bytes);
+  } catch (const BlobStoreError&) {
+    return storage_failed();
+  }
+  return ok();
 }
 
 EncryptedBlobReader::EncryptedBlobReader(BlobStore& store, SegmentCipher cipher,

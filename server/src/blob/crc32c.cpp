@@ -32,8 +32,8 @@ std::uint32_t crc32c_table(const unsigned char* data, std::size_t size, std::uin
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(const unsigned char* data,
-                                                              std::size_t size,
-                                                              std::uint32_t state) {
+                                                             std::size_t size,
+                                                             std::uint32_t state) {
   std::uint64_t wide = state;
   for (; size >= 8; size -= 8, data += 8) {
     std::uint64_t word;

@@ -155,10 +155,17 @@ std::string SegmentCipher::nonce(std::uint32_t index, bool last) const {
 
 std::string SegmentCipher::seal_segment(std::uint32_t index, bool last,
                                         std::string_view plaintext) const {
+  std::string out;
+  seal_segment_into(out, index, last, plaintext);
+  return out;
+}
+
+void SegmentCipher::seal_segment_into(std::string& out, std::uint32_t index, bool last,
+                                      std::string_view plaintext) const {
   if (last ? plaintext.size() > header_.segment_size : plaintext.size() != header_.segment_size) {
     throw std::invalid_argument("blob segment has the wrong size");
   }
-  return crypto::seal_with_nonce(key_, nonce(index, last), plaintext, aad_);
+  crypto::seal_with_nonce_into(out, key_, nonce(index, last), plaintext, aad_);
 }
 
 std::optional<std::string> SegmentCipher::open_segment(std::uint32_t index, bool last,

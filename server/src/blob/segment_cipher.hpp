@@ -74,6 +74,9 @@ class SegmentCipher {
   // ciphertext || tag (plaintext.size() + blob_tag_size bytes). Throws std::invalid_argument if
   // a non-last segment is not exactly segment_size() bytes or a last one is longer.
   std::string seal_segment(std::uint32_t index, bool last, std::string_view plaintext) const;
+  // The same into out, reusing its memory when it is large enough.
+  void seal_segment_into(std::string& out, std::uint32_t index, bool last,
+                         std::string_view plaintext) const;
 
   // The plaintext, or nullopt if sealed was not produced by seal_segment(index, last, ...) of
   // this file (tampered, moved, other file or key, wrong last flag, wrong size). Never throws

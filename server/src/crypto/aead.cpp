@@ -71,9 +71,16 @@ void transform(EVP_CIPHER_CTX* context, std::string_view input, char* out) {
 
 std::string seal_with_nonce(std::string_view key, std::string_view nonce,
                             std::string_view plaintext, std::string_view aad) {
+  std::string out;
+  seal_with_nonce_into(out, key, nonce, plaintext, aad);
+  return out;
+}
+
+void seal_with_nonce_into(std::string& out, std::string_view key, std::string_view nonce,
+                          std::string_view plaintext, std::string_view aad) {
   check_sizes(key, nonce);
   const CipherContext context = start(1, key, nonce, aad);
-  std::string out(plaintext.size() + aead_tag_size, '\0');
+  out.resize(plaintext.size() + aead_tag_size);
   transform(context.get(), plaintext, out.data());
   int written = 0;
   auto* tag = reinterpret_cast<unsigned char*>(out.data() + plaintext.size());
@@ -82,7 +89,6 @@ std::string seal_with_nonce(std::string_view key, std::string_view nonce,
                           tag) != 1) {
     detail::throw_openssl_error("AES-256-GCM final failed");
   }
-  return out;
 }
 
 std::optional<std::string> open_with_nonce(std::string_view key, std::string_view nonce,

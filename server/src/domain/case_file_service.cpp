@@ -2,6 +2,9 @@
 #include "domain/case_file_service.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <deque>
+#include <future>
 #include <optional>
 #include <stdexcept>
 
@@ -16,6 +19,11 @@ namespace {
 constexpr std::size_t kMaxFileNameBytes = 255;
 constexpr std::size_t kMaxMediaTypeBytes = 127;
 constexpr int kExpiryBatch = 100;
+// Threads writing sealed chunks: an upload's chunks go to one of them, so this many uploads'
+// disk writes (and syncs) can proceed at once.
+constexpr std::size_t kFileWriterThreads = 4;
+// Sealed-segment buffers kept for reuse: one per chunk that can be in flight on a few uploads.
+constexpr std::size_t kKeptSegmentBuffers = 16;
 
 Error upload_not_found() { return make_error(Code::not_found, "upload not found"); }
 Error file_not_found() { return make_error(Code::not_found, "case file not found"); }
@@ -138,23 +146,102 @@ bool may_read_case_file(store::Tx& tx, const ConsultationService& consultations,
   return false;
 }
 
-// An upload being written. The mutex serialises its chunks; row mirrors the stored row.
+// An upload being written. `mutex` serialises its chunks' checks and sealing and guards row,
+// writer, recovered, accepted and closed; row mirrors the stored row. `disk` guards what the
+// file writers change; it is locked after `mutex`, or alone by a file writer.
 struct CaseFileService::Active {
   std::mutex mutex;
   store::Upload row;
   std::uint32_t chunk_size = 0;
-  bool recovered = false;                           // writer or finished reflects the blob store
-  std::optional<blob::EncryptedBlobWriter> writer;  // while bytes are missing
-  std::optional<blob::FinishedBlob> finished;       // once the last segment is sealed
-  bool closed = false;  // became a file, was discarded or expired: the row is gone
+  bool recovered = false;  // writer, accepted and the durable state reflect the blob store
+  std::optional<blob::EncryptedBlobWriter> writer;  // until the last segment is sealed
+  std::uint64_t accepted = 0;  // where the next chunk starts: sealed, perhaps not yet durable
+  bool closed = false;         // became a file, was discarded or expired: the row is gone
+  std::atomic<bool> row_gone{false};  // a progress update found no row (expired elsewhere)
+
+  std::mutex disk;
+  std::condition_variable drained;
+  std::size_t in_flight = 0;                   // chunks queued on a file writer
+  std::uint64_t durable = 0;                   // bytes stored durably
+  std::optional<blob::FinishedBlob> finished;  // once the last segment is durable
+  bool failed = false;  // a write failed: later chunks are refused until recover()
 
   explicit Active(store::Upload upload)
-      : row(std::move(upload)), chunk_size(parse_header(row.header).segment_size) {}
+      : row(std::move(upload)),
+        chunk_size(parse_header(row.header).segment_size),
+        accepted(row.committed_offset),
+        durable(row.committed_offset) {}
 
-  std::uint64_t committed() const {
-    if (finished) return finished->size;
-    return writer ? writer->committed_size() : row.committed_offset;
+  std::uint64_t committed() {
+    std::lock_guard lock(disk);
+    return finished ? finished->size : durable;
   }
+};
+
+// A sealed chunk on its way to the blob store.
+struct CaseFileService::SealedChunk {
+  std::vector<blob::SealedSegment> segments;
+  std::optional<blob::FinishedBlob> finished;  // the chunk completes the file
+  std::uint64_t end = 0;                       // committed offset once stored
+  ChunkDone done;
+};
+
+// Threads that write sealed chunks. Jobs posted with the same key run in posting order on one
+// thread; the destructor runs every job already posted, then joins.
+class CaseFileService::FileWriters {
+ public:
+  explicit FileWriters(std::size_t threads) {
+    for (std::size_t i = 0; i < threads; ++i) {
+      auto queue = std::make_unique<Queue>();
+      queue->thread = std::thread([q = queue.get()] { run(*q); });
+      queues_.push_back(std::move(queue));
+    }
+  }
+  ~FileWriters() {
+    for (auto& queue : queues_) {
+      {
+        std::lock_guard lock(queue->mutex);
+        queue->stop = true;
+      }
+      queue->wake.notify_one();
+      queue->thread.join();
+    }
+  }
+  FileWriters(const FileWriters&) = delete;
+  FileWriters& operator=(const FileWriters&) = delete;
+
+  void post(const std::string& key, std::function<void()> job) {
+    Queue& queue = *queues_[std::hash<std::string>{}(key) % queues_.size()];
+    {
+      std::lock_guard lock(queue.mutex);
+      queue.jobs.push_back(std::move(job));
+    }
+    queue.wake.notify_one();
+  }
+
+ private:
+  struct Queue {
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<std::function<void()>> jobs;
+    bool stop = false;
+    std::thread thread;
+  };
+
+  static void run(Queue& queue) {
+    std::unique_lock lock(queue.mutex);
+    for (;;) {
+      queue.wake.wait(lock, [&] { return queue.stop || !queue.jobs.empty(); });
+      if (queue.jobs.empty()) return;  // stopping, and nothing left
+      auto job = std::move(queue.jobs.front());
+      queue.jobs.pop_front();
+      lock.unlock();
+      job();  // jobs do not throw
+      lock.lock();
+    }
+  }
+
+  std::vector<std::unique_ptr<Queue>> queues_;
 };
 
 CaseFileService::CaseFileService(store::Store& store, std::unique_ptr<blob::BlobStore> blobs,
@@ -166,7 +253,9 @@ CaseFileService::CaseFileService(store::Store& store, std::unique_ptr<blob::Blob
       audit_(audit),
       vault_(vault),
       consultations_(consultations),
-      limits_(limits) {
+      limits_(limits),
+      buffers_(kKeptSegmentBuffers),
+      writers_(std::make_unique<FileWriters>(kFileWriterThreads)) {
   if (limits_.chunk_bytes < blob::min_segment_size ||
       limits_.chunk_bytes > blob::max_segment_size) {
     throw std::invalid_argument("case file chunk size is outside the segment size bounds");
@@ -180,6 +269,7 @@ CaseFileService::~CaseFileService() {
   }
   expiry_wake_.notify_all();
   if (expiry_thread_.joinable()) expiry_thread_.join();
+  writers_.reset();  // writes and answers the chunks still queued
 }
 
 void CaseFileService::audit(const Caller& caller, const char* action, const std::string& id,
@@ -209,15 +299,22 @@ Result<std::shared_ptr<CaseFileService::Active>> CaseFileService::active_upload(
   return active;
 }
 
-// Rebuilds the writer (or the finished state) from the stored segments. Segments beyond the
-// row's committed offset are kept: they are authenticated under this file's key, so they hold
-// exactly the bytes the client sent (a crash hit between the segment write and the row update),
-// and keeping them means no segment index is ever sealed twice. Blobs the row does not cover
-// are never trusted blindly: resume() authenticates every segment.
+void CaseFileService::drain(Active& active) {
+  std::unique_lock lock(active.disk);
+  active.drained.wait(lock, [&] { return active.in_flight == 0; });
+}
+
+// Rebuilds the writer (or the finished state) from the stored segments, once the chunks in
+// flight are written. Segments beyond the row's committed offset are kept: they are
+// authenticated under this file's key, so they hold exactly the bytes the client sent (a crash
+// hit between the segment write and the row update), and keeping them means no segment index
+// is ever sealed twice. Blobs the row does not cover are never trusted blindly: resume()
+// authenticates every segment.
 Status CaseFileService::recover(Active& active) {
+  drain(active);
   auto cipher = cipher_for(vault_, active.row.wrapped_key, active.row.header, active.row.id);
   active.writer.reset();
-  active.finished.reset();
+  std::optional<blob::FinishedBlob> finished;
   auto writer = blob::EncryptedBlobWriter::resume(*blobs_, cipher, active.row.id);
   if (writer) {
     active.writer.emplace(std::move(*writer));
@@ -226,12 +323,19 @@ Status CaseFileService::recover(Active& active) {
     if (!reader) return reader.error();
     auto hash = reader->sha256();
     if (!hash) return hash.error();
-    active.finished = blob::FinishedBlob{reader->size(), std::move(*hash)};
+    finished = blob::FinishedBlob{reader->size(), std::move(*hash)};
   } else {
     return writer.error();
   }
+  const auto committed = finished ? finished->size : active.writer->committed_size();
+  {
+    std::lock_guard lock(active.disk);
+    active.durable = committed;
+    active.finished = std::move(finished);
+    active.failed = false;
+  }
+  active.accepted = committed;
   active.recovered = true;
-  const auto committed = active.committed();
   if (committed != active.row.committed_offset) {
     const auto now = clock_.now();
     store_.write(
@@ -243,6 +347,7 @@ Status CaseFileService::recover(Active& active) {
 
 // Forgets the upload: row, stored segments and the in-memory writer. Holds active.mutex.
 void CaseFileService::discard(Active& active) {
+  drain(active);
   active.closed = true;
   active.writer.reset();
   store_.write([&](store::Tx& tx) { return tx.delete_upload(active.row.id); });
@@ -273,13 +378,19 @@ Result<UploadSession> CaseFileService::resume_upload(const Caller& caller,
   auto& upload = **active;
   std::lock_guard lock(upload.mutex);
   if (upload.closed) return upload_not_found();
+  drain(upload);  // chunks sent before the connection dropped count
   if (upload.recovered) {
     // Another node sharing the store may have taken the upload further since this one wrote
-    // it: then the writer held here is stale and is rebuilt from the stored segments.
+    // it: then the writer held here is stale and is rebuilt from the stored segments. (The row
+    // may lag this node's own writes, which record it after answering.)
     std::optional<store::Upload> row;
     store_.read([&](store::Tx& tx) { row = tx.find_upload(upload_id); });
     if (!row) return upload_not_found();
-    if (row->committed_offset != upload.committed()) upload.recovered = false;
+    std::lock_guard disk(upload.disk);
+    if (row->committed_offset > (upload.finished ? upload.finished->size : upload.durable) ||
+        upload.failed) {
+      upload.recovered = false;
+    }
   }
   if (!upload.recovered) {
     if (auto recovered = recover(upload); !recovered) return recovered.error();
@@ -378,62 +489,137 @@ Result<UploadSession> CaseFileService::start_upload(const Caller& caller,
 Result<std::uint64_t> CaseFileService::upload_chunk(const Caller& caller,
                                                     const std::string& upload_id,
                                                     std::uint64_t offset, std::string_view data) {
+  std::promise<Result<std::uint64_t>> answer;
+  auto answered = answer.get_future();
+  upload_chunk_async(caller, upload_id, offset, data, [&answer](Result<std::uint64_t> result) {
+    answer.set_value(std::move(result));
+  });
+  return answered.get();
+}
+
+void CaseFileService::upload_chunk_async(const Caller& caller, const std::string& upload_id,
+                                         std::uint64_t offset, std::string_view data,
+                                         ChunkDone done) {
+  seal_chunk(caller, upload_id, offset, data, done);
+}
+
+void CaseFileService::seal_chunk(const Caller& caller, const std::string& upload_id,
+                                 std::uint64_t offset, std::string_view data, ChunkDone& done) {
+  // A refusal is answered after the chunks of this upload still being written.
+  const auto refuse = [&](Error error) {
+    writers_->post(upload_id,
+                   [done = std::move(done), error = std::move(error)] { done(std::move(error)); });
+  };
   auto active = active_upload(caller, upload_id);
-  if (!active) return active.error();
+  if (!active) return refuse(active.error());
   auto& upload = **active;
   std::lock_guard lock(upload.mutex);
-  if (upload.closed) return upload_not_found();
-  if (!upload.recovered) {
-    if (auto recovered = recover(upload); !recovered) return recovered.error();
+  if (upload.row_gone) upload.closed = true;  // expired meanwhile
+  if (upload.closed) return refuse(upload_not_found());
+  bool failed = false;
+  {
+    std::lock_guard disk(upload.disk);
+    failed = upload.failed;
   }
-  const auto committed = upload.committed();
-  if (offset != committed) {
-    return make_error(Code::failed_precondition,
-                      "chunk offset " + std::to_string(offset) + " is not the committed offset " +
-                          std::to_string(committed) + "; continue at " + std::to_string(committed));
+  if (!upload.recovered || failed) {
+    if (auto recovered = recover(upload); !recovered) return refuse(recovered.error());
+  }
+  const auto expected = upload.accepted;
+  if (offset != expected) {
+    return refuse(make_error(Code::failed_precondition,
+                             "chunk offset " + std::to_string(offset) +
+                                 " is not the committed offset " + std::to_string(expected) +
+                                 "; continue at " + std::to_string(expected)));
   }
   const auto size = upload.row.size;
-  if (data.empty()) return make_error(Code::invalid_argument, "chunk data is empty");
+  if (data.empty()) return refuse(make_error(Code::invalid_argument, "chunk data is empty"));
   if (data.size() > upload.chunk_size) {
-    return make_error(Code::invalid_argument,
-                      "chunk is longer than chunk_size " + std::to_string(upload.chunk_size));
+    return refuse(make_error(Code::invalid_argument, "chunk is longer than chunk_size " +
+                                                         std::to_string(upload.chunk_size)));
   }
-  if (data.size() > size - offset) {
-    return make_error(Code::out_of_range, "chunk goes past the declared size");
+  if (data.size() > size - offset || !upload.writer) {
+    return refuse(make_error(Code::out_of_range, "chunk goes past the declared size"));
   }
   const bool last = data.size() == size - offset;
   if (!last && data.size() != upload.chunk_size) {
-    return make_error(Code::invalid_argument, "every chunk but the last must be chunk_size " +
-                                                  std::to_string(upload.chunk_size) + " bytes");
+    return refuse(
+        make_error(Code::invalid_argument, "every chunk but the last must be chunk_size " +
+                                               std::to_string(upload.chunk_size) + " bytes"));
   }
-  // Encryption and the durable segment write happen here, on the calling worker thread.
-  Status stored = upload.writer->append(data);
-  if (stored && last) {
-    auto finished = upload.writer->finish();
-    if (finished) {
-      upload.finished = std::move(*finished);
-    } else {
-      stored = finished.error();
+  // Hashing and encryption happen here, on the calling thread; the write on a file writer.
+  auto chunk = std::make_shared<SealedChunk>();
+  auto sealed = upload.writer->seal(data, &buffers_);
+  if (!sealed) return refuse(sealed.error());
+  chunk->segments = std::move(*sealed);
+  if (last) {
+    auto end = upload.writer->seal_last(&buffers_);
+    if (!end) return refuse(end.error());
+    chunk->segments.push_back(std::move(end->segment));
+    chunk->finished = std::move(end->file);
+    upload.writer.reset();
+  }
+  chunk->end = offset + data.size();
+  chunk->done = std::move(done);
+  upload.accepted = chunk->end;
+  {
+    std::lock_guard disk(upload.disk);
+    ++upload.in_flight;
+  }
+  writers_->post(upload_id, [this, active = *active, chunk] { store_chunk(active, *chunk); });
+}
+
+void CaseFileService::store_chunk(const std::shared_ptr<Active>& upload, SealedChunk& chunk) {
+  // The upload's chunks are written one at a time, by this thread, and recover() and the other
+  // users of the stored segments wait until none is in flight: so the disk lock is not held
+  // while writing, and the next chunk is sealed meanwhile.
+  Result<std::uint64_t> result = chunk.end;
+  {
+    std::lock_guard disk(upload->disk);
+    if (upload->failed) {
+      result = make_error(Code::unavailable,
+                          "an earlier chunk of this upload was not stored; resume the upload");
     }
   }
-  if (!stored) {
-    upload.recovered = false;  // the next call resumes from what is durable
-    upload.writer.reset();
-    upload.finished.reset();
-    return stored.error();
+  for (const auto& segment : chunk.segments) {
+    if (!result) break;
+    if (Status stored = blob::store_sealed(*blobs_, upload->row.id, segment); !stored) {
+      result = stored.error();
+    }
   }
-  if (upload.finished) upload.writer.reset();
-
-  const auto now_committed = upload.committed();
-  const auto now = clock_.now();
-  const bool known = store_.write(
-      [&](store::Tx& tx) { return tx.set_upload_progress(upload_id, now_committed, now); });
-  if (!known) {  // expired meanwhile
-    upload.closed = true;
-    return upload_not_found();
+  {
+    std::lock_guard disk(upload->disk);
+    if (result) {
+      upload->durable = chunk.end;
+      if (chunk.finished) upload->finished = std::move(chunk.finished);
+    } else {
+      upload->failed = true;  // the next chunk recovers from what is durable
+    }
   }
-  upload.row.committed_offset = now_committed;
-  return now_committed;
+  if (result) {  // the row follows; the stored segments are what recovery trusts
+    const auto id = upload->row.id;
+    const auto end = chunk.end;
+    const auto now = clock_.now();
+    try {
+      store_.write_async(
+          [id, end, now](store::Tx& tx) { return tx.set_upload_progress(id, end, now); },
+          [upload](bool kept, std::exception_ptr failure) {
+            if (!kept && !failure) upload->row_gone = true;
+          });
+    } catch (const std::exception&) {
+      // The store is closing; recovery takes the offset from the stored segments.
+    }
+  }
+  for (auto& segment : chunk.segments) buffers_.give(std::move(segment.bytes));
+  try {
+    chunk.done(std::move(result));
+  } catch (...) {
+    // done must not throw; nothing else waits for this answer.
+  }
+  {
+    std::lock_guard disk(upload->disk);
+    --upload->in_flight;
+  }
+  upload->drained.notify_all();
 }
 
 Result<Outcome<store::CaseFile>> CaseFileService::finished_file(const Caller& caller,
@@ -455,17 +641,26 @@ Result<Outcome<store::CaseFile>> CaseFileService::finish_upload(const Caller& ca
     lock.unlock();
     return finished_file(caller, upload_id);  // finished by a concurrent call, or gone
   }
-  if (!upload.recovered) {
-    if (auto recovered = recover(upload); !recovered) return recovered.error();
+  drain(upload);  // the last chunk may still be on its way to the disk
+  bool failed = false;
+  std::optional<blob::FinishedBlob> finished;
+  {
+    std::lock_guard disk(upload.disk);
+    failed = upload.failed;
+    finished = upload.finished;
   }
-  if (!upload.finished) {
+  if (!upload.recovered || failed) {
+    if (auto recovered = recover(upload); !recovered) return recovered.error();
+    std::lock_guard disk(upload.disk);
+    finished = upload.finished;
+  }
+  if (!finished) {
     return make_error(Code::failed_precondition, std::to_string(upload.committed()) + " of " +
                                                      std::to_string(upload.row.size) +
                                                      " bytes are uploaded");
   }
   const auto& row = upload.row;
-  if (upload.finished->size != row.size ||
-      !crypto::constant_time_equal(upload.finished->sha256, row.sha256)) {
+  if (finished->size != row.size || !crypto::constant_time_equal(finished->sha256, row.sha256)) {
     discard(upload);
     audit(caller, "case_file.upload_finish", upload_id, AuditOutcome::failed);
     return make_error(Code::data_loss,
@@ -530,6 +725,7 @@ int CaseFileService::expire_uploads(TimePoint now) {
     if (active) {
       lock = std::unique_lock(active->mutex);
       if (active->closed) continue;
+      drain(*active);
     }
     const bool removed = store_.write([&](store::Tx& tx) {
       const auto current = tx.find_upload(row.id);  // decided against the current row

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "blob/blob_file.hpp"
 #include "blob/blob_store.hpp"
 #include "common/clock.hpp"
 #include "common/result.hpp"
@@ -55,11 +57,16 @@ struct FileChunk {
 };
 
 // Uploads arrive in chunks of exactly one encryption segment (the last may be shorter); each
-// chunk is sealed (AES-256-GCM under a fresh per-file data key wrapped by the key-encryption
-// key), written durably to the blob store and recorded as the upload's committed offset before
-// upload_chunk returns. The final chunk also seals the file's last segment, so a finished
-// upload is fully durable. Writers of active uploads stay in memory; after a restart an upload
-// is resumed from its stored segments (authenticated and re-hashed) on first use.
+// chunk is hashed and sealed (AES-256-GCM under a fresh per-file data key wrapped by the
+// key-encryption key) on the calling thread, then written durably to the blob store by one of
+// the service's file-writer threads, and answered once it is durable. So the next chunk of an
+// upload is sealed while the previous one is written; chunks of one upload are written and
+// answered in order, and a chunk after a failed one is refused until the upload recovers from
+// what is durable. The upload's row records the committed offset shortly after the answer (the
+// stored segments are the truth; the row is re-read from them on recovery). The final chunk
+// also seals the file's last segment, so a finished upload is fully durable. Writers of active
+// uploads stay in memory; after a restart an upload is resumed from its stored segments
+// (authenticated and re-hashed) on first use.
 //
 // Who may read a file: its uploader, and whoever may read a consultation it is shared with
 // (participants, coordinators of involved organisations, open candidates while offered).
@@ -76,10 +83,17 @@ class CaseFileService {
 
   // Starts an upload, or (request.upload_id set) answers where to continue one.
   Result<UploadSession> begin_upload(const Caller& caller, const BeginUpload& request);
-  // Stores data at offset, which must be the committed offset; answers the new committed offset
-  // once the chunk is durable.
+  // Stores data at offset, which must follow the upload's last accepted chunk (the committed
+  // offset when none is in flight); answers the new committed offset once the chunk is durable.
   Result<std::uint64_t> upload_chunk(const Caller& caller, const std::string& upload_id,
                                      std::uint64_t offset, std::string_view data);
+  // upload_chunk without waiting for the disk: checks and seals the chunk on the calling thread,
+  // and calls done on a file-writer thread once the chunk is durable or refused, after the
+  // answers of the upload's earlier chunks. done must not block. Throws (StoreError, runtime
+  // errors of the key vault) without calling done.
+  using ChunkDone = std::function<void(Result<std::uint64_t>)>;
+  void upload_chunk_async(const Caller& caller, const std::string& upload_id, std::uint64_t offset,
+                          std::string_view data, ChunkDone done);
   // Verifies size and SHA-256 and creates the file (shared with the upload's consultation, if
   // any). A mismatch discards the upload and answers DATA_LOSS. A retry answers the same file.
   Result<Outcome<store::CaseFile>> finish_upload(const Caller& caller,
@@ -104,7 +118,16 @@ class CaseFileService {
 
  private:
   struct Active;
+  struct SealedChunk;
+  class FileWriters;
   Result<std::shared_ptr<Active>> active_upload(const Caller& caller, const std::string& upload_id);
+  // Seals the chunk and queues its write; answers refusals through the same queue, in order.
+  void seal_chunk(const Caller& caller, const std::string& upload_id, std::uint64_t offset,
+                  std::string_view data, ChunkDone& done);
+  // On a file-writer thread: stores the chunk's segments and answers.
+  void store_chunk(const std::shared_ptr<Active>& upload, SealedChunk& chunk);
+  // Waits until no chunk of the upload is queued or being written. Holds active.mutex.
+  static void drain(Active& active);
   Status recover(Active& active);
   void discard(Active& active);
   Result<UploadSession> resume_upload(const Caller& caller, const std::string& upload_id);
@@ -123,6 +146,9 @@ class CaseFileService {
 
   std::mutex active_mutex_;  // guards active_; never held while locking an Active
   std::map<std::string, std::shared_ptr<Active>> active_;
+
+  blob::SegmentBuffers buffers_;
+  std::unique_ptr<FileWriters> writers_;  // after what its jobs use; emptied in the destructor
 
   std::mutex expiry_mutex_;
   std::condition_variable expiry_wake_;

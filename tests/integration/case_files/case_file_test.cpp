@@ -185,6 +185,38 @@ TEST_F(CaseFiles, ResumesAfterADroppedConnection) {
   EXPECT_TRUE(download(*second, file.id(), file.size()) == data);
 }
 
+TEST_F(CaseFiles, ChunksInFlightWhenTheConnectionDropsCountWhenItResumes) {
+  const auto data = random_data(6 * MiB, 7);
+  std::string upload_id;
+  std::uint32_t chunk = 0;
+  auto second = server().login("bachu.clinician");  // signed in already: resumes at once
+  {
+    auto first = server().login("bachu.clinician");
+    auto begun = first->call(begin_frame("angio.mp4", data.size(), crypto::sha256(data)));
+    ASSERT_EQ(begun.status().code(), v1::OK) << begun.status().message();
+    upload_id = begun.upload_session().upload_id();
+    chunk = begun.upload_session().chunk_size();
+    std::vector<std::future<v1::Response>> unanswered;
+    for (std::uint64_t offset = 0; offset < 16 * std::uint64_t{chunk}; offset += chunk) {
+      unanswered.push_back(
+          first->call_async(chunk_frame(upload_id, offset, data.substr(offset, chunk))));
+    }
+    first->close();  // drops with chunks sent and not answered
+  }
+  // Whatever the server took before the drop is written before it says where to continue,
+  // so continuing from there meets no refusal.
+  auto resumed = second->call(resume_frame(upload_id));
+  ASSERT_EQ(resumed.status().code(), v1::OK) << resumed.status().message();
+  const auto committed = resumed.upload_session().committed_offset();
+  EXPECT_EQ(committed % chunk, 0u);
+  EXPECT_LE(committed, 16 * std::uint64_t{chunk});
+  auto sent = send_chunks(*second, upload_id, data, committed, data.size(), chunk);
+  ASSERT_EQ(sent.status.code(), v1::OK) << sent.status.message();
+  const auto file = expect_file(second->call(finish_frame(upload_id)));
+  EXPECT_EQ(file.sha256(), crypto::sha256(data));
+  EXPECT_TRUE(download(*second, file.id(), file.size()) == data);
+}
+
 TEST_F(CaseFiles, ChunkAtTheWrongOffsetIsRefusedWithTheCommittedOffset) {
   auto clinician = server().login("bachu.clinician");
   const auto data = random_data(1 * MiB, 3);

@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <random>
+#include <vector>
 
 #include "crypto/hash.hpp"
 #include "crypto/keyring.hpp"
@@ -21,11 +24,45 @@ namespace fs = std::filesystem;
 
 constexpr std::uint32_t kChunk = 1024;
 
+// Holds segment writes back while closed, and fails the write of one segment index once.
+class WriteControl {
+ public:
+  void close() {
+    std::lock_guard lock(mutex_);
+    open_ = false;
+  }
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    changed_.notify_all();
+  }
+  void fail_once_at(std::int64_t index) { fail_index_ = index; }
+  // Called by a writer: waits while closed; throws for the index set to fail.
+  void pass(std::uint32_t index) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return open_; });
+    std::int64_t expected = index;
+    if (fail_index_.compare_exchange_strong(expected, -1)) {
+      throw blob::BlobStoreError("injected write failure");
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool open_ = true;
+  std::atomic<std::int64_t> fail_index_{-1};
+};
+
 // Forwards to a store the test keeps, so a "restarted" service sees the same segments.
 class SharedBlobStore final : public blob::BlobStore {
  public:
-  explicit SharedBlobStore(blob::BlobStore& inner) : inner_(inner) {}
+  SharedBlobStore(blob::BlobStore& inner, WriteControl& control)
+      : inner_(inner), control_(control) {}
   void put_segment(const std::string& id, std::uint32_t index, std::string_view sealed) override {
+    control_.pass(index);
     inner_.put_segment(id, index, sealed);
   }
   std::optional<std::string> get_segment(const std::string& id, std::uint32_t index) override {
@@ -38,6 +75,7 @@ class SharedBlobStore final : public blob::BlobStore {
 
  private:
   blob::BlobStore& inner_;
+  WriteControl& control_;
 };
 
 std::string bytes(std::size_t size, unsigned seed) {
@@ -82,9 +120,9 @@ class CaseFileServiceTest : public ::testing::Test {
     CaseFileLimits limits;
     limits.chunk_bytes = kChunk;
     limits.upload_expiry = 1h;
-    service_ =
-        std::make_unique<CaseFileService>(*store_, std::make_unique<SharedBlobStore>(*blobs_),
-                                          clock_, audit_, vault_, *consultations_, limits);
+    service_ = std::make_unique<CaseFileService>(
+        *store_, std::make_unique<SharedBlobStore>(*blobs_, writes_), clock_, audit_, vault_,
+        *consultations_, limits);
   }
 
   UploadSession begin(const std::string& data) {
@@ -126,6 +164,7 @@ class CaseFileServiceTest : public ::testing::Test {
   crypto::KeyRing keys_ = crypto::KeyRing::generate();
   Vault vault_{keys_};
   std::unique_ptr<blob::BlobStore> blobs_ = blob::make_memory_blob_store();
+  WriteControl writes_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<ConsultationService> consultations_;
   std::unique_ptr<CaseFileService> service_;
@@ -204,5 +243,92 @@ TEST_F(CaseFileServiceTest, FileNamesAreLabels) {
   EXPECT_FALSE(valid_file_name(std::string(256, 'x')));
 }
 
+// Answers of upload_chunk_async in the order they arrive: (chunk number, result).
+class Answers {
+ public:
+  CaseFileService::ChunkDone recorder(int number) {
+    return [this, number](Result<std::uint64_t> result) {
+      {
+        std::lock_guard lock(mutex_);
+        answers_.emplace_back(number, std::move(result));
+      }
+      arrived_.notify_all();
+    };
+  }
+  std::vector<std::pair<int, Result<std::uint64_t>>> wait_for(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    EXPECT_TRUE(arrived_.wait_for(lock, 10s, [&] { return answers_.size() >= count; }));
+    return answers_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::vector<std::pair<int, Result<std::uint64_t>>> answers_;
+};
+
+TEST_F(CaseFileServiceTest, ChunksAreSealedWhileEarlierOnesWaitForTheDiskAndAnsweredInOrder) {
+  const auto data = bytes(4 * kChunk + 10, 4);
+  const auto session = begin(data);
+  const auto& id = session.upload_id;
+  const auto piece = [&](int n) { return std::string_view(data).substr(n * kChunk, kChunk); };
+  Answers answers;
+  writes_.close();  // the first chunk's write waits; the later chunks are sealed meanwhile
+  for (int n = 0; n < 3; ++n)
+    service_->upload_chunk_async(caller_, id, n * kChunk, piece(n), answers.recorder(n));
+  // Refused at once, but answered after the three before it.
+  service_->upload_chunk_async(caller_, id, 0, piece(0), answers.recorder(-1));
+  service_->upload_chunk_async(caller_, id, 3 * kChunk, piece(3), answers.recorder(3));
+  EXPECT_EQ(blobs_->segment_count(id), 0u);
+  writes_.open();
+  const auto got = answers.wait_for(5);
+  ASSERT_EQ(got.size(), 5u);
+  const std::vector<int> order = {got[0].first, got[1].first, got[2].first, got[3].first,
+                                  got[4].first};
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, -1, 3}));
+  for (const int i : {0, 1, 2, 4}) {
+    ASSERT_TRUE(got[i].second.has_value()) << got[i].second.error().message;
+    EXPECT_EQ(*got[i].second, (got[i].first + 1) * std::uint64_t{kChunk});
+  }
+  ASSERT_FALSE(got[3].second.has_value());
+  EXPECT_EQ(got[3].second.error().code, Code::failed_precondition);
+
+  send(id, data, 4 * kChunk, data.size());
+  auto file = service_->finish_upload(caller_, id);
+  ASSERT_TRUE(file.has_value()) << file.error().message;
+  EXPECT_EQ(file->value.sha256, crypto::sha256(data));
+}
+
+TEST_F(CaseFileServiceTest,
+       AFailedWriteRefusesTheChunksBehindItAndTheUploadResumesWhereItIsDurable) {
+  const auto data = bytes(6 * kChunk, 5);
+  const auto session = begin(data);
+  const auto& id = session.upload_id;
+  const auto piece = [&](int n) { return std::string_view(data).substr(n * kChunk, kChunk); };
+  Answers answers;
+  writes_.close();
+  writes_.fail_once_at(1);
+  for (int n = 0; n < 4; ++n)
+    service_->upload_chunk_async(caller_, id, n * kChunk, piece(n), answers.recorder(n));
+  writes_.open();
+  const auto got = answers.wait_for(4);
+  ASSERT_EQ(got.size(), 4u);
+  ASSERT_TRUE(got[0].second.has_value());
+  EXPECT_EQ(*got[0].second, kChunk);
+  for (int i = 1; i < 4; ++i) {  // the failed one and the two sealed behind it
+    ASSERT_FALSE(got[i].second.has_value()) << i;
+    EXPECT_EQ(got[i].second.error().code, Code::unavailable) << i;
+  }
+  EXPECT_EQ(blobs_->segment_count(id), 1u);  // nothing was written after the failure
+
+  EXPECT_EQ(resumed_offset(id), kChunk);
+  send(id, data, kChunk, data.size());
+  auto file = service_->finish_upload(caller_, id);
+  ASSERT_TRUE(file.has_value()) << file.error().message;
+  EXPECT_EQ(file->value.sha256, crypto::sha256(data));
+  auto read = service_->read(caller_, file->value.id, 3 * kChunk, kChunk);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->data, data.substr(3 * kChunk, kChunk));
+}
 }  // namespace
 }  // namespace tmc::domain
