@@ -7,6 +7,7 @@
 #include <future>
 #include <optional>
 #include <stdexcept>
+#include <utility>
 
 #include "blob/blob_file.hpp"
 #include "blob/segment_cipher.hpp"
@@ -164,7 +165,9 @@ struct CaseFileService::Active {
   std::size_t in_flight = 0;                   // chunks queued on a file writer
   std::uint64_t durable = 0;                   // bytes stored durably
   std::optional<blob::FinishedBlob> finished;  // once the last segment is durable
-  bool failed = false;  // a write failed: later chunks are refused until recover()
+  bool failed = false;           // a write failed: later chunks are refused until recover()
+  bool progress_queued = false;  // an update of the row's committed offset waits on the store
+  TimePoint stored_at{};         // when the last chunk became durable (the row's updated_at)
 
   explicit Active(store::Upload upload)
       : row(std::move(upload)),
@@ -573,6 +576,7 @@ void CaseFileService::store_chunk(const std::shared_ptr<Active>& upload, SealedC
   // users of the stored segments wait until none is in flight: so the disk lock is not held
   // while writing, and the next chunk is sealed meanwhile.
   Result<std::uint64_t> result = chunk.end;
+  bool record_progress = false;
   {
     std::lock_guard disk(upload->disk);
     if (upload->failed) {
@@ -591,24 +595,13 @@ void CaseFileService::store_chunk(const std::shared_ptr<Active>& upload, SealedC
     if (result) {
       upload->durable = chunk.end;
       if (chunk.finished) upload->finished = std::move(chunk.finished);
+      upload->stored_at = clock_.now();
+      record_progress = !std::exchange(upload->progress_queued, true);
     } else {
       upload->failed = true;  // the next chunk recovers from what is durable
     }
   }
-  if (result) {  // the row follows; the stored segments are what recovery trusts
-    const auto id = upload->row.id;
-    const auto end = chunk.end;
-    const auto now = clock_.now();
-    try {
-      store_.write_async(
-          [id, end, now](store::Tx& tx) { return tx.set_upload_progress(id, end, now); },
-          [upload](bool kept, std::exception_ptr failure) {
-            if (!kept && !failure) upload->row_gone = true;
-          });
-    } catch (const std::exception&) {
-      // The store is closing; recovery takes the offset from the stored segments.
-    }
-  }
+  if (record_progress) queue_progress(upload);
   for (auto& segment : chunk.segments) buffers_.give(std::move(segment.bytes));
   try {
     chunk.done(std::move(result));
@@ -620,6 +613,33 @@ void CaseFileService::store_chunk(const std::shared_ptr<Active>& upload, SealedC
     --upload->in_flight;
   }
   upload->drained.notify_all();
+}
+
+// The row follows the stored segments (which are what recovery trusts) with at most one update
+// queued per upload: the update takes the committed offset when the store's writer runs it, so
+// the chunks written meanwhile share it instead of a commit each.
+void CaseFileService::queue_progress(const std::shared_ptr<Active>& upload) {
+  try {
+    store_.write_async(
+        [upload](store::Tx& tx) {
+          std::uint64_t committed = 0;
+          TimePoint stored_at{};
+          {
+            std::lock_guard disk(upload->disk);
+            committed = upload->finished ? upload->finished->size : upload->durable;
+            stored_at = upload->stored_at;
+            upload->progress_queued = false;  // chunks stored from now on queue another update
+          }
+          return tx.set_upload_progress(upload->row.id, committed, stored_at);
+        },
+        [upload](bool kept, std::exception_ptr failure) {
+          if (!kept && !failure) upload->row_gone = true;
+        });
+  } catch (const std::exception&) {
+    // The store is closing; recovery takes the offset from the stored segments.
+    std::lock_guard disk(upload->disk);
+    upload->progress_queued = false;
+  }
 }
 
 Result<Outcome<store::CaseFile>> CaseFileService::finished_file(const Caller& caller,

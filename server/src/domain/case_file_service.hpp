@@ -126,6 +126,7 @@ class CaseFileService {
                   std::string_view data, ChunkDone& done);
   // On a file-writer thread: stores the chunk's segments and answers.
   void store_chunk(const std::shared_ptr<Active>& upload, SealedChunk& chunk);
+  void queue_progress(const std::shared_ptr<Active>& upload);
   // Waits until no chunk of the upload is queued or being written. Holds active.mutex.
   static void drain(Active& active);
   Status recover(Active& active);

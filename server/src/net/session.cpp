@@ -1,5 +1,5 @@
 // One accepted connection: TLS handshake, one HTTP request, then maybe a WebSocket session.
-// This is the only translation unit that instantiates websocket::stream<ssl_stream<tcp_stream>>.
+// This is the only translation unit that instantiates websocket::stream<TlsStream>.
 #include "net/session.hpp"
 
 #include <chrono>
@@ -17,14 +17,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include "net/http_routes.hpp"
 #include "net/outbound_queue.hpp"
 #include "net/tls_context.hpp"
+#include "net/tls_stream.hpp"
 
 namespace tmc::net {
 namespace {
@@ -34,7 +33,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
-using WebSocket = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+using WebSocket = websocket::stream<TlsStream>;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint32_t http_header_limit = 16 * 1024;
@@ -86,7 +85,8 @@ class Session final : public api::Outbound,
         strand_(socket.get_executor()),
         remote_(format_endpoint(socket)),
         queue_(context_->options.outbound_queue_limit_bytes),
-        close_timer_(strand_) {
+        close_timer_(strand_),
+        deadline_timer_(strand_) {
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     ws_.emplace(std::move(socket), context_->tls);
@@ -142,14 +142,11 @@ class Session final : public api::Outbound,
     const ServerOptions& options = context_->options;
     const auto deadline = std::chrono::steady_clock::now() + options.handshake_timeout;
     auto& tls_stream = ws_->next_layer();
-    auto& tcp_stream = beast::get_lowest_layer(*ws_);
-    tcp_stream.expires_at(deadline);  // covers every operation until expires_never()
+    arm_deadline(deadline);  // covers every operation until disarm_deadline()
 
-    if (auto [ec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
-        ec) {
+    if (auto [ec, unused] = co_await tls_stream.async_handshake(use_tuple); ec) {
       spdlog::debug("net: connection {} TLS handshake failed: {}", id_, ec.message());
-      counters().failed(ec == beast::error::timeout ? HandshakeFailure::timeout
-                                                    : HandshakeFailure::tls);
+      counters().failed(timed_out_ ? HandshakeFailure::timeout : HandshakeFailure::tls);
       co_return false;
     }
     counters().tls_handshakes++;
@@ -161,8 +158,7 @@ class Session final : public api::Outbound,
     parser.body_limit(http_body_limit);
     if (auto [ec, bytes] = co_await http::async_read(tls_stream, buffer, parser, use_tuple); ec) {
       spdlog::debug("net: connection {} HTTP read failed: {}", id_, ec.message());
-      counters().failed(ec == beast::error::timeout ? HandshakeFailure::timeout
-                                                    : HandshakeFailure::http);
+      counters().failed(timed_out_ ? HandshakeFailure::timeout : HandshakeFailure::http);
       if (is_malformed_request(ec)) {
         co_await respond(HttpRoute{false, 400, "text/plain", "bad request\n"}, 11);
       }
@@ -190,7 +186,7 @@ class Session final : public api::Outbound,
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (remaining.count() <= 0) co_return false;
-    tcp_stream.expires_never();  // the websocket stream keeps its own timers from here on
+    disarm_deadline();  // the websocket stream keeps its own timers from here on
     configure_websocket(remaining);
     if (auto [ec] = co_await ws_->async_accept(request, use_tuple); ec) {
       spdlog::debug("net: connection {} WebSocket accept failed: {}", id_, ec.message());
@@ -233,14 +229,24 @@ class Session final : public api::Outbound,
     response.body() = route.body;
     response.prepare_payload();
     spdlog::debug("net: connection {} HTTP {}", id_, route.status);
-    auto& tcp_stream = beast::get_lowest_layer(*ws_);
-    tcp_stream.expires_after(context_->options.handshake_timeout);
+    arm_deadline(std::chrono::steady_clock::now() + context_->options.handshake_timeout);
     auto& tls_stream = ws_->next_layer();
     if (auto [ec, bytes] = co_await http::async_write(tls_stream, response, use_tuple); ec) {
       co_return;
     }
     co_await tls_stream.async_shutdown(use_tuple);
   }
+
+  // Until disarmed, the connection is dropped at deadline (every pending operation fails).
+  void arm_deadline(std::chrono::steady_clock::time_point deadline) {
+    deadline_timer_.expires_at(deadline);
+    deadline_timer_.async_wait([self = shared_from_this()](const beast::error_code& ec) {
+      if (ec) return;
+      self->timed_out_ = true;
+      self->drop_connection();
+    });
+  }
+  void disarm_deadline() { deadline_timer_.cancel(); }
 
   asio::awaitable<void> read_messages() {
     state_ = State::open;
@@ -366,6 +372,7 @@ class Session final : public api::Outbound,
     if (reading_ || writing_ || finished_) return;
     finished_ = true;
     close_timer_.cancel();
+    deadline_timer_.cancel();
     drop_connection();
     // Free the TLS/WebSocket state now; the api may keep this Outbound for a while.
     asio::post(strand_, [self = shared_from_this()] { self->ws_.reset(); });
@@ -384,10 +391,10 @@ class Session final : public api::Outbound,
 
   void drop_connection() {
     if (!ws_) return;
-    auto& tcp_stream = beast::get_lowest_layer(*ws_);
+    auto& socket = beast::get_lowest_layer(*ws_);
     boost::system::error_code ignored;
-    tcp_stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    tcp_stream.close();
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
   }
 
   std::shared_ptr<SessionContext> context_;
@@ -399,6 +406,8 @@ class Session final : public api::Outbound,
   State state_ = State::handshaking;
   OutboundQueue queue_;
   asio::steady_timer close_timer_;
+  asio::steady_timer deadline_timer_;  // the handshake deadline, then the HTTP answer's
+  bool timed_out_ = false;
   bool reading_ = false;
   bool writing_ = false;
   bool close_sent_ = false;
@@ -415,8 +424,7 @@ class Session final : public api::Outbound,
 
 void start_session(tcp::socket socket, std::shared_ptr<SessionContext> context,
                    std::shared_ptr<void> admission) {
-  std::make_shared<Session>(std::move(socket), std::move(context), std::move(admission))
-      ->start();
+  std::make_shared<Session>(std::move(socket), std::move(context), std::move(admission))->start();
 }
 
 }  // namespace tmc::net

@@ -295,6 +295,40 @@ TEST_F(NetServer, EchoesBinaryMessagesOverTheSubprotocol) {
   EXPECT_TRUE(handler_->wait_closed(1));
 }
 
+TEST_F(NetServer, EchoesLargeAndManyMessagesIntact) {
+  options_.max_frame_bytes = 4 * 1024 * 1024;
+  start();
+  auto client = connect_ws();
+  // Larger than the socket buffers: the server's TLS reads and writes wait for the socket.
+  std::string large(3 * 1024 * 1024 + 17, '\0');
+  for (std::size_t i = 0; i < large.size(); ++i) large[i] = static_cast<char>((i * 131) % 251);
+  EXPECT_TRUE(echo(*client, large) == large);
+  // Many at once: reads and writes of the same connection in flight together, answered in order.
+  Watchdog watchdog(native(*client), event_deadline);
+  for (int i = 0; i < 300; ++i) client->write(asio::buffer("m" + std::to_string(i)));
+  beast::flat_buffer buffer;
+  for (int i = 0; i < 300; ++i) {
+    client->read(buffer);
+    ASSERT_EQ(beast::buffers_to_string(buffer.data()), "m" + std::to_string(i));
+    buffer.clear();
+  }
+}
+
+TEST_F(NetServer, APeerThatResetsWhileBeingWrittenToEndsOnlyItsOwnSession) {
+  start();
+  {
+    auto client = connect_ws();
+    // 3.2 MB each, more than the socket buffers hold: the server is still writing below.
+    for (int i = 0; i < 4; ++i) client->write(asio::buffer(std::string("flood")));
+    auto& socket = client->next_layer().next_layer();
+    socket.set_option(tcp::socket::linger(true, 0));
+    socket.close();  // RST: the server's next sends fail (and must not raise SIGPIPE)
+  }
+  EXPECT_TRUE(handler_->wait_closed(1));
+  auto other = connect_ws();
+  EXPECT_EQ(echo(*other, "still here"), "still here");
+}
+
 TEST_F(NetServer, RefusesUpgradeWithoutTheSubprotocol) {
   start();
   for (const std::string offered : {"", "chat", "telemed.v2"}) {

@@ -1,0 +1,174 @@
+// TlsStream: OpenSSL on the socket through a send/recv BIO; readiness waits through Asio.
+#include "net/tls_stream.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <stdexcept>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+
+#include <boost/asio/ssl/error.hpp>
+
+namespace tmc::net {
+namespace {
+
+int descriptor(BIO* bio) {
+  return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio)));
+}
+
+int socket_write(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
+  BIO_clear_retry_flags(bio);
+  for (;;) {
+    const ssize_t n = ::send(descriptor(bio), data, size, MSG_NOSIGNAL);
+    if (n >= 0) {
+      *written = static_cast<std::size_t>(n);
+      return 1;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
+    return 0;
+  }
+}
+
+int socket_read(BIO* bio, char* data, std::size_t size, std::size_t* read) {
+  BIO_clear_retry_flags(bio);
+  for (;;) {
+    const ssize_t n = ::recv(descriptor(bio), data, size, 0);
+    if (n > 0) {
+      *read = static_cast<std::size_t>(n);
+      return 1;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_read(bio);
+    if (n == 0) errno = 0;  // end of stream, not an error number
+    return 0;
+  }
+}
+
+long socket_ctrl(BIO*, int command, long, void*) {
+  return command == BIO_CTRL_FLUSH ? 1 : 0;  // writes are not buffered here
+}
+
+int socket_create(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+// The BIO method: plain send/recv on the descriptor held as the BIO's data. Unlike OpenSSL's
+// socket BIO (write(2)), send with MSG_NOSIGNAL cannot raise SIGPIPE on a reset connection.
+BIO_METHOD* socket_method() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* created =
+        BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tmc non-blocking socket");
+    if (created == nullptr || BIO_meth_set_write_ex(created, socket_write) != 1 ||
+        BIO_meth_set_read_ex(created, socket_read) != 1 ||
+        BIO_meth_set_ctrl(created, socket_ctrl) != 1 ||
+        BIO_meth_set_create(created, socket_create) != 1) {
+      throw std::runtime_error("TLS: cannot create the socket BIO method");
+    }
+    return created;
+  }();
+  return method;
+}
+
+}  // namespace
+
+TlsStream::TlsStream(socket_type socket, boost::asio::ssl::context& context)
+    : socket_(std::move(socket)), ssl_(SSL_new(context.native_handle())) {
+  if (!ssl_) {
+    ERR_clear_error();
+    throw std::runtime_error("TLS: cannot create a connection");
+  }
+  BIO* bio = BIO_new(socket_method());
+  if (bio == nullptr) {
+    ERR_clear_error();
+    throw std::runtime_error("TLS: cannot create a connection BIO");
+  }
+  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(socket_.native_handle())));
+  SSL_set_bio(ssl_.get(), bio, bio);  // the SSL object owns it now
+  SSL_set_accept_state(ssl_.get());
+  SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read what the socket has (several records) in one call instead of a header and a body.
+  SSL_set_read_ahead(ssl_.get(), 1);
+  socket_.native_non_blocking(true);
+}
+
+bool TlsStream::attempt(Kind kind, void* data, std::size_t size, boost::system::error_code& ec,
+                        std::size_t& transferred, socket_type::wait_type& wait) {
+  ec = {};
+  transferred = 0;
+  // The descriptor number may already belong to another connection once the socket closed.
+  if (!socket_.is_open()) {
+    ec = boost::asio::error::bad_descriptor;
+    return true;
+  }
+  if ((kind == Kind::read || kind == Kind::write) && size == 0) return true;
+  SSL* ssl = ssl_.get();
+  ERR_clear_error();
+  errno = 0;
+  int rc = 0;
+  std::size_t done = 0;
+  switch (kind) {
+    case Kind::handshake:
+      rc = SSL_do_handshake(ssl);
+      break;
+    case Kind::read:
+      rc = SSL_read_ex(ssl, data, size, &done);
+      break;
+    case Kind::write:
+      rc = SSL_write_ex(ssl, data, size, &done);
+      break;
+    case Kind::shutdown:
+      if (!SSL_is_init_finished(ssl)) return true;  // nothing to close politely
+      rc = SSL_shutdown(ssl);
+      if (rc >= 0) return true;  // close_notify sent (the peer's is not awaited)
+      break;
+  }
+  if (rc > 0) {
+    transferred = done;
+    return true;
+  }
+  const int saved_errno = errno;
+  switch (SSL_get_error(ssl, rc)) {
+    case SSL_ERROR_WANT_READ:
+      wait = socket_type::wait_read;
+      return false;
+    case SSL_ERROR_WANT_WRITE:
+      wait = socket_type::wait_write;
+      return false;
+    case SSL_ERROR_ZERO_RETURN:  // close_notify received
+      ec = boost::asio::error::eof;
+      break;
+    case SSL_ERROR_SYSCALL:
+      ec = saved_errno != 0
+               ? boost::system::error_code(saved_errno, boost::system::system_category())
+               : boost::system::error_code(boost::asio::ssl::error::stream_truncated);
+      break;
+    default: {
+      const unsigned long error = ERR_peek_last_error();
+      if (ERR_GET_REASON(error) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        ec = boost::asio::ssl::error::stream_truncated;  // closed without close_notify
+      } else {
+        ec = boost::system::error_code(static_cast<int>(error),
+                                       boost::asio::error::get_ssl_category());
+      }
+      break;
+    }
+  }
+  ERR_clear_error();
+  return true;
+}
+
+void teardown(boost::beast::role_type role, TlsStream& stream, boost::system::error_code& ec) {
+  if (stream.next_layer().is_open() && SSL_is_init_finished(stream.native_handle())) {
+    SSL_shutdown(stream.native_handle());  // best effort: the socket is non-blocking
+    ERR_clear_error();
+  }
+  using boost::beast::websocket::teardown;
+  teardown(role, stream.next_layer(), ec);
+}
+
+}  // namespace tmc::net
