@@ -79,6 +79,12 @@ void GroupCommitWriter::run() {
     }
     run_batch(batch);
     batch.clear();
+    bool idle = false;
+    {
+      std::lock_guard lock(mutex_);
+      idle = queue_.empty();
+    }
+    if (idle) backend_.idle();
   }
 }
 

@@ -26,6 +26,10 @@ class BatchBackend {
   virtual void savepoint() = 0;              // open the per-op savepoint
   virtual void release_savepoint() = 0;      // keep the op's changes
   virtual void rollback_to_savepoint() = 0;  // drop the op's changes and close the savepoint
+  // Called when a batch's callers are answered and nothing else is queued: upkeep that should
+  // not sit between a commit and its answers (SQLite's WAL checkpoint). Ops queued meanwhile
+  // wait for it, so it should be short.
+  virtual void idle() noexcept {}
 };
 
 // Queues ops for a single writer thread. The writer takes everything pending (up to max_batch),

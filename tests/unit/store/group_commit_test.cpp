@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,10 @@ class FakeBackend final : public BatchBackend {
   }
   void release_savepoint() override { record("release"); }
   void rollback_to_savepoint() override { record("rollback_to"); }
+  void idle() noexcept override {
+    ++idles_;
+    if (on_idle_) on_idle_();
+  }
 
   void record(const std::string& event) {
     std::lock_guard lock(mutex_);
@@ -41,6 +46,8 @@ class FakeBackend final : public BatchBackend {
 
   bool fail_commit_ = false;  // set before the writer runs the batch
   bool fail_savepoint_ = false;
+  std::function<void()> on_idle_;  // set while the writer is held or before it has work
+  std::atomic<int> idles_{0};
 
  private:
   std::mutex mutex_;
@@ -106,6 +113,29 @@ TEST_F(GroupCommitTest, KeptAndRejectedOpsShareOneCommitAndCompleteAfterIt) {
   EXPECT_EQ(stats.ops_committed, 3u);
   EXPECT_EQ(stats.last_batch_size, 2u);
   EXPECT_EQ(stats.batches_failed, 0u);
+}
+
+TEST_F(GroupCommitTest, IdleUpkeepWaitsUntilNothingIsQueuedAndTheAnswersAreOut) {
+  auto release = hold_writer();
+  std::promise<std::vector<std::string>> at_idle;
+  backend_.on_idle_ = [&, once = std::make_shared<std::once_flag>()] {
+    std::call_once(*once, [&] { at_idle.set_value(backend_.events()); });
+  };
+  for (const std::string name : {"1", "2"}) {
+    writer_.write_async(
+        [this, name] {
+          backend_.record("op" + name);
+          return true;
+        },
+        [this, name](bool, std::exception_ptr) { backend_.record("done" + name); });
+  }
+  release();
+  const auto seen = at_idle.get_future().get();
+  // Not after the holding batch (more was queued), only after the last batch was answered.
+  EXPECT_EQ(seen, (events{"begin", "savepoint", "release", "commit", "begin", "savepoint", "op1",
+                          "release", "savepoint", "op2", "release", "commit", "done1", "done2"}));
+  writer_.stop();
+  EXPECT_EQ(backend_.idles_, 1);
 }
 
 TEST_F(GroupCommitTest, BatchesAreCappedAtMaxBatch) {

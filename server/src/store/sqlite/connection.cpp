@@ -29,7 +29,8 @@ Connection::Connection(const std::string& path, Mode mode, std::chrono::millisec
       // The single writer touches the same hot pages batch after batch (the log's and the
       // audit log's index leaves, consultation rows): a larger cache spares re-reading them,
       // and checkpointing every 4,000 WAL pages instead of 1,000 copies each hot page back to
-      // the database file a quarter as often.
+      // the database file a quarter as often. (The store's writer connection replaces this
+      // automatic checkpoint with its own: when idle, and at 4,000 pages otherwise.)
       exec("PRAGMA cache_size = -16384");
       exec("PRAGMA wal_autocheckpoint = 4000");
       // Every op of a group-commit batch runs in its own savepoint, whose statement journal
@@ -50,6 +51,25 @@ Connection::Connection(const std::string& path, Mode mode, std::chrono::millisec
 Connection::~Connection() {
   cache_.clear();  // statements must be finalized before the connection closes
   sqlite3_close_v2(db_);
+}
+
+void Connection::on_wal_commit(std::function<void(int frames)> observer) {
+  wal_observer_ = std::move(observer);
+  sqlite3_wal_hook(db_, wal_observer_ ? &Connection::wal_hook : nullptr, this);
+}
+
+int Connection::wal_hook(void* self, sqlite3*, const char*, int frames) {
+  static_cast<Connection*>(self)->wal_observer_(frames);
+  return SQLITE_OK;
+}
+
+std::pair<int, int> Connection::checkpoint_passive() {
+  int frames = 0;
+  int copied = 0;
+  const int rc =
+      sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+  if (rc != SQLITE_OK) throw_sqlite_error(rc, "sqlite checkpoint");
+  return {frames, copied};
 }
 
 Query Connection::query(std::string_view sql) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "store/sqlite/statement.hpp"
 
@@ -32,6 +33,16 @@ class Connection {
   // Runs a statement (or a script of several) that returns no rows and takes no parameters.
   void exec(const char* sql);
 
+  // Calls observer after every commit with the number of frames in the write-ahead log. This
+  // replaces SQLite's automatic checkpoint on this connection: the observer decides when to
+  // call checkpoint_passive(). One observer at a time; it must not throw.
+  void on_wal_commit(std::function<void(int frames)> observer);
+
+  // Copies what it can of the WAL back into the database file without waiting for readers
+  // (SQLITE_CHECKPOINT_PASSIVE). Returns the frames in the WAL and how many of them are now
+  // copied. Throws StoreError on failure.
+  std::pair<int, int> checkpoint_passive();
+
   // Rows changed by the last INSERT/UPDATE/DELETE.
   int changes() const { return sqlite3_changes(db_); }
   bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
@@ -44,7 +55,10 @@ class Connection {
     }
   };
 
+  static int wal_hook(void* self, sqlite3* db, const char* schema, int frames);
+
   sqlite3* db_ = nullptr;
+  std::function<void(int)> wal_observer_;
   std::unordered_map<std::string, std::unique_ptr<Statement>, TextHash, std::equal_to<>> cache_;
 };
 
