@@ -427,6 +427,37 @@ TEST_F(NetServer, DropsAClientThatStallsBeforeTheUpgrade) {
   EXPECT_LT(waited, 5s);
 }
 
+TEST_F(NetServer, CountsStalledHandshakesAndRequestsAsTimeouts) {
+  options_.handshake_timeout = 300ms;
+  start();
+  // One peer never starts TLS; another completes TLS but never finishes its request.
+  tcp::socket silent(client_io_);
+  silent.connect({asio::ip::make_address("127.0.0.1"), port_});
+  TlsSocket stalled(client_io_, client_tls_);
+  beast::error_code ec;
+  connect_tls(stalled, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  asio::write(stalled, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: loc")));
+  char byte = 0;
+  {
+    Watchdog watchdog(silent.native_handle(), event_deadline);
+    silent.read_some(asio::buffer(&byte, 1), ec);
+    EXPECT_TRUE(ec);
+    EXPECT_FALSE(watchdog.fired());
+  }
+  {
+    Watchdog watchdog(native(stalled), event_deadline);
+    stalled.read_some(asio::buffer(&byte, 1), ec);
+    EXPECT_TRUE(ec);
+    EXPECT_FALSE(watchdog.fired());
+  }
+  ASSERT_TRUE(stop_and_wait());  // every session has finished and counted
+  const auto& failures = server_->counters().handshake_failures;
+  EXPECT_EQ(failures[static_cast<int>(HandshakeFailure::timeout)], 2u);
+  EXPECT_EQ(failures[static_cast<int>(HandshakeFailure::tls)], 0u);
+  EXPECT_EQ(failures[static_cast<int>(HandshakeFailure::http)], 0u);
+}
+
 TEST_F(NetServer, StopClosesLiveSessionsWith1001) {
   start();
   auto first = connect_ws();
