@@ -227,56 +227,35 @@ bool pipelinable(const v1::ClientFrame& frame) {
   return pipelinable_inline(frame) || frame.has_upload_chunk();
 }
 
-void dispatch_pipelined(Api& api, const domain::Caller& caller, const v1::ClientFrame& frame,
-                        std::function<void(v1::Response)> respond) {
-  const auto started = std::chrono::steady_clock::now();
-  // Only what the answer needs outlives this call (a Frame of its kind, for failure logging).
-  Frame request_kind;
-  request_kind.set_request_id(frame.request_id());
-  if (frame.has_upload_chunk()) {
-    request_kind.mutable_upload_chunk();
-  } else {
-    request_kind.mutable_post_message();
+namespace {
+
+// The answer of a pipelined request (dispatch_pipelined builds it; it runs exactly once).
+using Answer = std::function<void(Status, v1::Response)>;
+
+// Seals the chunk here; the case file service answers once it is durable.
+void start_upload_chunk(Api& api, const domain::Caller& caller, const Frame& frame,
+                        const Frame& request_kind, const Answer& answer) {
+  try {
+    auto* service = api.services().case_files;
+    if (service == nullptr) throw std::logic_error("upload chunk without a case file service");
+    const auto& request = frame.upload_chunk();
+    service->upload_chunk_async(caller, request.upload_id(), request.offset(), request.data(),
+                                [answer](Result<std::uint64_t> committed) {
+                                  if (!committed) return answer(committed.error(), {});
+                                  v1::Response response;
+                                  response.mutable_upload_chunk()->set_committed_offset(
+                                      *committed);
+                                  answer(ok(), std::move(response));
+                                });
+  } catch (...) {  // nothing was queued
+    answer(failure_status(request_kind, std::current_exception()), {});
   }
-  const std::size_t chunk_bytes = uploaded_bytes(frame);
-  // Runs exactly once per request; the Api's count of pipelined requests drops even if
-  // answering fails, so that Api::stop never waits for a request that is gone.
-  auto answer = [&api, started, request_kind, chunk_bytes, respond = std::move(respond)](
-                    Status status, v1::Response response) {
-    if (!status) {
-      response.Clear();
-      set_error(response, status.error());
-    } else {
-      response.mutable_status()->set_code(v1::OK);
-    }
-    response.set_request_id(request_kind.request_id());
-    try {
-      record_metrics(api, request_kind, response, started, chunk_bytes);
-      respond(std::move(response));
-    } catch (const std::exception& error) {
-      spdlog::error("request {}: answering failed: {}", request_kind.request_id(), error.what());
-    }
-    api.pipelined_finished();
-  };
-  api.pipelined_started();
-  if (frame.has_upload_chunk()) {
-    try {
-      auto* service = api.services().case_files;
-      if (service == nullptr) throw std::logic_error("upload chunk without a case file service");
-      const auto& request = frame.upload_chunk();
-      service->upload_chunk_async(
-          caller, request.upload_id(), request.offset(), request.data(),
-          [answer](Result<std::uint64_t> committed) {
-            if (!committed) return answer(committed.error(), {});
-            v1::Response response;
-            response.mutable_upload_chunk()->set_committed_offset(*committed);
-            answer(ok(), std::move(response));
-          });
-    } catch (...) {  // nothing was queued
-      answer(failure_status(request_kind, std::current_exception()), {});
-    }
-    return;
-  }
+}
+
+// Queues the message and its cluster events in one op of the group commit; the store's writer
+// answers after the commit, having delivered the events.
+void start_post(Api& api, const domain::Caller& caller, const Frame& frame,
+                const Frame& request_kind, const Answer& answer) {
   auto events = std::make_shared<std::vector<PublishedEvent>>();
   const auto& request = frame.post_message();
   try {
@@ -303,6 +282,47 @@ void dispatch_pipelined(Api& api, const domain::Caller& caller, const v1::Client
         });
   } catch (...) {  // the store is closed: nothing was queued
     answer(failure_status(request_kind, std::current_exception()), {});
+  }
+}
+
+}  // namespace
+
+void dispatch_pipelined(Api& api, const domain::Caller& caller, const v1::ClientFrame& frame,
+                        std::function<void(v1::Response)> respond) {
+  const auto started = std::chrono::steady_clock::now();
+  // Only what the answer needs outlives this call (a Frame of its kind, for failure logging).
+  Frame request_kind;
+  request_kind.set_request_id(frame.request_id());
+  if (frame.has_upload_chunk()) {
+    request_kind.mutable_upload_chunk();
+  } else {
+    request_kind.mutable_post_message();
+  }
+  const std::size_t chunk_bytes = uploaded_bytes(frame);
+  // Runs exactly once per request; the Api's count of pipelined requests drops even if
+  // answering fails, so that Api::stop never waits for a request that is gone.
+  Answer answer = [&api, started, request_kind, chunk_bytes, respond = std::move(respond)](
+                      Status status, v1::Response response) {
+    if (!status) {
+      response.Clear();
+      set_error(response, status.error());
+    } else {
+      response.mutable_status()->set_code(v1::OK);
+    }
+    response.set_request_id(request_kind.request_id());
+    try {
+      record_metrics(api, request_kind, response, started, chunk_bytes);
+      respond(std::move(response));
+    } catch (const std::exception& error) {
+      spdlog::error("request {}: answering failed: {}", request_kind.request_id(), error.what());
+    }
+    api.pipelined_finished();
+  };
+  api.pipelined_started();
+  if (frame.has_upload_chunk()) {
+    start_upload_chunk(api, caller, frame, request_kind, answer);
+  } else {
+    start_post(api, caller, frame, request_kind, answer);
   }
 }
 

@@ -177,8 +177,10 @@ struct CaseFileService::Active {
 
   std::uint64_t committed() {
     std::lock_guard lock(disk);
-    return finished ? finished->size : durable;
+    return committed_locked();
   }
+  // The same with disk held.
+  std::uint64_t committed_locked() const { return finished ? finished->size : durable; }
 };
 
 // A sealed chunk on its way to the blob store.
@@ -390,8 +392,7 @@ Result<UploadSession> CaseFileService::resume_upload(const Caller& caller,
     store_.read([&](store::Tx& tx) { row = tx.find_upload(upload_id); });
     if (!row) return upload_not_found();
     std::lock_guard disk(upload.disk);
-    if (row->committed_offset > (upload.finished ? upload.finished->size : upload.durable) ||
-        upload.failed) {
+    if (row->committed_offset > upload.committed_locked() || upload.failed) {
       upload.recovered = false;
     }
   }
@@ -626,7 +627,7 @@ void CaseFileService::queue_progress(const std::shared_ptr<Active>& upload) {
           TimePoint stored_at{};
           {
             std::lock_guard disk(upload->disk);
-            committed = upload->finished ? upload->finished->size : upload->durable;
+            committed = upload->committed_locked();
             stored_at = upload->stored_at;
             upload->progress_queued = false;  // chunks stored from now on queue another update
           }
