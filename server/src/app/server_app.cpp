@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <google/protobuf/stubs/logging.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -107,6 +108,11 @@ std::uint16_t ServerApp::start() {
   const DataDir data_dir(s.config.data_dir);
   s.keys = data_dir.load_key_ring();
   s.store = data_dir.open_store(s.config.store);
+  // Answers to pipelined writes run on the io threads, one task per committed batch, in order.
+  s.store->set_completion_handoff(
+      [strand = boost::asio::make_strand(s.io)](std::function<void()> task) {
+        boost::asio::post(strand, std::move(task));
+      });
   s.audit.start(*s.store, audit::SigningKey::load_or_create(data_dir.audit_key_file()), s.clock);
 
   domain::AuthOptions auth_options;

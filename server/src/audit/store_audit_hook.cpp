@@ -4,6 +4,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <iterator>
+#include <utility>
 #include <vector>
 
 namespace tmc::audit {
@@ -17,6 +20,13 @@ constexpr std::size_t queue_warning = 100000;
 }  // namespace
 
 StoreAuditHook::~StoreAuditHook() {
+  bool registered = false;
+  {
+    std::lock_guard lock(mutex_);
+    registered = std::exchange(tail_registered_, false);
+  }
+  // Returns once the batch in progress (if any) has settled its events.
+  if (registered) store_->set_batch_tail(nullptr);
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -31,26 +41,91 @@ StoreAuditHook::~StoreAuditHook() {
 
 void StoreAuditHook::start(store::Store& store, SigningKey key, const Clock& clock,
                            AuditHookOptions options) {
-  std::lock_guard lock(mutex_);
-  if (thread_.joinable()) throw std::logic_error("StoreAuditHook::start called twice");
-  store_ = &store;
-  clock_ = &clock;
-  key_.emplace(std::move(key));
-  log_.emplace(*key_);
-  options_ = std::move(options);
-  for (auto& queued : queue_) {
-    if (queued.event.actor_id.empty()) queued.event.actor_id = options_.default_actor;
+  {
+    std::lock_guard lock(mutex_);
+    if (thread_.joinable()) throw std::logic_error("StoreAuditHook::start called twice");
+    store_ = &store;
+    clock_ = &clock;
+    key_.emplace(std::move(key));
+    log_.emplace(*key_);
+    options_ = std::move(options);
+    for (auto& queued : queue_) {
+      if (queued.event.actor_id.empty()) queued.event.actor_id = options_.default_actor;
+    }
+    thread_ = std::thread([this] { run(); });
   }
-  thread_ = std::thread([this] { run(); });
+  // Outside the lock: a batch in progress may be recording events.
+  store.set_batch_tail(this);
+  std::lock_guard lock(mutex_);
+  tail_registered_ = true;
+}
+
+TimedEvent StoreAuditHook::stamp(const domain::AuditEvent& event) const {
+  static const SystemClock system_clock;
+  TimedEvent timed{(clock_ != nullptr ? *clock_ : system_clock).now(), event};
+  if (timed.event.actor_id.empty()) timed.event.actor_id = options_.default_actor;
+  return timed;
+}
+
+void StoreAuditHook::record_in(store::Tx& tx, const domain::AuditEvent& event) {
+  {
+    std::lock_guard lock(mutex_);
+    if (tail_registered_) {  // appended by this batch's tail, in the op's own commit
+      in_tx_.push_back(stamp(event));
+      ++recorded_;
+      return;
+    }
+  }
+  AuditHook::record_in(tx, event);
+}
+
+bool StoreAuditHook::wanted() {
+  std::lock_guard lock(mutex_);
+  return !in_tx_.empty();
+}
+
+bool StoreAuditHook::append(store::Tx& tx) {
+  {
+    std::lock_guard lock(mutex_);
+    held_.insert(held_.end(), std::make_move_iterator(in_tx_.begin()),
+                 std::make_move_iterator(in_tx_.end()));
+    in_tx_.clear();
+  }
+  if (!held_.empty()) log_->append(tx, held_);  // log_ is only used on the writer thread
+  return true;
+}
+
+void StoreAuditHook::settled(Settled how) noexcept {
+  std::lock_guard lock(mutex_);
+  // Events recorded after the tail ran (by a later op's completion, say) were not appended.
+  held_.insert(held_.end(), std::make_move_iterator(in_tx_.begin()),
+               std::make_move_iterator(in_tx_.end()));
+  in_tx_.clear();
+  if (held_.empty()) return;
+  switch (how) {
+    case Settled::committed:
+      durable_ += held_.size();
+      ++tail_commits_;
+      if (!oldest_unsigned_) oldest_unsigned_ = std::chrono::steady_clock::now();
+      written_.notify_all();
+      break;
+    case Settled::not_appended:  // the ops committed: their events are written on their own
+      for (auto& timed : held_) queue_.push_back(std::move(timed));
+      break;
+    case Settled::batch_failed:  // so were the ops they describe
+      spdlog::warn("audit: {} events of a rolled-back write batch dropped", held_.size());
+      durable_ += held_.size();  // settled: flush() does not wait for them
+      written_.notify_all();
+      break;
+  }
+  held_.clear();
+  wake_.notify_one();
 }
 
 void StoreAuditHook::record(const domain::AuditEvent& event) {
-  static const SystemClock system_clock;
   {
     std::lock_guard lock(mutex_);
-    TimedEvent timed{(clock_ != nullptr ? *clock_ : system_clock).now(), event};
-    if (timed.event.actor_id.empty()) timed.event.actor_id = options_.default_actor;
-    queue_.push_back(std::move(timed));
+    queue_.push_back(stamp(event));
     ++recorded_;
     if (queue_.size() == queue_warning) {
       spdlog::warn("audit: {} events waiting for the store", queue_.size());
@@ -76,8 +151,10 @@ void StoreAuditHook::run() {
   std::unique_lock lock(mutex_);
   int failures = 0;
   for (;;) {
+    // Events of a batch in progress are settled by its tail; a head waits for them.
     const auto work = [&] {
-      return !queue_.empty() || stopping_ || flush_target_ > signed_up_to_;
+      return !queue_.empty() || stopping_ ||
+             (flush_target_ > signed_up_to_ && in_tx_.empty() && held_.empty());
     };
     if (oldest_unsigned_) {
       wake_.wait_until(lock, *oldest_unsigned_ + options_.head_interval, work);
@@ -89,10 +166,11 @@ void StoreAuditHook::run() {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    const bool drained = queue_.empty();
+    const bool drained = queue_.empty() && in_tx_.empty() && held_.empty();
     const bool sign = (drained && (stopping_ || flush_target_ > signed_up_to_)) ||
                       head_due(std::chrono::steady_clock::now());
     const auto covered = durable_ + batch.size();
+    const auto settled_before = tail_commits_;
     if (batch.empty() && !sign) {
       if (stopping_) return;
       continue;
@@ -112,10 +190,15 @@ void StoreAuditHook::run() {
     lock.lock();
     if (!failure) {
       failures = 0;
-      durable_ = covered;
+      durable_ += batch.size();  // the tail may have settled others meanwhile
       if (sign) {
-        signed_up_to_ = covered;
-        oldest_unsigned_.reset();
+        signed_up_to_ = std::max(signed_up_to_, covered);
+        // Events the tail committed meanwhile may be after the head: their clock restarts.
+        if (tail_commits_ == settled_before) {
+          oldest_unsigned_.reset();
+        } else {
+          oldest_unsigned_ = std::chrono::steady_clock::now();
+        }
       } else if (!oldest_unsigned_) {
         oldest_unsigned_ = std::chrono::steady_clock::now();
       }

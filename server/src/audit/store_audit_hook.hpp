@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 #include <thread>
 
 #include "audit/audit_log.hpp"
@@ -38,7 +39,12 @@ struct AuditHookOptions {
 // every queued event, signs a final head and joins the thread: nothing is lost on a graceful
 // stop. The store must outlive the hook. A failed store write is logged and retried.
 // record() and flush() are thread-safe.
-class StoreAuditHook final : public domain::AuditHook {
+//
+// Events about a write op (record_in, from inside the op) skip the queue: once started, the
+// hook is the store's batch tail and appends them at the end of the op's own batch, so they
+// share its commit. If that batch is rolled back they are dropped with the ops they describe;
+// if only the tail's savepoint fails they go to the queue.
+class StoreAuditHook final : public domain::AuditHook, private store::BatchTail {
  public:
   StoreAuditHook() = default;
   ~StoreAuditHook() override;
@@ -50,6 +56,7 @@ class StoreAuditHook final : public domain::AuditHook {
              AuditHookOptions options = {});
 
   void record(const domain::AuditEvent& event) override;
+  void record_in(store::Tx& tx, const domain::AuditEvent& event) override;
 
   // Blocks until every event recorded before the call is durable and covered by a stored signed
   // head. Returns at once when not started. Never call it on the store's writer thread.
@@ -58,16 +65,26 @@ class StoreAuditHook final : public domain::AuditHook {
  private:
   void run();
   bool head_due(std::chrono::steady_clock::time_point now) const;
+  TimedEvent stamp(const domain::AuditEvent& event) const;  // with mutex_ held
+
+  // store::BatchTail, on the store's writer thread.
+  bool wanted() override;
+  bool append(store::Tx& tx) override;
+  void settled(Settled how) noexcept override;
 
   std::mutex mutex_;
   std::condition_variable wake_;     // writer: work queued, flush requested or stopping
   std::condition_variable written_;  // flush() waiters
   std::deque<TimedEvent> queue_;
+  std::vector<TimedEvent> in_tx_;  // recorded by ops of the writer's current batch
+  std::vector<TimedEvent> held_;   // appended by the current batch's tail, not yet settled
   std::uint64_t recorded_ = 0;      // events ever queued
   std::uint64_t durable_ = 0;       // events ever committed
+  std::uint64_t tail_commits_ = 0;  // batches whose tail committed events
   std::uint64_t signed_up_to_ = 0;  // events covered by a signed head
   std::uint64_t flush_target_ = 0;  // a flush() waits for a head covering this many events
   bool stopping_ = false;
+  bool tail_registered_ = false;
   std::optional<std::chrono::steady_clock::time_point> oldest_unsigned_;
 
   store::Store* store_ = nullptr;

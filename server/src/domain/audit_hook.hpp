@@ -4,6 +4,10 @@
 #include <string>
 #include <vector>
 
+namespace tmc::store {
+class Tx;
+}
+
 namespace tmc::domain {
 
 enum class AuditOutcome { success, denied, failed };
@@ -25,6 +29,14 @@ class AuditHook {
  public:
   virtual ~AuditHook() = default;
   virtual void record(const AuditEvent& event) = 0;
+
+  // An event about the write op running in tx (call it only from inside a Store write op, on
+  // the writer thread). A hook that can stores it with that batch's commit, and not at all if
+  // the whole batch is rolled back; this one records it like any other.
+  virtual void record_in(store::Tx& tx, const AuditEvent& event) {
+    (void)tx;
+    record(event);
+  }
 };
 
 // Default hook: forwards nothing (used where no audit trail is configured, e.g. unit tests).

@@ -195,14 +195,28 @@ std::shared_ptr<const ConsultationView> ConsultationService::shared_view(
   return std::make_shared<const ConsultationView>(view_of(loaded));
 }
 
+namespace {
+
+AuditEvent event_of(const Caller& caller, const char* action, const std::string& id,
+                    bool allowed) {
+  return {caller.user.id,
+          caller.user.organization_id,
+          action,
+          {id},
+          allowed ? AuditOutcome::success : AuditOutcome::denied,
+          caller.remote_address};
+}
+
+}  // namespace
+
 void ConsultationService::audit(const Caller& caller, const char* action, const std::string& id,
                                 bool allowed) {
-  audit_.record({caller.user.id,
-                 caller.user.organization_id,
-                 action,
-                 {id},
-                 allowed ? AuditOutcome::success : AuditOutcome::denied,
-                 caller.remote_address});
+  audit_.record(event_of(caller, action, id, allowed));
+}
+
+void ConsultationService::audit_in(store::Tx& tx, const Caller& caller, const char* action,
+                                   const std::string& id, bool allowed) {
+  audit_.record_in(tx, event_of(caller, action, id, allowed));
 }
 
 std::int64_t ConsultationService::append_notice(store::Tx& tx, Loaded& loaded, int notice_kind,
@@ -727,9 +741,11 @@ void ConsultationService::post_message_async(const Caller& caller, std::string i
     throw std::logic_error("post_message_async: signals are relayed by post_message");
   }
   const auto now = clock_.now();
+  // The audit record joins the message's own commit (and is not stored if that fails).
   auto op = [this, state, now](store::Tx& tx) {
     if (auto checked = check_message(state->client_msg_id, state->body); !checked) {
       state->result.emplace(checked.error());
+      audit_in(tx, state->caller, "message.post", state->id, false);
       return false;
     }
     bool keep = post_in(tx, state->caller, state->id, state->client_msg_id, state->body, now,
@@ -738,14 +754,14 @@ void ConsultationService::post_message_async(const Caller& caller, std::string i
       state->in_tx(tx, (*state->result)->notifications);
       keep = true;  // a retry's republished events are written even though nothing else is
     }
+    audit_in(tx, state->caller, "message.post", state->id, state->result->has_value());
     return keep;
   };
-  store_.write_async(op, [this, state](bool, std::exception_ptr failure) {
+  store_.write_async(op, [state](bool, std::exception_ptr failure) {
     if (failure) {
       state->done(std::move(failure), std::nullopt);
       return;
     }
-    audit(state->caller, "message.post", state->id, state->result->has_value());
     state->done(nullptr, std::move(state->result));
   });
 }

@@ -216,6 +216,9 @@ class ConsultationService {
       const std::function<Status(store::Tx&, Loaded&, const TransitionOutcome&,
                                  std::vector<Notification>&)>& apply);
   void audit(const Caller& caller, const char* action, const std::string& id, bool allowed);
+  // The same, from inside a write op: stored with that op's commit.
+  void audit_in(store::Tx& tx, const Caller& caller, const char* action, const std::string& id,
+                bool allowed);
   // The write op of post_message: fills result; true when it stored something to keep.
   bool post_in(store::Tx& tx, const Caller& caller, const std::string& id,
                const std::string& client_msg_id, const MessageBody& body, TimePoint now,

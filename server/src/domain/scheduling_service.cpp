@@ -674,6 +674,14 @@ std::vector<Notification> SchedulingService::take_pending_reminders(
     const std::vector<std::string>& user_ids, TimePoint now) {
   std::vector<Notification> notifications;
   if (user_ids.empty()) return notifications;
+  // Every session start asks; almost always nothing is waiting, and a read costs no commit.
+  bool waiting = false;
+  store_.read([&](store::Tx& tx) {
+    waiting = std::any_of(user_ids.begin(), user_ids.end(), [&](const std::string& user_id) {
+      return !tx.list_pending_reminders(user_id).empty();
+    });
+  });
+  if (!waiting) return notifications;
   store_.write([&](store::Tx& tx) {
     notifications.clear();
     bool changed = false;

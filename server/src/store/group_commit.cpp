@@ -26,23 +26,45 @@ bool GroupCommitWriter::write(BatchOp op) {
   }
   std::promise<bool> result;
   auto future = result.get_future();
-  write_async(std::move(op), [&result](bool kept, std::exception_ptr error) {
+  auto done = [&result](bool kept, std::exception_ptr error) {
     if (error) {
       result.set_exception(std::move(error));
     } else {
       result.set_value(kept);
     }
-  });
+  };
+  enqueue(Pending{std::move(op), std::move(done), true});
   return future.get();
 }
 
 void GroupCommitWriter::write_async(BatchOp op, Completion done) {
+  enqueue(Pending{std::move(op), std::move(done), false});
+}
+
+void GroupCommitWriter::enqueue(Pending pending) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) throw StoreError("store is closed");
-    queue_.push_back(Pending{std::move(op), std::move(done)});
+    queue_.push_back(std::move(pending));
   }
   wake_.notify_one();
+}
+
+void GroupCommitWriter::set_completion_handoff(Handoff handoff) {
+  std::lock_guard lock(mutex_);
+  handoff_ = std::move(handoff);
+}
+
+void GroupCommitWriter::set_tail(std::optional<Tail> tail) {
+  if (running_writer == this) throw StoreError("batch tail changed from the writer thread");
+  {
+    std::lock_guard lock(mutex_);
+    const bool clearing = !tail;
+    tail_ = tail ? std::make_shared<Tail>(std::move(*tail)) : nullptr;
+    if (!clearing) return;
+  }
+  // A batch that took the old tail holds tail_use_ until it is settled.
+  std::lock_guard use(tail_use_);
 }
 
 void GroupCommitWriter::stop() {
@@ -67,6 +89,7 @@ WriterStats GroupCommitWriter::stats() const {
 void GroupCommitWriter::run() {
   running_writer = this;
   std::vector<Pending> batch;
+  Handoff handoff;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -76,8 +99,17 @@ void GroupCommitWriter::run() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      handoff = handoff_;
     }
-    run_batch(batch);
+    {
+      std::lock_guard use(tail_use_);
+      std::shared_ptr<Tail> tail;
+      {
+        std::lock_guard lock(mutex_);
+        tail = tail_;
+      }
+      run_batch(batch, handoff, tail.get());
+    }
     batch.clear();
     bool idle = false;
     {
@@ -88,26 +120,73 @@ void GroupCommitWriter::run() {
   }
 }
 
-void GroupCommitWriter::run_batch(std::vector<Pending>& batch) {
-  auto outcomes = execute(batch);
+namespace {
+
+void complete(GroupCommitWriter::Completion& done, bool kept, std::exception_ptr error) noexcept {
+  try {
+    done(kept, std::move(error));
+  } catch (const std::exception& e) {
+    // A completion must not take its thread down; its text is ours, never row data.
+    spdlog::error("store: write completion threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("store: write completion threw a non-standard exception");
+  }
+}
+
+}  // namespace
+
+void GroupCommitWriter::run_batch(std::vector<Pending>& batch, const Handoff& handoff,
+                                  Tail* tail) {
+  auto outcomes = execute(batch, tail);
+  struct Answer {
+    Completion done;
+    Outcome outcome;
+  };
+  std::vector<Answer> handed;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (!batch[i].done) continue;
-    try {
-      batch[i].done(outcomes[i].kept, outcomes[i].error);
-    } catch (const std::exception& e) {
-      // A completion must not take the writer down; its text is ours, never row data.
-      spdlog::error("store: write completion threw: {}", e.what());
-    } catch (...) {
-      spdlog::error("store: write completion threw a non-standard exception");
+    if (handoff && !batch[i].blocking) {
+      handed.push_back(Answer{std::move(batch[i].done), std::move(outcomes[i])});
+    } else {
+      complete(batch[i].done, outcomes[i].kept, std::move(outcomes[i].error));
+    }
+  }
+  if (handed.empty()) return;
+  auto answers = std::make_shared<std::vector<Answer>>(std::move(handed));
+  try {
+    handoff([answers] {
+      for (auto& answer : *answers) {
+        complete(answer.done, answer.outcome.kept, std::move(answer.outcome.error));
+      }
+    });
+  } catch (const std::exception& e) {
+    spdlog::error("store: completion handoff failed ({}); answering on the writer", e.what());
+    for (auto& answer : *answers) {
+      complete(answer.done, answer.outcome.kept, std::move(answer.outcome.error));
     }
   }
 }
 
-std::vector<GroupCommitWriter::Outcome> GroupCommitWriter::execute(std::vector<Pending>& batch) {
+std::vector<GroupCommitWriter::Outcome> GroupCommitWriter::execute(std::vector<Pending>& batch,
+                                                                   Tail* tail) {
   std::vector<Outcome> outcomes(batch.size());
   try {
     backend_.begin();
     for (std::size_t i = 0; i < batch.size(); ++i) outcomes[i] = run_op(batch[i].op);
+    bool appended = false;
+    if (tail != nullptr && tail->wanted()) {
+      const auto outcome = run_op(tail->append);
+      appended = outcome.kept;
+      if (outcome.error) {
+        try {
+          std::rethrow_exception(outcome.error);
+        } catch (const std::exception& e) {
+          spdlog::error("store: batch tail failed: {}", e.what());
+        } catch (...) {
+          spdlog::error("store: batch tail failed");
+        }
+      }
+    }
     const auto started = std::chrono::steady_clock::now();
     backend_.commit();
     const auto elapsed = std::chrono::steady_clock::now() - started;
@@ -116,10 +195,14 @@ std::vector<GroupCommitWriter::Outcome> GroupCommitWriter::execute(std::vector<P
     batches_committed_ += 1;
     ops_committed_ += batch.size();
     last_batch_size_ = batch.size();
+    if (tail != nullptr) {
+      tail->settled(appended ? BatchTail::Settled::committed : BatchTail::Settled::not_appended);
+    }
     return outcomes;
   } catch (const StoreError& e) {
     spdlog::error("store: write batch of {} ops failed: {}", batch.size(), e.what());
     backend_.rollback();
+    if (tail != nullptr) tail->settled(BatchTail::Settled::batch_failed);
     batches_failed_ += 1;
     last_batch_size_ = batch.size();
     const auto error = std::current_exception();

@@ -7,7 +7,9 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -26,9 +28,9 @@ class BatchBackend {
   virtual void savepoint() = 0;              // open the per-op savepoint
   virtual void release_savepoint() = 0;      // keep the op's changes
   virtual void rollback_to_savepoint() = 0;  // drop the op's changes and close the savepoint
-  // Called when a batch's callers are answered and nothing else is queued: upkeep that should
-  // not sit between a commit and its answers (SQLite's WAL checkpoint). Ops queued meanwhile
-  // wait for it, so it should be short.
+  // Called when a batch's callers are answered (or their answers handed off) and nothing else
+  // is queued: upkeep that should not sit between a commit and its answers (SQLite's WAL
+  // checkpoint). Ops queued meanwhile wait for it, so it should be short.
   virtual void idle() noexcept {}
 };
 
@@ -42,10 +44,20 @@ class BatchBackend {
 //    and every caller of the batch gets that StoreError.
 // Ops and completions run on the writer thread and must not call write() (it would wait for
 // itself): write() on the writer thread throws StoreError instead of deadlocking.
+// With a completion handoff set, the write_async completions of each batch are instead handed
+// to it as one task, in commit order (one wake-up of the receiving thread per batch rather than
+// one per op); write() callers are still released on the writer thread.
 class GroupCommitWriter {
  public:
   using BatchOp = std::function<bool()>;
   using Completion = std::function<void(bool kept, std::exception_ptr error)>;
+  using Handoff = CompletionHandoff;
+  // A BatchTail with its Tx bound by the store (see Store::set_batch_tail).
+  struct Tail {
+    std::function<bool()> wanted;
+    BatchOp append;
+    std::function<void(BatchTail::Settled)> settled;
+  };
 
   GroupCommitWriter(BatchBackend& backend, std::size_t max_batch);
   ~GroupCommitWriter();  // stop()
@@ -57,9 +69,18 @@ class GroupCommitWriter {
   // writer thread. Thread-safe.
   bool write(BatchOp op);
 
-  // Completion runs on the writer thread after the batch commit (or failure). Throws StoreError
-  // when the writer is stopped. Thread-safe.
+  // Completion runs after the batch commit (or failure): on the writer thread, or in the
+  // batch's task given to the handoff. Throws StoreError when the writer is stopped.
+  // Thread-safe.
   void write_async(BatchOp op, Completion done);
+
+  // Sets (or, with an empty function, clears) the handoff for later batches. Thread-safe.
+  void set_completion_handoff(Handoff handoff);
+
+  // Sets (or, with nullopt, clears) the tail run at the end of every later batch (its own
+  // savepoint, before the commit). Clearing returns once no batch uses the old tail any more.
+  // Thread-safe; not on the writer thread.
+  void set_tail(std::optional<Tail> tail);
 
   // Runs every op already queued, then joins the writer thread. Idempotent.
   void stop();
@@ -70,6 +91,7 @@ class GroupCommitWriter {
   struct Pending {
     BatchOp op;
     Completion done;
+    bool blocking = false;  // a write() caller: released on the writer thread
   };
   struct Outcome {
     bool kept = false;
@@ -77,8 +99,9 @@ class GroupCommitWriter {
   };
 
   void run();
-  void run_batch(std::vector<Pending>& batch);
-  std::vector<Outcome> execute(std::vector<Pending>& batch);
+  void run_batch(std::vector<Pending>& batch, const Handoff& handoff, Tail* tail);
+  void enqueue(Pending pending);
+  std::vector<Outcome> execute(std::vector<Pending>& batch, Tail* tail);
   Outcome run_op(BatchOp& op);
 
   BatchBackend& backend_;
@@ -87,6 +110,9 @@ class GroupCommitWriter {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending> queue_;
+  Handoff handoff_;
+  std::shared_ptr<Tail> tail_;
+  std::mutex tail_use_;  // held by the writer while a batch may use a tail (lock before mutex_)
   bool stopping_ = false;
 
   std::atomic<std::uint64_t> batches_committed_{0};
@@ -97,5 +123,15 @@ class GroupCommitWriter {
 
   std::thread thread_;  // last: starts after every member above is ready
 };
+
+// The writer's form of a store's BatchTail (nullopt for none), given how the store binds a
+// WriteOp to its transaction.
+template <class BindOp>
+std::optional<GroupCommitWriter::Tail> writer_tail(BatchTail* tail, BindOp&& bind_op) {
+  if (tail == nullptr) return std::nullopt;
+  return GroupCommitWriter::Tail{[tail] { return tail->wanted(); },
+                                 bind_op([tail](Tx& tx) { return tail->append(tx); }),
+                                 [tail](BatchTail::Settled how) { tail->settled(how); }};
+}
 
 }  // namespace tmc::store

@@ -241,6 +241,25 @@ class EventWaiter {
 // roll back only its own changes (it runs inside a savepoint).
 using WriteOp = std::function<bool(Tx&)>;
 
+// Runs a task elsewhere (e.g. posts it to the io threads); must not run it inline.
+using CompletionHandoff = std::function<void(std::function<void()> task)>;
+
+// Work that joins the end of every write batch, inside its transaction: records that describe
+// the batch's ops (the audit trail of what they did) are then stored by the same commit instead
+// of a second one. All three methods run on the writer thread, once per batch.
+class BatchTail {
+ public:
+  enum class Settled {
+    committed,      // append ran and its changes are durable
+    not_appended,   // the batch committed without the tail (not wanted, or append rolled back)
+    batch_failed,   // the whole batch was rolled back: so were the ops the tail describes
+  };
+  virtual ~BatchTail() = default;
+  virtual bool wanted() = 0;          // anything to append to this batch?
+  virtual bool append(Tx& tx) = 0;    // in a savepoint of its own, after the batch's ops
+  virtual void settled(Settled how) noexcept = 0;  // after the commit or the failure
+};
+
 // Counters of the group-commit writer, for metrics. All monotonic except last_batch_size.
 struct WriterStats {
   std::uint64_t batches_committed = 0;
@@ -263,9 +282,18 @@ class Store {
   // (then nothing of op is stored). Thread-safe; never call it on an io thread.
   virtual bool write(WriteOp op) = 0;
 
-  // Non-blocking form: done runs on the writer thread after the batch commit, with the value op
-  // returned, or with an exception when the commit failed.
+  // Non-blocking form: done runs after the batch commit, with the value op returned, or with an
+  // exception when the commit failed. It runs on the writer thread, or, once a completion
+  // handoff is set, in the one task per batch given to the handoff (in commit order).
   virtual void write_async(WriteOp op, std::function<void(bool kept, std::exception_ptr)> done) = 0;
+
+  // Where write_async completions run from now on (empty: the writer thread). A server hands
+  // them to its io threads, so that a batch wakes them once rather than once per answer.
+  virtual void set_completion_handoff(CompletionHandoff handoff) { (void)handoff; }
+
+  // Sets (or, with nullptr, clears) the tail of every later batch. Clearing returns once no
+  // batch uses the old tail any more. The tail must outlive its registration.
+  virtual void set_batch_tail(BatchTail* tail) { (void)tail; }
 
   // Schema version after migrations.
   virtual int schema_version() = 0;

@@ -2,6 +2,7 @@
 // recording from inside a store write op without deadlock.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -88,6 +89,51 @@ TEST_F(Hook, RecordingInsideAStoreWriteDoesNotBlock) {
     return true;
   });
   hook.flush();
+  EXPECT_EQ(size(), 1);
+}
+
+TEST_F(Hook, AnEventRecordedInAWriteOpIsStoredByThatOpsOwnCommit) {
+  StoreAuditHook hook;
+  AuditHookOptions options;
+  options.head_interval = std::chrono::hours(1);
+  hook.start(*store_, SigningKey::generate(), clock_, options);
+  const auto before = store_->writer_stats().batches_committed;
+  store_->write([&](store::Tx& tx) {
+    hook.record_in(tx, event(1));
+    return true;
+  });
+  // Durable when the op's caller hears of it, without a batch of the hook's own.
+  EXPECT_EQ(size(), 1);
+  EXPECT_EQ(store_->writer_stats().batches_committed, before + 1);
+  // An op whose own changes are rolled back is still audited (a refused attempt).
+  store_->write([&](store::Tx& tx) {
+    auto refused = event(2);
+    refused.outcome = domain::AuditOutcome::denied;
+    hook.record_in(tx, refused);
+    return false;
+  });
+  EXPECT_EQ(size(), 2);
+  EXPECT_EQ(store_->writer_stats().batches_committed, before + 2);
+  hook.flush();  // covered by a signed head like any other event
+  const auto head = latest_head(*store_);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->tree_size, 2);
+  EXPECT_EQ(rows().back().actor_id, "usr_2");
+}
+
+TEST_F(Hook, InAWriteOpBeforeStartTheEventIsQueuedAndTheStoreOutlivesTheHook) {
+  {
+    StoreAuditHook hook;  // not started: no batch tail yet
+    store_->write([&](store::Tx& tx) {
+      hook.record_in(tx, event(1));
+      return true;
+    });
+    hook.start(*store_, SigningKey::generate(), clock_);
+    hook.flush();
+    EXPECT_EQ(size(), 1);
+  }
+  // The destroyed hook is no longer the store's batch tail.
+  EXPECT_TRUE(store_->write([](store::Tx&) { return true; }));
   EXPECT_EQ(size(), 1);
 }
 

@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -136,6 +139,153 @@ TEST_F(GroupCommitTest, IdleUpkeepWaitsUntilNothingIsQueuedAndTheAnswersAreOut) 
                           "release", "savepoint", "op2", "release", "commit", "done1", "done2"}));
   writer_.stop();
   EXPECT_EQ(backend_.idles_, 1);
+}
+
+// Tasks handed off by the writer, run by the test when it chooses.
+class HandedTasks {
+ public:
+  GroupCommitWriter::Handoff handoff() {
+    return [this](std::function<void()> task) {
+      std::lock_guard lock(mutex_);
+      tasks_.push_back(std::move(task));
+    };
+  }
+  std::size_t size() {
+    std::lock_guard lock(mutex_);
+    return tasks_.size();
+  }
+  void run_all() {
+    std::vector<std::function<void()>> tasks;
+    {
+      std::lock_guard lock(mutex_);
+      tasks.swap(tasks_);
+    }
+    for (auto& task : tasks) task();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::function<void()>> tasks_;
+};
+
+TEST_F(GroupCommitTest, WithAHandoffABatchIsAnsweredByOneTaskInOrderAndBlockingWritesAreNot) {
+  HandedTasks handed;
+  writer_.set_completion_handoff(handed.handoff());
+  auto release = hold_writer();
+  for (const std::string name : {"1", "2", "3"}) {
+    writer_.write_async([] { return true; },
+                        [this, name](bool kept, std::exception_ptr error) {
+                          EXPECT_TRUE(kept);
+                          EXPECT_FALSE(error);
+                          backend_.record("done" + name);
+                        });
+  }
+  // The blocking caller of the same batch is released on the writer thread, before any task.
+  auto blocking =
+      std::async(std::launch::async, [this] { return writer_.write([] { return true; }); });
+  release();
+  EXPECT_TRUE(blocking.get());
+  writer_.stop();
+  EXPECT_EQ(handed.size(), 1u);  // the holding op has no completion: its batch hands nothing
+  auto seen = backend_.events();
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "commit"), 2);
+  EXPECT_EQ(std::count_if(seen.begin(), seen.end(), [](const std::string& e) {
+              return e.rfind("done", 0) == 0;
+            }),
+            0);
+  handed.run_all();
+  seen = backend_.events();
+  EXPECT_EQ(std::vector<std::string>(seen.end() - 3, seen.end()),
+            (events{"done1", "done2", "done3"}));
+}
+
+// A BatchTail for the fake backend: appends a marker event when it has something queued.
+struct RecordingTail {
+  explicit RecordingTail(FakeBackend& recorder) : backend(recorder) {}
+
+  FakeBackend& backend;
+  int queued = 0;
+  bool refuse = false;  // append returns false (its savepoint is rolled back)
+  bool fail = false;    // append throws
+  std::vector<BatchTail::Settled> settled;
+
+  GroupCommitWriter::Tail bind() {
+    return {[this] { return queued > 0; },
+            [this] {
+              backend.record("tail");
+              if (fail) throw std::runtime_error("tail broke");
+              return !refuse;
+            },
+            [this](BatchTail::Settled how) {
+              backend.record("settled");
+              settled.push_back(how);
+              queued = 0;
+            }};
+  }
+};
+
+TEST_F(GroupCommitTest, TheTailJoinsTheEndOfEachBatchAndHearsHowItSettled) {
+  RecordingTail tail(backend_);
+  writer_.set_tail(tail.bind());
+  auto release = hold_writer();
+  writer_.write_async(
+      [&] {
+        backend_.record("op");
+        ++tail.queued;  // an op records something for the tail (on the writer thread)
+        return true;
+      },
+      [this](bool, std::exception_ptr) { backend_.record("done"); });
+  release();
+  writer_.stop();
+  EXPECT_EQ(backend_.events(),
+            (events{"begin", "savepoint", "release", "commit", "settled",  // nothing wanted
+                    "begin", "savepoint", "op", "release", "savepoint", "tail", "release",
+                    "commit", "settled", "done"}));
+  EXPECT_EQ(tail.settled, (std::vector<BatchTail::Settled>{BatchTail::Settled::not_appended,
+                                                           BatchTail::Settled::committed}));
+}
+
+TEST_F(GroupCommitTest, ATailThatFailsLeavesTheBatchCommittedAndAFailedBatchTakesTheTailWithIt) {
+  RecordingTail tail(backend_);
+  writer_.set_tail(tail.bind());
+  tail.queued = 1;
+  tail.fail = true;
+  EXPECT_TRUE(writer_.write([] { return true; }));  // committed without the tail
+  tail.queued = 1;
+  tail.fail = false;
+  tail.refuse = true;
+  EXPECT_TRUE(writer_.write([] { return true; }));
+  tail.queued = 1;
+  tail.refuse = false;
+  backend_.fail_commit_ = true;
+  EXPECT_THROW(writer_.write([] { return true; }), StoreError);
+  writer_.stop();
+  EXPECT_EQ(tail.settled,
+            (std::vector<BatchTail::Settled>{BatchTail::Settled::not_appended,
+                                             BatchTail::Settled::not_appended,
+                                             BatchTail::Settled::batch_failed}));
+  const auto seen = backend_.events();
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "rollback_to"), 2);  // the two failed tails
+}
+
+TEST_F(GroupCommitTest, ClearingTheTailWaitsForTheBatchUsingIt) {
+  RecordingTail tail(backend_);
+  writer_.set_tail(tail.bind());
+  auto release = hold_writer();
+  std::atomic<bool> cleared{false};
+  auto clearing = std::async(std::launch::async, [&] {
+    writer_.set_tail(std::nullopt);
+    cleared = true;
+  });
+  // The held batch took the tail: clearing cannot return before it settles.
+  EXPECT_EQ(clearing.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_FALSE(cleared);
+  release();
+  clearing.get();
+  EXPECT_EQ(tail.settled.size(), 1u);
+  EXPECT_TRUE(writer_.write([] { return true; }));  // later batches run without it
+  writer_.stop();
+  EXPECT_EQ(tail.settled.size(), 1u);
 }
 
 TEST_F(GroupCommitTest, BatchesAreCappedAtMaxBatch) {

@@ -120,6 +120,14 @@ class SqliteStore final : public Store {
     writer_.write_async(bind_op(std::move(op)), std::move(done));
   }
 
+  void set_completion_handoff(CompletionHandoff handoff) override {
+    writer_.set_completion_handoff(std::move(handoff));
+  }
+
+  void set_batch_tail(BatchTail* tail) override {
+    writer_.set_tail(writer_tail(tail, [this](WriteOp op) { return bind_op(std::move(op)); }));
+  }
+
   int schema_version() override { return schema_version_; }
 
   WriterStats writer_stats() const override { return writer_.stats(); }
