@@ -39,6 +39,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint32_t http_header_limit = 16 * 1024;
 constexpr std::uint64_t http_body_limit = 4 * 1024;
 constexpr std::size_t websocket_write_buffer_bytes = 64 * 1024;
+// Frames up to this size are held while more are queued; a burst is sent once this much is held.
+constexpr std::size_t held_frame_max_bytes = 16 * 1024;
+constexpr std::size_t held_bytes_max = 64 * 1024;
 constexpr std::size_t close_reason_max = 123;  // RFC 6455: control frame payload <= 125
 
 std::string format_endpoint(const tcp::socket& socket) {
@@ -329,18 +332,42 @@ class Session final : public api::Outbound,
     asio::co_spawn(strand_, write_frames(), asio::detached);
   }
 
-  // The one writer: control frames before bulk, then the close frame once closing.
+  // The one writer: control frames before bulk, then the close frame once closing. While more
+  // small frames wait, their records are held and leave together (one send for the burst).
   asio::awaitable<void> write_frames() {
     const auto self = shared_from_this();
+    auto& tls = ws_->next_layer();
     try {
+      bool holding = false;
+      bool failed = false;
       while (auto frame = queue_.pop()) {
         report_queue_bytes();
-        if (auto [ec, bytes] = co_await ws_->async_write(asio::buffer(*frame), use_tuple); ec) {
+        const bool small = frame->size() <= held_frame_max_bytes;
+        if (holding && !small) {
+          holding = false;
+          if (auto [ec, bytes] = co_await tls.async_flush(use_tuple); ec) failed = true;
+        }
+        if (!failed && !holding && small && !queue_.empty()) {
+          tls.hold_output();
+          holding = true;
+        }
+        if (!failed) {
+          auto [ec, bytes] = co_await ws_->async_write(asio::buffer(*frame), use_tuple);
+          failed = static_cast<bool>(ec);
+        }
+        if (!failed && holding && (queue_.empty() || tls.held_bytes() >= held_bytes_max)) {
+          holding = false;
+          if (auto [ec, bytes] = co_await tls.async_flush(use_tuple); ec) failed = true;
+        }
+        if (failed) {
           queue_.clear();
           report_queue_bytes();
           drop_connection();
           break;
         }
+      }
+      if (holding && !failed) {  // the queue was emptied under us (closing drops bulk frames)
+        if (auto [ec, bytes] = co_await tls.async_flush(use_tuple); ec) drop_connection();
       }
       if (state_ == State::closing && !close_sent_) {
         close_sent_ = true;

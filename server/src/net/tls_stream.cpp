@@ -15,14 +15,20 @@
 namespace tmc::net {
 namespace {
 
-int descriptor(BIO* bio) {
-  return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio)));
-}
+TlsStream::Outbox& outbox(BIO* bio) { return *static_cast<TlsStream::Outbox*>(BIO_get_data(bio)); }
+
+int descriptor(BIO* bio) { return outbox(bio).descriptor; }
 
 int socket_write(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
   BIO_clear_retry_flags(bio);
+  auto& box = outbox(bio);
+  if (box.holding || box.sent < box.pending.size()) {  // kept, or behind a flush still sending
+    box.pending.append(data, size);
+    *written = size;
+    return 1;
+  }
   for (;;) {
-    const ssize_t n = ::send(descriptor(bio), data, size, MSG_NOSIGNAL);
+    const ssize_t n = ::send(box.descriptor, data, size, MSG_NOSIGNAL);
     if (n >= 0) {
       *written = static_cast<std::size_t>(n);
       return 1;
@@ -49,7 +55,7 @@ int socket_read(BIO* bio, char* data, std::size_t size, std::size_t* read) {
 }
 
 long socket_ctrl(BIO*, int command, long, void*) {
-  return command == BIO_CTRL_FLUSH ? 1 : 0;  // writes are not buffered here
+  return command == BIO_CTRL_FLUSH ? 1 : 0;  // held records wait for TlsStream::async_flush
 }
 
 int socket_create(BIO* bio) {
@@ -77,7 +83,9 @@ BIO_METHOD* socket_method() {
 }  // namespace
 
 TlsStream::TlsStream(socket_type socket, boost::asio::ssl::context& context)
-    : socket_(std::move(socket)), ssl_(SSL_new(context.native_handle())) {
+    : socket_(std::move(socket)),
+      outbox_(std::make_unique<Outbox>()),
+      ssl_(SSL_new(context.native_handle())) {
   if (!ssl_) {
     ERR_clear_error();
     throw std::runtime_error("TLS: cannot create a connection");
@@ -87,7 +95,8 @@ TlsStream::TlsStream(socket_type socket, boost::asio::ssl::context& context)
     ERR_clear_error();
     throw std::runtime_error("TLS: cannot create a connection BIO");
   }
-  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(socket_.native_handle())));
+  outbox_->descriptor = socket_.native_handle();
+  BIO_set_data(bio, outbox_.get());
   SSL_set_bio(ssl_.get(), bio, bio);  // the SSL object owns it now
   SSL_set_accept_state(ssl_.get());
   SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -105,6 +114,11 @@ bool TlsStream::attempt(Kind kind, void* data, std::size_t size, boost::system::
     ec = boost::asio::error::bad_descriptor;
     return true;
   }
+  if (kind == Kind::shutdown && (outbox_->holding || held_bytes() > 0)) {
+    // close_notify goes after every record written before it.
+    if (!attempt_flush(ec, transferred, wait)) return false;
+    if (ec) return true;
+  }
   if ((kind == Kind::read || kind == Kind::write) && size == 0) return true;
   SSL* ssl = ssl_.get();
   ERR_clear_error();
@@ -112,6 +126,8 @@ bool TlsStream::attempt(Kind kind, void* data, std::size_t size, boost::system::
   int rc = 0;
   std::size_t done = 0;
   switch (kind) {
+    case Kind::flush:
+      return attempt_flush(ec, transferred, wait);
     case Kind::handshake:
       rc = SSL_do_handshake(ssl);
       break;
@@ -159,6 +175,31 @@ bool TlsStream::attempt(Kind kind, void* data, std::size_t size, boost::system::
     }
   }
   ERR_clear_error();
+  return true;
+}
+
+bool TlsStream::attempt_flush(boost::system::error_code& ec, std::size_t& transferred,
+                              socket_type::wait_type& wait) {
+  auto& box = *outbox_;
+  box.holding = false;
+  while (box.sent < box.pending.size()) {
+    const ssize_t n = ::send(box.descriptor, box.pending.data() + box.sent,
+                             box.pending.size() - box.sent, MSG_NOSIGNAL);
+    if (n >= 0) {
+      box.sent += static_cast<std::size_t>(n);
+      transferred += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      wait = socket_type::wait_write;
+      return false;
+    }
+    ec = boost::system::error_code(errno, boost::system::system_category());
+    break;
+  }
+  std::string().swap(box.pending);  // an idle session keeps no buffer
+  box.sent = 0;
   return true;
 }
 

@@ -34,6 +34,12 @@ namespace tmc::net {
 // operation (and no handshake or shutdown during them) at a time. A write of several buffers
 // is copied into one (up to one TLS record's worth) so that a WebSocket frame header and its
 // payload travel in one record.
+//
+// Holding output: after hold_output(), the records of later writes are kept in memory (each
+// write completes at once) until async_flush() sends them all with as few send calls as the
+// socket allows. A writer with several small frames queued thus pays one system call (and the
+// peer one wake-up) for all of them. Records written while a flush is still sending are
+// appended behind it, so a control frame Beast writes meanwhile (a pong) keeps its order.
 class TlsStream {
  public:
   using socket_type = boost::asio::ip::tcp::socket;
@@ -86,8 +92,26 @@ class TlsStream {
     return start(Kind::shutdown, nullptr, 0, std::forward<Token>(token));
   }
 
+  // Keeps the records of later writes in memory until async_flush.
+  void hold_output() noexcept { outbox_->holding = true; }
+  // Bytes of records kept and not yet sent.
+  std::size_t held_bytes() const noexcept { return outbox_->pending.size() - outbox_->sent; }
+  // Stops holding and sends every kept record. Token signature void(error_code, std::size_t).
+  template <class Token>
+  auto async_flush(Token&& token) {
+    return start(Kind::flush, nullptr, 0, std::forward<Token>(token));
+  }
+
+  // What the socket BIO works with (its data pointer).
+  struct Outbox {
+    int descriptor = -1;
+    bool holding = false;
+    std::string pending;    // records kept or not yet sent by a flush
+    std::size_t sent = 0;   // of pending
+  };
+
  private:
-  enum class Kind { handshake, read, write, shutdown };
+  enum class Kind { handshake, read, write, shutdown, flush };
   static constexpr std::size_t coalesce_limit = 16 * 1024;  // one TLS record's payload
 
   struct SslFree {
@@ -147,7 +171,12 @@ class TlsStream {
         Op{*this, kind, data, size, std::move(owned), false, false, {}, 0}, token, socket_);
   }
 
+  // Sends what the outbox keeps. Same contract as attempt.
+  bool attempt_flush(boost::system::error_code& ec, std::size_t& transferred,
+                     socket_type::wait_type& wait);
+
   socket_type socket_;
+  std::unique_ptr<Outbox> outbox_;  // before ssl_: the BIO points at it
   std::unique_ptr<SSL, SslFree> ssl_;
 };
 

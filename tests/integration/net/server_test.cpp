@@ -314,6 +314,36 @@ TEST_F(NetServer, EchoesLargeAndManyMessagesIntact) {
   }
 }
 
+TEST_F(NetServer, BurstsOfSmallAndLargeFramesWithPingsBetweenThemArriveInOrder) {
+  options_.max_frame_bytes = 4 * 1024 * 1024;
+  start();
+  auto client = connect_ws();
+  int pongs = 0;
+  client->control_callback([&pongs](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::pong) ++pongs;
+  });
+  // Echoes queue up behind each other: small ones leave held together, a large one (more than
+  // a held frame may be) first sends what is held; the pongs come between them.
+  auto message = [](int i) {
+    return i % 7 == 0 ? std::string(20000 + i, static_cast<char>('a' + i % 26))
+                      : "m" + std::to_string(i);
+  };
+  Watchdog watchdog(native(*client), event_deadline);
+  constexpr int count = 240;
+  for (int i = 0; i < count; ++i) {
+    client->write(asio::buffer(message(i)));
+    if (i % 10 == 0) client->ping({});
+  }
+  beast::flat_buffer buffer;
+  for (int i = 0; i < count; ++i) {
+    client->read(buffer);
+    ASSERT_EQ(beast::buffers_to_string(buffer.data()), message(i)) << i;
+    buffer.clear();
+  }
+  // Every ping was answered before the echo of the message written after it.
+  EXPECT_EQ(pongs, count / 10);
+}
+
 TEST_F(NetServer, APeerThatResetsWhileBeingWrittenToEndsOnlyItsOwnSession) {
   start();
   {
