@@ -151,10 +151,13 @@ void StoreAuditHook::run() {
   std::unique_lock lock(mutex_);
   int failures = 0;
   for (;;) {
-    // Events of a batch in progress are settled by its tail; a head waits for them.
+    // Events of a batch in progress are settled by its tail; a head waits for them. Records a
+    // tail commits start the head's clock: a wait without a deadline ends to take it up.
+    const bool timed = oldest_unsigned_.has_value();
     const auto work = [&] {
       return !queue_.empty() || stopping_ ||
-             (flush_target_ > signed_up_to_ && in_tx_.empty() && held_.empty());
+             (flush_target_ > signed_up_to_ && in_tx_.empty() && held_.empty()) ||
+             (!timed && oldest_unsigned_.has_value());
     };
     if (oldest_unsigned_) {
       wake_.wait_until(lock, *oldest_unsigned_ + options_.head_interval, work);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -119,6 +120,25 @@ TEST_F(Hook, AnEventRecordedInAWriteOpIsStoredByThatOpsOwnCommit) {
   ASSERT_TRUE(head);
   EXPECT_EQ(head->tree_size, 2);
   EXPECT_EQ(rows().back().actor_id, "usr_2");
+}
+
+TEST_F(Hook, RecordsCommittedByATailAreSignedWithinTheHeadInterval) {
+  StoreAuditHook hook;
+  AuditHookOptions options;
+  options.head_interval = std::chrono::milliseconds(20);
+  hook.start(*store_, SigningKey::generate(), clock_, options);
+  store_->write([&](store::Tx& tx) {
+    hook.record_in(tx, event(1));
+    return true;
+  });
+  // No flush and nothing else recorded: the hook's own clock must bring the head.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::optional<SignedTreeHead> head;
+  while (!(head = latest_head(*store_)) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->tree_size, 1);
 }
 
 TEST_F(Hook, InAWriteOpBeforeStartTheEventIsQueuedAndTheStoreOutlivesTheHook) {
