@@ -420,7 +420,7 @@ Result<Outcome<ConsultationView>> ConsultationService::transition(
     const std::function<Status(store::Tx&, Loaded&, const TransitionOutcome&,
                                std::vector<Notification>&)>& apply) {
   std::optional<Result<Outcome<ConsultationView>>> result;
-  store_.write([&](store::Tx& tx) {
+  const auto run = [&](store::Tx& tx) {
     auto loaded = load(tx, id);
     if (!loaded) {
       result.emplace(not_found());
@@ -459,8 +459,13 @@ Result<Outcome<ConsultationView>> ConsultationService::transition(
     }
     result.emplace(Outcome<ConsultationView>{*shared, std::move(notifications)});
     return true;
+  };
+  // The audit record of the change (or of its refusal) is stored by the change's own commit.
+  store_.write([&](store::Tx& tx) {
+    const bool kept = run(tx);
+    audit_in(tx, caller, action_name(action).data(), id, result->has_value());
+    return kept;
   });
-  audit(caller, action_name(action).data(), id, result->has_value());
   return std::move(*result);
 }
 

@@ -89,6 +89,28 @@ class AuditOverServer : public ::testing::Test {
   TestServer server_;
 };
 
+TEST_F(AuditOverServer, AStateChangeAndAMessageAreOnRecordWhenTheyAreAnswered) {
+  auto clinician = server_.login("bachu.clinician");
+  auto specialist = server_.login("shanghai.ortho");
+  auto opened = clinician->call(open_frame());
+  ASSERT_EQ(opened.status().code(), v1::OK) << opened.status().message();
+  const auto id = opened.consultation().id();
+  v1::ClientFrame accept;
+  accept.mutable_accept_consultation()->set_consultation_id(id);
+  ASSERT_EQ(specialist->call(accept).status().code(), v1::OK);
+  v1::ClientFrame post;
+  post.mutable_post_message()->set_consultation_id(id);
+  post.mutable_post_message()->set_client_msg_id("m-1");
+  post.mutable_post_message()->mutable_body()->set_text("Pulses now? QX-7731");
+  ASSERT_EQ(clinician->call(post).status().code(), v1::OK);
+  // No flush, no stop: both records were committed with the changes they describe.
+  const auto rows = records();
+  const auto* accepted = find(rows, "accept", server_.user_id("shanghai.ortho"), "success");
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(accepted->patient_reference, patient);
+  EXPECT_TRUE(find(rows, "message.post", server_.user_id("bachu.clinician"), "success"));
+}
+
 TEST_F(AuditOverServer, RecordsSecurityEventsWithIdsOnlyAndVerifies) {
   std::string consultation_id;
   {
