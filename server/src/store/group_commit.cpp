@@ -152,18 +152,16 @@ void GroupCommitWriter::run_batch(std::vector<Pending>& batch, const Handoff& ha
     }
   }
   if (handed.empty()) return;
-  auto answers = std::make_shared<std::vector<Answer>>(std::move(handed));
-  try {
-    handoff([answers] {
-      for (auto& answer : *answers) {
-        complete(answer.done, answer.outcome.kept, std::move(answer.outcome.error));
-      }
-    });
-  } catch (const std::exception& e) {
-    spdlog::error("store: completion handoff failed ({}); answering on the writer", e.what());
+  auto answer_all = [answers = std::make_shared<std::vector<Answer>>(std::move(handed))] {
     for (auto& answer : *answers) {
       complete(answer.done, answer.outcome.kept, std::move(answer.outcome.error));
     }
+  };
+  try {
+    handoff(answer_all);
+  } catch (const std::exception& e) {  // nothing was posted (the handoff could not allocate)
+    spdlog::error("store: completion handoff failed ({}); answering on the writer", e.what());
+    answer_all();
   }
 }
 
