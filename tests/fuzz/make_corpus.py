@@ -201,9 +201,27 @@ def audit_seeds():
     }
 
 
+def upload_chunk(upload_id, offset, data):
+    return field_bytes(1, upload_id) + field_varint(2, offset) + field_bytes(3, data)
+
+
+def frame_decoder_seeds():
+    """frame_decoder target: one ClientFrame, as sent."""
+    return {
+        "chunk": client_frame(5, UPLOAD_CHUNK, upload_chunk("up_seed", 1 << 20, b"\x00\x01" * 40)),
+        "chunk-fields-reversed": field_bytes(UPLOAD_CHUNK, field_bytes(3, b"data") +
+                                             field_varint(2, 8) + field_bytes(1, "up_x")) +
+        field_varint(1, 6),
+        "chunk-twice": client_frame(7, UPLOAD_CHUNK, upload_chunk("up_a", 0, b"first")) +
+        field_bytes(UPLOAD_CHUNK, field_bytes(3, b"second")),
+        "other-request": client_frame(8, LIST_ORGANIZATIONS),
+    }
+
+
 def main():
     for target, seeds in (("frames", frames_seeds()), ("uploads", uploads_seeds()),
-                          ("audit_verifier", audit_seeds())):
+                          ("audit_verifier", audit_seeds()),
+                          ("frame_decoder", frame_decoder_seeds())):
         directory = CORPUS / target
         directory.mkdir(parents=True, exist_ok=True)
         for name, data in seeds.items():

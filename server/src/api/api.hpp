@@ -14,6 +14,7 @@
 #include "api/session_registry.hpp"
 #include "api/transport.hpp"
 #include "app/metrics.hpp"
+#include "common/buffer_pool.hpp"
 #include "domain/auth_service.hpp"
 #include "domain/consultation_service.hpp"
 #include "domain/directory_service.hpp"
@@ -138,11 +139,16 @@ class Api final : public Handler {
   // The Prometheus registry served at GET /metrics; other layers register theirs at start-up
   // (before the first scrape).
   metrics::Registry& metrics() { return metrics_; }
+  // Memory for the data of upload chunks, from decoding until the chunk is sealed.
+  BufferPool& chunk_buffers() { return chunk_buffers_; }
   // One answered request: its type (the request field name), status code name and duration.
   // Thread-safe.
   void record_request(const std::string& type, const std::string& code, double seconds);
 
  private:
+  // Chunks between decoding and sealing, over all connections, that reuse memory.
+  static constexpr std::size_t kKeptChunkBuffers = 16;
+
   Services services_;
   ApiOptions options_;
   SessionRegistry registry_;
@@ -157,6 +163,7 @@ class Api final : public Handler {
   std::condition_variable pipelined_done_;
   std::size_t pipelined_ = 0;
   metrics::Registry metrics_;
+  BufferPool chunk_buffers_{kKeptChunkBuffers};
   metrics::Family<metrics::Counter>* requests_by_code_ = nullptr;
   metrics::Family<metrics::Histogram>* request_seconds_ = nullptr;
 };

@@ -10,6 +10,7 @@
 #include "api/api.hpp"
 #include "api/codec.hpp"
 #include "api/dispatcher.hpp"
+#include "api/frame_decoder.hpp"
 
 namespace tmc::api {
 namespace {
@@ -70,7 +71,7 @@ bool ApiConnection::admit_request_locked(std::uint64_t request_id) {
 
 void ApiConnection::on_binary(std::string_view payload) {
   v1::ClientFrame frame;
-  if (!frame.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+  if (!decode_client_frame(payload, frame, api_.chunk_buffers())) {
     api_.counters().protocol_errors++;
     spdlog::info("closing connection from {}: undecodable frame", peer_.remote_address);
     outbound_->close(CloseCode::protocol_error, "undecodable frame");
@@ -134,12 +135,14 @@ void ApiConnection::run_lane(Lane lane) {
       }
     }
     if (pipelined_caller) {
-      start_pipelined(lane, *pipelined_caller, frame);
+      start_pipelined(lane, *pipelined_caller, frame);  // a chunk is sealed when it returns
+      recycle_client_frame(frame, api_.chunk_buffers());
       continue;
     }
     api_.counters().requests++;
     v1::ServerFrame out;
     *out.mutable_response() = dispatch(api_, *this, frame);
+    recycle_client_frame(frame, api_.chunk_buffers());
     outbound_->send(encode(out), lane);
   }
 }

@@ -79,22 +79,8 @@ std::uint64_t EncryptedBlobWriter::committed_size() const {
   return std::uint64_t{next_index_} * cipher_.segment_size();
 }
 
-std::string SegmentBuffers::take() {
-  std::lock_guard lock(mutex_);
-  if (kept_.empty()) return {};
-  std::string buffer = std::move(kept_.back());
-  kept_.pop_back();
-  return buffer;
-}
-
-void SegmentBuffers::give(std::string buffer) {
-  buffer.clear();
-  std::lock_guard lock(mutex_);
-  if (kept_.size() < keep_) kept_.push_back(std::move(buffer));
-}
-
 SealedSegment EncryptedBlobWriter::seal_one(std::string_view plaintext, bool last,
-                                            SegmentBuffers* buffers) {
+                                            BufferPool* buffers) {
   SealedSegment segment{next_index_, buffers != nullptr ? buffers->take() : std::string()};
   cipher_.seal_segment_into(segment.bytes, next_index_, last, plaintext);
   ++next_index_;
@@ -102,7 +88,7 @@ SealedSegment EncryptedBlobWriter::seal_one(std::string_view plaintext, bool las
 }
 
 Result<std::vector<SealedSegment>> EncryptedBlobWriter::seal(std::string_view data,
-                                                             SegmentBuffers* buffers) {
+                                                             BufferPool* buffers) {
   if (state_ != State::writing) {
     return make_error(Code::failed_precondition, "file is not open for writing");
   }
@@ -133,7 +119,7 @@ Result<std::vector<SealedSegment>> EncryptedBlobWriter::seal(std::string_view da
   return sealed;
 }
 
-Result<EncryptedBlobWriter::SealedEnd> EncryptedBlobWriter::seal_last(SegmentBuffers* buffers) {
+Result<EncryptedBlobWriter::SealedEnd> EncryptedBlobWriter::seal_last(BufferPool* buffers) {
   if (state_ != State::writing) {
     return make_error(Code::failed_precondition, "file is not open for writing");
   }

@@ -2,13 +2,13 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "blob/blob_store.hpp"
 #include "blob/segment_cipher.hpp"
+#include "common/buffer_pool.hpp"
 #include "common/result.hpp"
 #include "crypto/hash.hpp"
 
@@ -24,24 +24,6 @@ struct FinishedBlob {
 struct SealedSegment {
   std::uint32_t index = 0;
   std::string bytes;
-};
-
-// Memory for sealed segments, reused from one chunk to the next: a fresh segment-sized buffer
-// per chunk, freed on another thread than the one that allocated it, makes the allocator hand
-// out untouched pages again and again (measured: a third of an upload's CPU in page faults).
-// Thread-safe.
-class SegmentBuffers {
- public:
-  explicit SegmentBuffers(std::size_t keep) : keep_(keep) {}
-  // An empty string, with the memory of a returned one when there is one.
-  std::string take();
-  // Keeps buffer's memory for take() unless `keep` buffers are kept already.
-  void give(std::string buffer);
-
- private:
-  const std::size_t keep_;
-  std::mutex mutex_;
-  std::vector<std::string> kept_;
 };
 
 // Stores a sealed segment durably. Segments must be stored in index order, each once. Errors:
@@ -90,7 +72,7 @@ class EncryptedBlobWriter {
 
   // append() without storing: the full segments data completes, for store_sealed, in memory
   // from buffers if given. Errors: failed_precondition, out_of_range.
-  Result<std::vector<SealedSegment>> seal(std::string_view data, SegmentBuffers* buffers = nullptr);
+  Result<std::vector<SealedSegment>> seal(std::string_view data, BufferPool* buffers = nullptr);
 
   // The tail sealed as the last segment, and what the file is once that segment is stored.
   struct SealedEnd {
@@ -98,7 +80,7 @@ class EncryptedBlobWriter {
     FinishedBlob file;
   };
   // finish() without storing. Errors: failed_precondition.
-  Result<SealedEnd> seal_last(SegmentBuffers* buffers = nullptr);
+  Result<SealedEnd> seal_last(BufferPool* buffers = nullptr);
 
   // Plaintext bytes in sealed full segments: durably stored when append() sealed them.
   std::uint64_t committed_size() const;
@@ -110,7 +92,7 @@ class EncryptedBlobWriter {
   enum class State { writing, finished, failed };
 
   EncryptedBlobWriter(BlobStore& store, SegmentCipher cipher, std::string blob_id);
-  SealedSegment seal_one(std::string_view plaintext, bool last, SegmentBuffers* buffers);
+  SealedSegment seal_one(std::string_view plaintext, bool last, BufferPool* buffers);
 
   BlobStore* store_;
   SegmentCipher cipher_;
