@@ -1,6 +1,7 @@
 // Decoding of client frames, with upload chunks copied into reused memory.
 #include "api/frame_decoder.hpp"
 
+#include <climits>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -109,7 +110,7 @@ std::optional<ChunkFrame> read_chunk_frame(std::string_view payload) {
 
 bool decode_client_frame(std::string_view payload, v1::ClientFrame& frame,
                          BufferPool& chunk_buffers, std::size_t pooled_from) {
-  if (payload.size() >= pooled_from) {
+  if (payload.size() >= pooled_from && payload.size() <= static_cast<std::size_t>(INT_MAX)) {
     if (const auto chunk = read_chunk_frame(payload); chunk && chunk->data.size() >= pooled_from) {
       frame.set_request_id(chunk->request_id);
       auto* request = frame.mutable_upload_chunk();
