@@ -111,12 +111,13 @@ void GroupCommitWriter::run() {
       run_batch(batch, handoff, tail.get());
     }
     batch.clear();
-    bool idle = false;
-    {
-      std::lock_guard lock(mutex_);
-      idle = queue_.empty();
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (!queue_.empty()) break;
+      }
+      if (!backend_.idle()) break;
     }
-    if (idle) backend_.idle();
   }
 }
 

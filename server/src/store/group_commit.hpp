@@ -30,8 +30,9 @@ class BatchBackend {
   virtual void rollback_to_savepoint() = 0;  // drop the op's changes and close the savepoint
   // Called when a batch's callers are answered (or their answers handed off) and nothing else
   // is queued: upkeep that should not sit between a commit and its answers (SQLite's WAL
-  // checkpoint). Ops queued meanwhile wait for it, so it should be short.
-  virtual void idle() noexcept {}
+  // checkpoint). Ops queued meanwhile wait for it, so each call should be short: a backend with
+  // more to do returns true and is called again while nothing is queued.
+  virtual bool idle() noexcept { return false; }
 };
 
 // Queues ops for a single writer thread. The writer takes everything pending (up to max_batch),

@@ -33,9 +33,10 @@ class FakeBackend final : public BatchBackend {
   }
   void release_savepoint() override { record("release"); }
   void rollback_to_savepoint() override { record("rollback_to"); }
-  void idle() noexcept override {
+  bool idle() noexcept override {
     ++idles_;
     if (on_idle_) on_idle_();
+    return idle_steps_wanted_.fetch_sub(1) > 0;
   }
 
   void record(const std::string& event) {
@@ -51,6 +52,7 @@ class FakeBackend final : public BatchBackend {
   bool fail_savepoint_ = false;
   std::function<void()> on_idle_;  // set while the writer is held or before it has work
   std::atomic<int> idles_{0};
+  std::atomic<int> idle_steps_wanted_{0};  // idle() calls that ask to be called again
 
  private:
   std::mutex mutex_;
@@ -139,6 +141,37 @@ TEST_F(GroupCommitTest, IdleUpkeepWaitsUntilNothingIsQueuedAndTheAnswersAreOut) 
                           "release", "savepoint", "op2", "release", "commit", "done1", "done2"}));
   writer_.stop();
   EXPECT_EQ(backend_.idles_, 1);
+}
+
+TEST_F(GroupCommitTest, IdleUpkeepInStepsGoesOnUntilDoneAndLetsNewOpsGoFirst) {
+  backend_.idle_steps_wanted_ = 3;
+  std::promise<void> last_step;
+  backend_.on_idle_ = [&, calls = std::make_shared<int>(0)] {
+    backend_.record("idle");
+    if (++*calls == 2) {
+      // Queued during the upkeep: runs before the next step.
+      writer_.write_async(
+          [this] {
+            backend_.record("op2");
+            return true;
+          },
+          nullptr);
+    }
+    if (*calls == 4) last_step.set_value();
+  };
+  writer_.write_async(
+      [this] {
+        backend_.record("op1");
+        return true;
+      },
+      nullptr);
+  last_step.get_future().wait();
+  writer_.stop();
+  // Three steps asked to go on, so the fourth call ended the upkeep; op2 went between steps.
+  EXPECT_EQ(backend_.events(),
+            (events{"begin", "savepoint", "op1", "release", "commit", "idle", "idle", "begin",
+                    "savepoint", "op2", "release", "commit", "idle", "idle"}));
+  EXPECT_EQ(backend_.idles_, 4);
 }
 
 // Tasks handed off by the writer, run by the test when it chooses.

@@ -1,11 +1,13 @@
 // SQLite Store: read pool (snapshot per read), write connection driven by the group-commit writer.
 #include "store/sqlite/sqlite_store.hpp"
 
+#include <cstdint>
 #include <utility>
 #include <vector>
 
 #include "store/connection_pool.hpp"
 #include "store/group_commit.hpp"
+#include "store/sqlite/audit_index.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/online_backup.hpp"
@@ -39,12 +41,20 @@ class SqliteBatchBackend final : public BatchBackend {
   SqliteBatchBackend(const SqliteBatchBackend&) = delete;
   SqliteBatchBackend& operator=(const SqliteBatchBackend&) = delete;
 
-  void idle() noexcept override {
+  bool idle() noexcept override {
+    const bool indexed = index_audit(kIdleIndexRecords);
     if (frames_ - copied_ >= kIdleCheckpointFrames) checkpoint();
+    return indexed;  // more may be waiting
   }
 
-  void begin() override { db_.exec("BEGIN IMMEDIATE"); }
-  void commit() override { db_.exec("COMMIT"); }
+  void begin() override {
+    full_sync();
+    db_.exec("BEGIN IMMEDIATE");
+  }
+  void commit() override {
+    db_.exec("COMMIT");
+    index_audit(kBusyIndexRecords);
+  }
   void rollback() noexcept override {
     if (!db_.in_transaction()) return;  // SQLite may already have rolled it back
     try {
@@ -60,6 +70,38 @@ class SqliteBatchBackend final : public BatchBackend {
  private:
   static constexpr int kIdleCheckpointFrames = 256;
   static constexpr int kBusyCheckpointFrames = 4000;
+  // The audit search tables (audit_index.hpp) take new records in chunks: when the writer is
+  // idle and a chunk's worth waits, one chunk per step (queued ops go between steps), or after a
+  // commit once the busy bound is reached. A chunk takes the writer a few milliseconds.
+  static constexpr std::int64_t kIdleIndexRecords = 512;
+  static constexpr std::int64_t kBusyIndexRecords = 8192;
+  static constexpr std::int64_t kIndexChunkRecords = 512;
+
+  // Indexes one chunk when at least threshold records wait; returns whether it did. The chunk
+  // commits without its own fsync (synchronous = NORMAL): it stays atomic, and the next batch's
+  // fsync covers it. Lost in a crash, it is only redone, since next_idx is in the same commit.
+  bool index_audit(std::int64_t threshold) noexcept {
+    try {
+      if (sqlite::unindexed_audit_records(db_) < threshold) return false;
+      relaxed_sync_ = true;
+      db_.exec("PRAGMA synchronous = NORMAL");
+      db_.exec("BEGIN IMMEDIATE");
+      sqlite::index_audit_records(db_, kIndexChunkRecords);
+      db_.exec("COMMIT");
+      full_sync();
+      return true;
+    } catch (const StoreError&) {
+      rollback();  // the records stay searchable in the unindexed tail; a later call retries
+      return false;
+    }
+  }
+
+  // Every batch commits with an fsync: begin() calls this, and fails the batch if it throws.
+  void full_sync() {
+    if (!relaxed_sync_) return;
+    db_.exec("PRAGMA synchronous = FULL");
+    relaxed_sync_ = false;
+  }
 
   void checkpoint() noexcept {
     try {
@@ -74,6 +116,7 @@ class SqliteBatchBackend final : public BatchBackend {
   Connection& db_;
   int frames_ = 0;  // frames in the WAL after the last commit
   int copied_ = 0;  // of those, copied back by the last checkpoint
+  bool relaxed_sync_ = false;  // synchronous = NORMAL may still be set (index_audit)
 };
 
 class SqliteStore final : public Store {

@@ -19,6 +19,24 @@ std::vector<AuditRow> collect_audit_rows(Query& query) {
   return rows;
 }
 
+// The search of find_audit_records, parameters ?1 after_index, ?2 from, ?3 to, ?4 actor,
+// ?5 patient, ?6 limit. With a search table (by actor or by patient) the candidates are its
+// entries, which cover the indexed part of the log, and a scan of the records not indexed yet
+// (audit_index.hpp); every condition is then applied to the records themselves. Without one the
+// log is walked in order.
+std::string audit_search_sql(const char* table, const char* column, const char* key) {
+  std::string sql = audit_record_select + "WHERE ";
+  if (table != nullptr) {
+    sql += std::string("idx IN (SELECT idx FROM ") + table + " WHERE " + column + " = " + key +
+           " AND time >= ?2 AND time < ?3 AND idx > ?1 UNION ALL SELECT idx FROM audit_records" +
+           " WHERE idx >= (SELECT next_idx FROM audit_indexed) AND idx > ?1 AND " + column +
+           " = " + key + ") AND ";
+  }
+  return sql +
+         "idx > ?1 AND time >= ?2 AND time < ?3 AND (?4 = '' OR actor_id = ?4)"
+         " AND (?5 = '' OR patient_reference = ?5) ORDER BY idx LIMIT ?6";
+}
+
 const std::string audit_head_select =
     std::string("SELECT ") + rows::audit_head_columns + " FROM audit_heads ";
 
@@ -51,10 +69,14 @@ std::vector<AuditRow> SqliteTx::list_audit_records(std::int64_t from_index, int 
 }
 
 std::vector<AuditRow> SqliteTx::find_audit_records(const AuditQuery& filter) {
-  auto query = db_.query(std::string(audit_record_select) +
-                         "WHERE idx > ?1 AND time >= ?2 AND time < ?3"
-                         " AND (?4 = '' OR actor_id = ?4) AND (?5 = '' OR patient_reference = ?5)"
-                         " ORDER BY idx LIMIT ?6");
+  static const std::string by_actor = audit_search_sql("audit_by_actor", "actor_id", "?4");
+  static const std::string by_patient =
+      audit_search_sql("audit_by_patient", "patient_reference", "?5");
+  static const std::string in_order = audit_search_sql(nullptr, nullptr, nullptr);
+  const auto& sql = !filter.actor_id.empty()             ? by_actor
+                    : !filter.patient_reference.empty() ? by_patient
+                                                        : in_order;
+  auto query = db_.query(sql);
   query.bind_all(filter.after_index, filter.from, filter.to, filter.actor_id,
                  filter.patient_reference, filter.limit);
   return collect_audit_rows(query);

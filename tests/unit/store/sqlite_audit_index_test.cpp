@@ -1,0 +1,227 @@
+// SQLite's audit search tables, filled in bulk (store/sqlite/audit_index.hpp): searches find
+// every record whether it is indexed yet or not, the writer indexes in chunks, and migration 8
+// indexes the records a database already holds.
+#include "store/sqlite/audit_index.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/sqlite/sqlite_store.hpp"
+#include "store_contract.hpp"
+
+namespace tmc::store::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const TimePoint base_time{std::chrono::seconds(1'790'000'000)};
+
+// Record i: actor usr_(i % 3), patient P-1, P-2 or none in turn, i seconds after base_time.
+AuditRow record(std::int64_t i) {
+  AuditRow row;
+  row.index = i;
+  row.time = base_time + std::chrono::seconds(i);
+  row.actor_id = "usr_" + std::to_string(i % 3);
+  row.action = "consultation.read";
+  const char* patients[] = {"P-1", "P-2", ""};
+  row.patient_reference = patients[(i / 2) % 3];
+  row.record = "{\"index\":" + std::to_string(i) + "}";
+  row.leaf_hash = std::string(32, static_cast<char>(i));
+  return row;
+}
+
+class SqliteAuditIndex : public ::testing::Test {
+ protected:
+  std::string path() const { return dir_.path() + "/tmc.db"; }
+
+  std::unique_ptr<Store> open() {
+    SqliteOptions options;
+    options.path = path();
+    return open_sqlite_store(options);
+  }
+
+  static void append(Store& store, std::int64_t from, std::int64_t count) {
+    store.write([&](Tx& tx) {
+      for (auto i = from; i < from + count; ++i) tx.append_audit_record(record(i));
+      return true;
+    });
+  }
+
+  // The write connection a store would use, for setting the index state by hand.
+  sqlite::Connection raw() const {
+    return sqlite::Connection(path(), sqlite::Connection::Mode::read_write, 5s);
+  }
+
+  std::int64_t next_idx() {
+    auto db = raw();
+    auto query = db.query("SELECT next_idx FROM audit_indexed");
+    return query.step() ? query.int64(0) : -1;
+  }
+
+  std::int64_t count(const char* table) {
+    auto db = raw();
+    auto query = db.query(std::string("SELECT count(*) FROM ") + table);
+    return query.step() ? query.int64(0) : -1;
+  }
+
+  // Everything the search tables and next_idx say, forgotten: nothing is indexed.
+  void forget_index() {
+    raw().exec("DELETE FROM audit_by_actor; DELETE FROM audit_by_patient;"
+               " UPDATE audit_indexed SET next_idx = 0");
+  }
+
+  std::int64_t index(std::int64_t limit) {
+    auto db = raw();
+    db.exec("BEGIN IMMEDIATE");
+    const auto indexed = sqlite::index_audit_records(db, limit);
+    db.exec("COMMIT");
+    return indexed;
+  }
+
+  TempDir dir_;
+};
+
+std::vector<std::int64_t> search(Store& store, AuditQuery filter) {
+  std::vector<std::int64_t> found;
+  for (;;) {
+    std::vector<AuditRow> rows;
+    store.read([&](Tx& tx) { rows = tx.find_audit_records(filter); });
+    for (const auto& row : rows) found.push_back(row.index);
+    if (static_cast<int>(rows.size()) < filter.limit) return found;
+    filter.after_index = rows.back().index;
+  }
+}
+
+std::vector<std::int64_t> expected(std::int64_t records, const AuditQuery& filter) {
+  std::vector<std::int64_t> indexes;
+  for (std::int64_t i = 0; i < records; ++i) {
+    const auto row = record(i);
+    if (row.time < filter.from || row.time >= filter.to || i <= filter.after_index) continue;
+    if (!filter.actor_id.empty() && row.actor_id != filter.actor_id) continue;
+    if (!filter.patient_reference.empty() && row.patient_reference != filter.patient_reference) {
+      continue;
+    }
+    indexes.push_back(i);
+  }
+  return indexes;
+}
+
+std::int64_t with_patient(std::int64_t records) {
+  std::int64_t named = 0;
+  for (std::int64_t i = 0; i < records; ++i) named += record(i).patient_reference.empty() ? 0 : 1;
+  return named;
+}
+
+std::vector<AuditQuery> filters() {
+  AuditQuery all;
+  all.from = base_time;
+  all.to = base_time + 1h;
+  all.limit = 4;  // several pages each
+  std::vector<AuditQuery> list{all};
+  auto by_actor = all;
+  by_actor.actor_id = "usr_1";
+  list.push_back(by_actor);
+  auto by_patient = all;
+  by_patient.patient_reference = "P-2";
+  list.push_back(by_patient);
+  auto both = by_patient;
+  both.actor_id = "usr_2";
+  list.push_back(both);
+  auto window = by_actor;  // records 10..29 only
+  window.from = base_time + 10s;
+  window.to = base_time + 30s;
+  list.push_back(window);
+  auto later = by_patient;
+  later.after_index = 17;
+  list.push_back(later);
+  auto nobody = all;
+  nobody.actor_id = "usr_9";
+  list.push_back(nobody);
+  return list;
+}
+
+TEST_F(SqliteAuditIndex, SearchesFindEveryRecordWhereverTheIndexHasReached) {
+  constexpr std::int64_t records = 40;
+  {
+    auto store = open();
+    append(*store, 0, records);
+  }
+  for (const std::int64_t indexed : {0, 1, 13, 39, 40}) {
+    SCOPED_TRACE("indexed: " + std::to_string(indexed));
+    forget_index();
+    EXPECT_EQ(index(indexed), indexed);
+    EXPECT_EQ(next_idx(), indexed);
+    {
+      auto db = raw();
+      EXPECT_EQ(sqlite::unindexed_audit_records(db), records - indexed);
+    }
+    auto store = open();  // 40 waiting records are too few for the writer to index them
+    for (const auto& filter : filters()) {
+      SCOPED_TRACE("actor '" + filter.actor_id + "' patient '" + filter.patient_reference + "'");
+      EXPECT_EQ(search(*store, filter), expected(records, filter));
+    }
+  }
+  EXPECT_EQ(count("audit_by_actor"), records);
+  EXPECT_EQ(count("audit_by_patient"), with_patient(records));
+}
+
+TEST_F(SqliteAuditIndex, TheWriterIndexesInChunksAfterABusyCommitAndWhenIdle) {
+  constexpr std::int64_t records = 9000;  // above the busy bound of 8,192
+  auto store = open();
+  append(*store, 0, records);
+  // The busy bound is checked right after the commit, before the write returns.
+  const auto right_after = next_idx();
+  EXPECT_GT(right_after, 0);
+  EXPECT_LT(right_after, records);  // one chunk, not everything at once
+  // The rest follows in chunks while the writer is idle, with no write to drive it, until
+  // fewer than the idle threshold (512) wait.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (records - next_idx() >= 512 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  const auto settled = next_idx();
+  EXPECT_GT(settled, records - 512);
+  EXPECT_EQ(count("audit_by_actor"), settled);
+  {
+    auto db = raw();
+    EXPECT_EQ(sqlite::unindexed_audit_records(db), records - settled);
+  }
+  AuditQuery filter;
+  filter.from = base_time;
+  filter.to = base_time + 24h;
+  filter.actor_id = "usr_2";
+  filter.limit = 1000;
+  EXPECT_EQ(search(*store, filter), expected(records, filter));
+}
+
+TEST_F(SqliteAuditIndex, MigrationEightIndexesTheRecordsADatabaseHolds) {
+  constexpr std::int64_t records = 25;
+  {
+    auto store = open();
+    append(*store, 0, records);
+  }
+  // Back to schema 7: the two indexes on audit_records and no search tables.
+  raw().exec(
+      "DROP TABLE audit_by_actor; DROP TABLE audit_by_patient; DROP TABLE audit_indexed;"
+      " CREATE INDEX audit_records_by_actor ON audit_records(actor_id, time);"
+      " CREATE INDEX audit_records_by_patient ON audit_records(patient_reference, time)"
+      " WHERE patient_reference <> '';"
+      " DELETE FROM schema_migrations WHERE version = 8");
+  auto store = open();
+  EXPECT_EQ(store->schema_version(), 8);
+  EXPECT_EQ(next_idx(), records);
+  EXPECT_EQ(count("audit_by_actor"), records);
+  EXPECT_EQ(count("audit_by_patient"), with_patient(records));
+  for (const auto& filter : filters()) {
+    EXPECT_EQ(search(*store, filter), expected(records, filter));
+  }
+}
+
+}  // namespace
+}  // namespace tmc::store::testing
