@@ -98,6 +98,12 @@ for run in $(seq "${repeat}"); do
     record "{\"scenario\":\"baseline\",\"label\":\"disk\",\"mib_per_second\":${mib_s}}"
 done
 
+step "disk sync baseline: 8 KiB appends, each followed by fdatasync, in the data directory"
+# The floor under each durably stored chat message: every batch's commit ends in one of these.
+for run in $(seq "${repeat}"); do
+    load disk-sync --label disk --dir "${work}" --warmup 1 --duration 3 | tail -n 1
+done
+
 step "crypto baseline: openssl speed (AES-256-GCM, SHA-256; 16 KiB blocks, one core)"
 for run in $(seq "${repeat}"); do
     for algorithm in aes-256-gcm sha256; do

@@ -120,6 +120,8 @@ def main():
     slow_consumer["others_errors"] = figure(slow, "errors")
 
     disk = baseline(runs, "disk")
+    disk_sync = {key: figure(phases(runs, "disk-sync", "disk", "append + fdatasync"), key,
+                             "latency_us") for key in ("p50", "p99", "p99_9")}
     aes = baseline(runs, "aes-256-gcm")
     sha = baseline(runs, "sha256")
     crypto_floor = (1 / aes + 1 / sha) if aes and sha else None  # CPU s per MiB: encrypt + hash
@@ -138,6 +140,9 @@ def main():
          "<= 2 ms", 1.0, False),
         ("chat p99.9 at 50% of max (ms)", ms(p50["p99_9"]), 10.0,
          ratio(ms(p50["p99_9"]), 10.0), "<= 10 ms", 1.0, False),
+        ("chat p99 at 50% of max / disk append + fdatasync p99 (ms, informational)",
+         ms(p50["p99"]), ms(disk_sync["p99"]), ratio(p50["p99"], disk_sync["p99"]), "-", None,
+         False),
         ("server RSS per idle session (KiB)", sessions["rss_kib_per_session"], 32.0,
          ratio(sessions["rss_kib_per_session"], 32.0), "<= 32 KiB", 1.0, False),
         ("new sessions per server CPU-s / tuned Beast handshakes per server CPU-s",
@@ -186,14 +191,16 @@ def main():
           f"dropped by the server while stalled {fmt(slow_consumer['stalled_dropped_by_server_while_stalled'])} "
           f"of {fmt(slow_consumer['stalled_sessions'])} after {fmt(slow_consumer['stalled_dropped_after_seconds'], 1)} s; "
           f"others' p99 {fmt(ms(slow_consumer['others_p99_us']), 1)} ms")
-    print(f"baselines: disk {fmt(disk)} MiB/s, AES-256-GCM {fmt(aes)} MiB/s, SHA-256 {fmt(sha)} MiB/s")
+    print(f"baselines: disk {fmt(disk)} MiB/s, AES-256-GCM {fmt(aes)} MiB/s, SHA-256 {fmt(sha)} MiB/s; "
+          f"disk append + fdatasync p50 / p99 / p99.9 {fmt(ms(disk_sync['p50']), 2)} / "
+          f"{fmt(ms(disk_sync['p99']), 2)} / {fmt(ms(disk_sync['p99_9']), 2)} ms")
 
     summary = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"node": platform.node(), "processor": platform.processor() or platform.machine()},
         "runs_per_measurement": max(1, len(chat_closed)),
         "baselines": {"disk_mib_per_second": disk, "aes_256_gcm_mib_per_second": aes,
-                      "sha256_mib_per_second": sha},
+                      "sha256_mib_per_second": sha, "disk_sync_latency_us": disk_sync},
         "peers": peer, "best_peer": best_peer, "chat": chat, "sessions": sessions,
         "upload": upload, "fanout": fanout, "slow_consumer": slow_consumer, "table": table,
     }

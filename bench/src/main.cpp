@@ -112,11 +112,11 @@ int main(int argc, char** argv) {
   po::options_description desc(
       "usage: tmc-bench SCENARIO [options]\n"
       "scenarios: echo (any WebSocket echo server), chat, fanout, slow-consumer, connections,\n"
-      "upload (tmc)\n\n"
+      "upload (tmc), disk-sync (no server)\n\n"
       "options");
   desc.add_options()("help,h", "show this help")(
       "scenario", po::value(&options.scenario),
-      "echo | chat | fanout | slow-consumer | connections | upload")(
+      "echo | chat | fanout | slow-consumer | connections | upload | disk-sync")(
       "label", po::value(&options.label), "name of this run in the output")(
       "target", po::value(&options.target)->default_value(options.target), "ADDRESS:PORT")(
       "host", po::value(&options.host)->default_value(options.host), "SNI and Host header")(
@@ -165,6 +165,7 @@ int main(int argc, char** argv) {
       "stalled-rcvbuf",
       po::value(&options.stalled_receive_buffer)->default_value(options.stalled_receive_buffer),
       "slow-consumer: SO_RCVBUF of the stalled sessions (0: kernel default)")(
+      "dir", po::value(&options.directory), "disk-sync: directory on the disk to measure")(
       "users", po::value(&users_file), "file of 'ROLE USERNAME PASSWORD' lines")(
       "json", po::value(&json_file), "append the result as one JSON line to this file");
   po::positional_options_description positional;
@@ -205,6 +206,8 @@ int main(int argc, char** argv) {
       result = run_connections(options);
     } else if (options.scenario == "upload") {
       result = run_upload(options);
+    } else if (options.scenario == "disk-sync") {
+      result = run_disk_sync(options);
     } else {
       std::cerr << "tmc-bench: unknown scenario " << options.scenario << '\n';
       return 2;

@@ -50,6 +50,7 @@ struct Options {
   double slow_percent = 1;                    // slow-consumer: share of sessions that stall
   std::uint64_t server_queue_bytes = 0;       // slow-consumer: the server's --outbound-queue-bytes
   int stalled_receive_buffer = 64 * 1024;     // slow-consumer: SO_RCVBUF of stalled sessions
+  std::string directory;                      // disk-sync: where the test file goes
   std::vector<BenchUser> users;
 };
 
@@ -92,5 +93,8 @@ ScenarioResult run_fanout(const Options& options);
 ScenarioResult run_slow_consumer(const Options& options);
 ScenarioResult run_connections(const Options& options);
 ScenarioResult run_upload(const Options& options);
+// No server: small appends to a file in --dir, each followed by fdatasync, back to back; the
+// latency of each is the disk's floor under a durably stored message.
+ScenarioResult run_disk_sync(const Options& options);
 
 }  // namespace tmc::bench
