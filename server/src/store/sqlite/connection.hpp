@@ -33,6 +33,11 @@ class Connection {
   // Runs a statement (or a script of several) that returns no rows and takes no parameters.
   void exec(const char* sql);
 
+  // Runs one statement that returns no rows and takes no parameters, from the statement cache:
+  // for the ones run every transaction (BEGIN, COMMIT, SAVEPOINT), which exec() would parse
+  // again each time.
+  void run(std::string_view sql) { query(sql).run(); }
+
   // Calls observer after every commit with the number of frames in the write-ahead log. This
   // replaces SQLite's automatic checkpoint on this connection: the observer decides when to
   // call checkpoint_passive(). One observer at a time; it must not throw.

@@ -49,10 +49,10 @@ class SqliteBatchBackend final : public BatchBackend {
 
   void begin() override {
     full_sync();
-    db_.exec("BEGIN IMMEDIATE");
+    db_.run("BEGIN IMMEDIATE");
   }
   void commit() override {
-    db_.exec("COMMIT");
+    db_.run("COMMIT");
     index_audit(kBusyIndexRecords);
   }
   void rollback() noexcept override {
@@ -63,8 +63,8 @@ class SqliteBatchBackend final : public BatchBackend {
       // Nothing more to do: the connection reports the failure again on the next BEGIN.
     }
   }
-  void savepoint() override { db_.exec("SAVEPOINT op"); }
-  void release_savepoint() override { db_.exec("RELEASE op"); }
+  void savepoint() override { db_.run("SAVEPOINT op"); }
+  void release_savepoint() override { db_.run("RELEASE op"); }
   void rollback_to_savepoint() override { db_.exec("ROLLBACK TO op; RELEASE op"); }
 
  private:
@@ -140,11 +140,11 @@ class SqliteStore final : public Store {
   void read(const std::function<void(Tx&)>& fn) override {
     auto lease = readers_.checkout();
     auto& db = lease.connection();
-    db.exec("BEGIN");
+    db.run("BEGIN");
     try {
       SqliteTx tx(db, false);
       fn(tx);
-      db.exec("COMMIT");
+      db.run("COMMIT");
     } catch (...) {
       if (db.in_transaction()) {
         try {
