@@ -12,6 +12,8 @@
 #include <tuple>
 #include <vector>
 
+#include "audit_search_cases.hpp"
+
 namespace tmc::store::testing {
 
 TempDir::TempDir() {
@@ -778,6 +780,15 @@ TEST_P(StoreContract, PendingAsyncWritesAreDrainedOnClose) {
   reopen();  // destroying the store waits for the queued ops
   EXPECT_EQ(completed.load(), 50);
   EXPECT_EQ(read([](Tx& tx) { return tx.list_organizations(); }).size(), 50u);
+}
+
+TEST_P(StoreContract, AuditSearchFindsRecordsByActorPatientAndTimeInPages) {
+  constexpr std::int64_t records = 40;
+  audit_search::append(*store_, 0, records);
+  for (const auto& filter : audit_search::filters()) {
+    SCOPED_TRACE("actor '" + filter.actor_id + "' patient '" + filter.patient_reference + "'");
+    EXPECT_EQ(audit_search::search(*store_, filter), audit_search::expected(records, filter));
+  }
 }
 
 }  // namespace tmc::store::testing

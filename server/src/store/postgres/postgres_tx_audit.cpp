@@ -42,12 +42,23 @@ std::vector<AuditRow> PostgresTx::list_audit_records(std::int64_t from_index, in
   return collect_rows<AuditRow>(db_.query(sql, Params::of(from_index, limit)), read_audit_row);
 }
 
+// One statement per kind of search, with the actor or patient as a plain equality: a prepared
+// statement of the form ($4 = '' OR actor_id = $4) cannot use the index on actor_id once
+// PostgreSQL switches it to a generic plan. The patient search repeats the partial index's
+// condition so that the planner can use that index.
 std::vector<AuditRow> PostgresTx::find_audit_records(const AuditQuery& filter) {
-  static const std::string sql =
-      std::string(audit_record_select) +
-      "WHERE idx > $1 AND time >= $2 AND time < $3"
-      " AND ($4::text = '' OR actor_id = $4::text)"
-      " AND ($5::text = '' OR patient_reference = $5::text) ORDER BY idx LIMIT $6";
+  static const std::string common = std::string(audit_record_select) +
+                                    "WHERE idx > $1 AND time >= $2 AND time < $3"
+                                    " AND ($4::text = '' OR actor_id = $4::text)"
+                                    " AND ($5::text = '' OR patient_reference = $5::text) ";
+  static const std::string order = "ORDER BY idx LIMIT $6";
+  static const std::string by_actor = common + "AND actor_id = $4::text " + order;
+  static const std::string by_patient =
+      common + "AND patient_reference = $5::text AND patient_reference <> '' " + order;
+  static const std::string in_order = common + order;
+  const auto& sql = !filter.actor_id.empty()             ? by_actor
+                    : !filter.patient_reference.empty() ? by_patient
+                                                        : in_order;
   return collect_rows<AuditRow>(
       db_.query(sql, Params::of(filter.after_index, filter.from, filter.to, filter.actor_id,
                                 filter.patient_reference, filter.limit)),
