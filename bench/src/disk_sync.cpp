@@ -37,8 +37,9 @@ class File {
     }
   }
   void sync() {
-    if (::fdatasync(fd_) != 0) throw std::runtime_error(std::string("fdatasync: ") +
-                                                        std::strerror(errno));
+    if (::fdatasync(fd_) != 0) {
+      throw std::runtime_error(std::string("fdatasync: ") + std::strerror(errno));
+    }
   }
 
  private:
@@ -78,7 +79,7 @@ ScenarioResult run_disk_sync(const Options& options) {
       const auto start = Clock::now();
       const auto end = start + std::chrono::duration<double>(seconds);
       for (auto now = start; now < end;) {
-        block[offset / kAppendBytes % kAppendBytes] ^= 1;  // different bytes each time
+        ++block[0];  // different bytes each time
         file.write_at(block, static_cast<off_t>(offset));
         file.sync();
         offset = (offset + kAppendBytes) % kFileBytes;

@@ -10,8 +10,8 @@ namespace tmc::store::sqlite {
 // Why not plain indexes: an index on audit_records(actor_id, ...) and one on
 // (patient_reference, ...) put one hot B-tree leaf per actor and per patient in every commit, so
 // each chat message's commit rewrote about two more WAL pages than it needed. Instead
-// audit_by_actor and audit_by_patient (migration 8) are filled a few thousand records at a time;
-// audit_indexed.next_idx says where the indexed part ends. A search reads the search table for
+// audit_by_actor and audit_by_patient (migration 8) are filled in chunks of records by the
+// writer (see SqliteBatchBackend); audit_indexed.next_idx says where the indexed part ends. A search reads the search table for
 // the indexed part and scans the records from next_idx on, so every record is always found.
 
 // Records appended but not yet in the search tables.

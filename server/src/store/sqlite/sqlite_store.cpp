@@ -85,9 +85,9 @@ class SqliteBatchBackend final : public BatchBackend {
       if (sqlite::unindexed_audit_records(db_) < threshold) return false;
       relaxed_sync_ = true;
       db_.exec("PRAGMA synchronous = NORMAL");
-      db_.exec("BEGIN IMMEDIATE");
+      db_.run("BEGIN IMMEDIATE");
       sqlite::index_audit_records(db_, kIndexChunkRecords);
-      db_.exec("COMMIT");
+      db_.run("COMMIT");
       full_sync();
       return true;
     } catch (const StoreError&) {
