@@ -5,11 +5,12 @@
 
 namespace tmc::store::sqlite {
 
-Connection::Connection(const std::string& path, Mode mode, std::chrono::milliseconds busy_timeout) {
+Connection::Connection(const std::string& path, Mode mode, std::chrono::milliseconds busy_timeout,
+                       const char* vfs) {
   const int flags =
       SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
       (mode == Mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, vfs);
   if (rc != SQLITE_OK) {
     sqlite3_close_v2(db_);
     db_ = nullptr;

@@ -21,7 +21,9 @@ class Connection {
  public:
   enum class Mode { read_write, read_only };
 
-  Connection(const std::string& path, Mode mode, std::chrono::milliseconds busy_timeout);
+  // vfs: the SQLite VFS to open the database through (nullptr: the default one).
+  Connection(const std::string& path, Mode mode, std::chrono::milliseconds busy_timeout,
+             const char* vfs = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

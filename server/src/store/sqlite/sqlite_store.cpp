@@ -12,6 +12,7 @@
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/online_backup.hpp"
 #include "store/sqlite/sqlite_tx.hpp"
+#include "store/sqlite/wal_write_vfs.hpp"
 
 namespace tmc::store {
 namespace {
@@ -119,16 +120,20 @@ class SqliteBatchBackend final : public BatchBackend {
   bool relaxed_sync_ = false;  // synchronous = NORMAL may still be set (index_audit)
 };
 
+const char* vfs_or_default(const std::string& vfs) { return vfs.empty() ? nullptr : vfs.c_str(); }
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(const SqliteOptions& options)
       : options_(options),
-        write_connection_(options.path, Connection::Mode::read_write, options.busy_timeout),
+        write_connection_(options.path, Connection::Mode::read_write, options.busy_timeout,
+                          sqlite::wal_write_vfs(vfs_or_default(options.vfs))),
         schema_version_(sqlite::apply_migrations(write_connection_)),
         readers_(options.read_connections,
                  [options] {
                    return std::make_unique<Connection>(options.path, Connection::Mode::read_only,
-                                                       options.busy_timeout);
+                                                       options.busy_timeout,
+                                                       vfs_or_default(options.vfs));
                  }),
         write_tx_(write_connection_, true),
         backend_(write_connection_),

@@ -14,6 +14,9 @@ struct SqliteOptions {
   int read_connections = 4;
   int max_batch = 256;  // most write ops per transaction
   std::chrono::milliseconds busy_timeout{5000};
+  // The SQLite VFS the store's files go through (empty: the platform's default). The writer's
+  // connection goes through the WAL-write VFS over it (sqlite/wal_write_vfs.hpp).
+  std::string vfs;
 };
 
 // Opens (creating if needed) the database in WAL mode with synchronous=FULL and foreign keys on,
