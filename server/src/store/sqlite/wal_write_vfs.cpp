@@ -82,8 +82,7 @@ int file_write(sqlite3_file* file, const void* buffer, int amount, sqlite3_int64
     if (const int rc = pass_down(file); rc != SQLITE_OK) return rc;
   }
   if (amount < 0 || static_cast<std::size_t>(amount) > kMaxHeldBytes) {
-    if (const int rc = pass_down(file); rc != SQLITE_OK) return rc;
-    return methods(file).xWrite(inner(file), buffer, amount, offset);
+    return methods(file).xWrite(inner(file), buffer, amount, offset);  // nothing held now
   }
   if (held.empty()) self->held_at = offset;
   const auto* bytes = static_cast<const unsigned char*>(buffer);
@@ -210,6 +209,8 @@ int vfs_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int fl
   return SQLITE_OK;
 }
 
+// The rest of the VFS forwards to the base with the base as its first argument: a base VFS may
+// use its own fields (pAppData, mxPathname), so copying its method pointers would not do.
 int vfs_delete(sqlite3_vfs* vfs, const char* name, int sync_dir) {
   return base_of(vfs)->xDelete(base_of(vfs), name, sync_dir);
 }
