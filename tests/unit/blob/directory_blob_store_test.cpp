@@ -1,4 +1,8 @@
 // Directory BlobStore specifics: file layout, torn writes after a crash, corruption handling.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -33,6 +37,13 @@ class DirectoryBlobStoreTest : public ::testing::Test {
     for (std::uint32_t i = 0; i < 3; ++i) store_->put_segment(id, i, segment(i));
   }
   static std::string segment(std::uint32_t i) { return std::string(1000 + i, char('a' + i)); }
+  // A segment the size of an upload's chunk: stored as an aligned record (64 KiB and more).
+  static std::string large_segment(std::uint32_t i) {
+    return std::string(100'000 + i, char('k' + i));
+  }
+  void put_large(const std::string& id, std::uint32_t count) {
+    for (std::uint32_t i = 0; i < count; ++i) store_->put_segment(id, i, large_segment(i));
+  }
 
   testing::TempDir dir_;
   std::unique_ptr<BlobStore> store_;
@@ -153,6 +164,118 @@ TEST_F(DirectoryBlobStoreTest, ReadsAndExtendsFilesWrittenWithTheSha256Check) {
   append_raw("torn", torn);
   reopen();
   EXPECT_EQ(store_->segment_count("torn"), 0u);
+}
+
+TEST_F(DirectoryBlobStoreTest, LargeSegmentsArePaddedToPageAlignedRecords) {
+  put_large("big", 3);
+  const std::string raw = read_file(file("big"));
+  // Header (20 bytes) and payload, then zeros up to the next multiple of 4096.
+  constexpr std::size_t record = 102'400;
+  ASSERT_EQ(raw.size(), 3 * record);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(raw.substr(i * record, 4), "TMCA") << i;
+    EXPECT_EQ(raw.substr(i * record + 20, 100'000 + i), large_segment(std::uint32_t(i))) << i;
+    const std::size_t padding = record - 20 - 100'000 - i;
+    EXPECT_EQ(raw.substr((i + 1) * record - padding, padding), std::string(padding, '\0')) << i;
+  }
+  EXPECT_EQ(store_->stored_bytes("big"), raw.size());
+
+  // A short segment (an upload's last) is not padded; a large one after it cannot be aligned.
+  store_->put_segment("big", 3, "end");
+  store_->put_segment("big", 4, large_segment(4));
+  EXPECT_EQ(std::filesystem::file_size(file("big")), 3 * record + 23 + 100'024);
+  EXPECT_EQ(read_file(file("big")).substr(3 * record + 23, 4), "TMCC");
+  reopen();
+  ASSERT_EQ(store_->segment_count("big"), 5u);
+  for (std::uint32_t i = 0; i < 3; ++i) EXPECT_EQ(store_->get_segment("big", i), large_segment(i));
+  EXPECT_EQ(store_->get_segment("big", 3), "end");
+  EXPECT_EQ(store_->get_segment("big", 4), large_segment(4));
+  EXPECT_EQ(store_->stored_bytes("big"), std::filesystem::file_size(file("big")));
+
+  // The threshold: a record (header included) of 64 KiB is aligned, one byte less is not.
+  store_->put_segment("below", 0, std::string(65'535 - 20, 'b'));
+  store_->put_segment("at", 0, std::string(65'536 - 20, 'a'));
+  EXPECT_EQ(std::filesystem::file_size(file("below")), 65'535u);
+  EXPECT_EQ(std::filesystem::file_size(file("at")), 65'536u);
+  EXPECT_EQ(read_file(file("at")).substr(0, 4), "TMCA");
+}
+
+TEST_F(DirectoryBlobStoreTest, TornAlignedRecordIsDroppedAndOverwrittenByNextWrite) {
+  put_large("b1", 2);
+  const std::uint64_t durable_size = std::filesystem::file_size(file("b1"));
+  put_large("ref", 3);  // its third record is what b1's next append would write
+  const std::string next_record = read_file(file("ref")).substr(2 * 102'400);
+  ASSERT_EQ(next_record.size(), 102'400u);
+  std::string bad_check = next_record;
+  bad_check[20 + 5'000] ^= 0x10;  // size reached the disk, a payload block did not
+  for (const std::string& garbage :
+       {next_record.substr(0, 50'000), next_record.substr(0, 20 + 100'002),
+        next_record.substr(0, 102'400 - 1), bad_check}) {
+    std::filesystem::resize_file(file("b1"), durable_size);
+    append_raw("b1", garbage);
+    reopen();
+    ASSERT_EQ(store_->segment_count("b1"), 2u) << garbage.size();
+    EXPECT_FALSE(store_->get_segment("b1", 2));
+    EXPECT_EQ(store_->get_segment("b1", 1), large_segment(1));
+    EXPECT_EQ(store_->stored_bytes("b1"), durable_size);
+  }
+  // The intact record is accepted, which shows the cases above fail only for their damage.
+  std::filesystem::resize_file(file("b1"), durable_size);
+  append_raw("b1", next_record);
+  reopen();
+  ASSERT_EQ(store_->segment_count("b1"), 3u);
+  store_->truncate("b1", 2);
+  append_raw("b1", bad_check);
+  store_->put_segment("b1", 2, large_segment(2));
+  reopen();
+  ASSERT_EQ(store_->segment_count("b1"), 3u);
+  EXPECT_EQ(store_->get_segment("b1", 2), large_segment(2));
+  EXPECT_EQ(std::filesystem::file_size(file("b1")), durable_size + 102'400);
+}
+
+TEST_F(DirectoryBlobStoreTest, AlignedRecordCountsOnlyAtAnAlignedOffset) {
+  // A plain record ending at 4096, then an aligned record 1.
+  store_->put_segment("ref", 0, std::string(4096 - 20, 'r'));
+  store_->put_segment("ref", 1, large_segment(1));
+  const std::string aligned_record = read_file(file("ref")).substr(4096);
+  ASSERT_EQ(aligned_record.substr(0, 4), "TMCA");
+  // The same bytes after a record that ends elsewhere are not a record (followed by a page
+  // more, so the record's padded end is inside the file and only its offset is wrong).
+  store_->put_segment("odd", 0, std::string(4000, 'o'));
+  append_raw("odd", aligned_record + std::string(4096, '\0'));
+  reopen();
+  EXPECT_EQ(store_->segment_count("ref"), 2u);
+  EXPECT_EQ(store_->get_segment("ref", 1), large_segment(1));
+  EXPECT_EQ(store_->segment_count("odd"), 1u);
+}
+
+// Where the file system takes O_DIRECT (ext4, xfs, tmpfs since Linux 6.6), aligned records
+// do not go through the page cache, so a large upload leaves the cache to the database.
+TEST_F(DirectoryBlobStoreTest, AlignedRecordsBypassThePageCache) {
+  const std::filesystem::path probe = root() / "probe";
+  const int probe_fd = ::open(probe.c_str(), O_CREAT | O_WRONLY | O_DIRECT | O_CLOEXEC, 0600);
+  const bool direct = probe_fd >= 0;
+  if (direct) ::close(probe_fd);
+  std::filesystem::remove(probe);
+
+  put_large("big", 8);
+  const std::size_t size = std::filesystem::file_size(file("big"));
+  const int fd = ::open(file("big").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  ASSERT_NE(mapped, MAP_FAILED);
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((size + page - 1) / page);
+  ASSERT_EQ(::mincore(mapped, size, resident.data()), 0);
+  ::munmap(mapped, size);
+  const auto cached = std::count_if(resident.begin(), resident.end(),
+                                    [](unsigned char flags) { return (flags & 1) != 0; });
+  if (direct) {
+    EXPECT_EQ(cached, 0) << "of " << resident.size() << " pages";
+  }
+  // Read back through the page cache all the same.
+  for (std::uint32_t i = 0; i < 8; ++i) EXPECT_EQ(store_->get_segment("big", i), large_segment(i));
 }
 
 TEST_F(DirectoryBlobStoreTest, UnusableRootThrows) {
