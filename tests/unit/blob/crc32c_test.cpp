@@ -38,5 +38,32 @@ TEST(Crc32c, ContinuesAcrossPiecesAndAgreesWithTheTableVersion) {
   EXPECT_NE(crc32c(data), whole);
 }
 
+// Long inputs go through three registers at once in blocks of 3 x 8 KiB, which are combined;
+// every length around the block boundaries, from unaligned starts and with a state carried in,
+// must give the table version's result.
+TEST(Crc32c, LongInputsAgreeWithTheTableVersionAroundEveryBlockBoundary) {
+  std::mt19937 random(11);
+  std::string data((1u << 20) + 64, '\0');
+  for (auto& c : data) c = static_cast<char>(random());
+  const std::string_view view(data);
+  constexpr std::size_t block = 3 * 8192;
+  for (const std::size_t size : {block - 8, block - 1, block, block + 1, block + 8,
+                                 2 * block - 3, 2 * block, 2 * block + 7, std::size_t{1} << 20}) {
+    for (const std::size_t start : {0, 1, 5}) {
+      const std::string_view piece = view.substr(start, size);
+      EXPECT_EQ(crc32c(piece), detail::crc32c_portable(piece)) << size << " at " << start;
+      EXPECT_EQ(crc32c(piece, 0x9e3779b9u), detail::crc32c_portable(piece, 0x9e3779b9u))
+          << size << " at " << start;
+    }
+  }
+  // One flipped bit in any lane of a block changes the result.
+  const std::uint32_t whole = crc32c(view.substr(0, block));
+  for (const std::size_t at : {std::size_t{3}, block / 3 + 5, 2 * block / 3 + 9}) {
+    std::string changed(view.substr(0, block));
+    changed[at] ^= 0x20;
+    EXPECT_NE(crc32c(changed), whole) << at;
+  }
+}
+
 }  // namespace
 }  // namespace tmc::blob
