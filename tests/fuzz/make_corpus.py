@@ -22,6 +22,10 @@ def u16(value):
     return struct.pack("<H", value)
 
 
+def u32(value):
+    return struct.pack("<I", value)
+
+
 # ---- protobuf wire format (enough for the requests used here) ----------------------------------
 
 def varint(value):
@@ -218,10 +222,41 @@ def frame_decoder_seeds():
     }
 
 
+# ---- blob_records: operations (see blob_records_fuzzer.cpp) -----------------------------------
+
+PUT, APPEND, APPEND_RUN, CUT, FLIP, STORES, TRUNCATE = range(7)
+
+
+def put(size_class, size, seed=1):
+    operand = u8(size) if size_class in (0, 2) else u16(size)
+    return u8(PUT) + u8(size_class) + operand + u8(seed)
+
+
+def large(seed=1):
+    return put(3, 17000, seed)  # 65,536 + 34,000 bytes: an aligned record
+
+
+def blob_records_seeds():
+    return {
+        "aligned-records": large(1) + large(2) + large(3) + u8(STORES) + u8(0),
+        "plain-then-aligned": put(1, 4076) + large() + put(0, 10) + u8(STORES) + u8(0),
+        "around-the-threshold": put(2, 63) + put(2, 64) + u8(STORES) + u8(0),
+        "torn-aligned": large(1) + large(2) + u8(CUT) + u16(5000) + u8(STORES) + u8(0) +
+        large(3),
+        "zeros-behind-the-records": large(1) + u8(APPEND_RUN) + u16(4095) + u8(0) +
+        u8(STORES) + u8(0) + large(2),
+        "flipped-then-put": large(1) + large(2) + u8(FLIP) + u32(102400 + 5) + u8(4) +
+        u8(STORES) + u8(0) + put(1, 300),
+        "other-store-and-truncate": put(0, 30) + put(0, 40) + put(0, 50) + u8(STORES) + u8(1) +
+        u8(TRUNCATE) + u8(1) + large(),
+    }
+
+
 def main():
     for target, seeds in (("frames", frames_seeds()), ("uploads", uploads_seeds()),
                           ("audit_verifier", audit_seeds()),
-                          ("frame_decoder", frame_decoder_seeds())):
+                          ("frame_decoder", frame_decoder_seeds()),
+                          ("blob_records", blob_records_seeds())):
         directory = CORPUS / target
         directory.mkdir(parents=True, exist_ok=True)
         for name, data in seeds.items():
