@@ -123,6 +123,7 @@ void StoreAuditHook::settled(Settled how) noexcept {
 }
 
 void StoreAuditHook::record(const domain::AuditEvent& event) {
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(stamp(event));
@@ -130,8 +131,11 @@ void StoreAuditHook::record(const domain::AuditEvent& event) {
     if (queue_.size() == queue_warning) {
       spdlog::warn("audit: {} events waiting for the store", queue_.size());
     }
+    // The writer waits for an event only when the queue is empty; while it gathers, only a
+    // full batch ends the wait early.
+    wake = queue_.size() == 1 || queue_.size() == options_.max_batch;
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void StoreAuditHook::flush() {
@@ -163,6 +167,12 @@ void StoreAuditHook::run() {
       wake_.wait_until(lock, *oldest_unsigned_ + options_.head_interval, work);
     } else {
       wake_.wait(lock, work);
+    }
+    if (!queue_.empty() && options_.gather_delay.count() > 0) {
+      wake_.wait_until(lock, std::chrono::steady_clock::now() + options_.gather_delay, [&] {
+        return stopping_ || flush_target_ > signed_up_to_ ||
+               queue_.size() >= options_.max_batch;
+      });
     }
     std::vector<TimedEvent> batch;
     while (!queue_.empty() && batch.size() < options_.max_batch) {

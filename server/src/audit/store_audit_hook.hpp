@@ -24,6 +24,11 @@ struct AuditHookOptions {
   // A tree head is signed when unsigned records are this old, at flush() and at destruction.
   std::chrono::milliseconds head_interval{10000};
   std::size_t max_batch = 1024;  // most events per store write
+  // How long the writer waits, once an event reaches its empty queue, for more to share the
+  // store write (each write is a commit and an fsync of its own). A flush, a stop or max_batch
+  // waiting events end the wait. Events recorded off the write path, such as every `resume`,
+  // otherwise come one or two to a commit.
+  std::chrono::milliseconds gather_delay{5};
   std::chrono::milliseconds retry_delay{500};  // after a failed store write
   // Written as the actor of events that have none (tmc-admin names the operator this way).
   std::string default_actor;

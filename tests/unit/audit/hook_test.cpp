@@ -55,6 +55,33 @@ TEST_F(Hook, ConcurrentRecordsAreAllStoredAndSigned) {
   EXPECT_EQ(report.signed_records, 201);
 }
 
+// Events recorded one by one off the write path (a `resume` each) wait for company before the
+// writer stores them; a flush or a stop ends the wait at once, however long it may be.
+TEST_F(Hook, EventsRecordedWhileTheWriterGathersShareOneCommit) {
+  {
+    AuditHookOptions options;
+    options.gather_delay = std::chrono::hours(1);
+    StoreAuditHook hook;
+    hook.start(*store_, SigningKey::generate(), clock_, options);
+    const auto commits = [&] { return store_->writer_stats().batches_committed; };
+    const auto before = commits();
+    hook.record(event(0));
+    // The writer wakes for the first event and then waits: nothing is committed meanwhile. (Only
+    // a writer that does not gather can fail this; one that does never commits here.)
+    const auto watch_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    while (std::chrono::steady_clock::now() < watch_until) {
+      ASSERT_EQ(commits(), before);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    for (int i = 1; i < 20; ++i) hook.record(event(i));
+    hook.flush();
+    EXPECT_EQ(size(), 20);
+    EXPECT_EQ(commits() - before, 1u);  // the 20 events and the head
+    for (int i = 20; i < 23; ++i) hook.record(event(i));
+  }  // the stop does not wait for the hour either
+  EXPECT_EQ(size(), 23);
+}
+
 TEST_F(Hook, DestructionDrainsTheQueueAndSignsAHead) {
   {
     StoreAuditHook hook;
