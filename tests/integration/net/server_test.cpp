@@ -8,6 +8,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -437,6 +438,47 @@ TEST_F(NetServer, NegotiatesTls13AndRefusesTls11) {
   beast::error_code ec;
   connect_tls(socket, ec);
   EXPECT_TRUE(ec);
+}
+
+// A TLS 1.3 handshake leaves the client one session ticket (OpenSSL's default of two cost the
+// server a second ticket's encryption and send on every connection), and it resumes the next.
+TEST_F(NetServer, GivesOneSessionTicketThatResumesTheNextConnection) {
+  start();
+  static std::vector<SSL_SESSION*> tickets;  // the callback has no user pointer of its own
+  tickets.clear();
+  ssl::context resuming = client_tls();
+  SSL_CTX_set_session_cache_mode(resuming.native_handle(),
+                                 SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(resuming.native_handle(), [](SSL*, SSL_SESSION* session) {
+    tickets.push_back(session);  // kept: the callback's reference is ours now
+    return 1;
+  });
+  {
+    Client client(client_io_, resuming);
+    beast::error_code ec;
+    connect_tls(client.next_layer(), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    Watchdog watchdog(native(client), event_deadline);
+    client.set_option(websocket::stream_base::decorator(
+        [](auto& request) { request.set(http::field::sec_websocket_protocol, "telemed.v1"); }));
+    client.handshake("localhost", "/v1/ws", ec);
+    ASSERT_FALSE(ec) << ec.message();
+    client.binary(true);
+    EXPECT_EQ(echo(client, "tickets arrive before this answer"),
+              "tickets arrive before this answer");
+    client.close(websocket::close_code::normal, ec);  // a session cut off is not resumed
+    EXPECT_FALSE(ec) << ec.message();
+  }
+  EXPECT_EQ(tickets.size(), 1u);
+  ASSERT_FALSE(tickets.empty());
+  TlsSocket socket(client_io_, resuming);
+  ASSERT_EQ(SSL_set_session(socket.native_handle(), tickets.front()), 1);
+  beast::error_code ec;
+  connect_tls(socket, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(SSL_session_reused(socket.native_handle()), 1);
+  for (SSL_SESSION* ticket : tickets) SSL_SESSION_free(ticket);
+  tickets.clear();
 }
 
 TEST_F(NetServer, DropsAClientThatStallsBeforeTheUpgrade) {
