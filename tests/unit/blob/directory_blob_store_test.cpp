@@ -33,6 +33,19 @@ class DirectoryBlobStoreTest : public ::testing::Test {
     out << bytes;
     ASSERT_TRUE(out.flush());
   }
+  // Cuts id back to durable_size, appends garbage (a torn append) and reopens: the store shows
+  // the count segments it held, ending with last, as if nothing had been appended.
+  void expect_torn_tail_ignored(const std::string& id, std::uint64_t durable_size,
+                                const std::string& garbage, std::uint32_t count,
+                                const std::string& last) {
+    std::filesystem::resize_file(file(id), durable_size);
+    append_raw(id, garbage);
+    reopen();
+    ASSERT_EQ(store_->segment_count(id), count) << garbage.size();
+    EXPECT_FALSE(store_->get_segment(id, count));
+    EXPECT_EQ(store_->get_segment(id, count - 1), last);
+    EXPECT_EQ(store_->stored_bytes(id), durable_size);
+  }
   void put_three(const std::string& id) {
     for (std::uint32_t i = 0; i < 3; ++i) store_->put_segment(id, i, segment(i));
   }
@@ -83,13 +96,7 @@ TEST_F(DirectoryBlobStoreTest, TornTailIsDroppedOnReopenAndOverwrittenByNextWrit
   bad_check[25] ^= 0x10;  // payload byte
   for (const std::string& garbage : {std::string("\x54\x4d\x43", 3), std::string(64, '\xff'),
                                      full_record.substr(0, 300), bad_check}) {
-    std::filesystem::resize_file(file("b1"), durable_size);
-    append_raw("b1", garbage);
-    reopen();
-    ASSERT_EQ(store_->segment_count("b1"), 3u) << garbage.size();
-    EXPECT_FALSE(store_->get_segment("b1", 3));
-    EXPECT_EQ(store_->get_segment("b1", 2), segment(2));
-    EXPECT_EQ(store_->stored_bytes("b1"), durable_size);
+    expect_torn_tail_ignored("b1", durable_size, garbage, 3, segment(2));
   }
   // Reading left the file alone; the next append replaces the torn tail.
   EXPECT_GT(std::filesystem::file_size(file("b1")), durable_size);
@@ -211,13 +218,7 @@ TEST_F(DirectoryBlobStoreTest, TornAlignedRecordIsDroppedAndOverwrittenByNextWri
   for (const std::string& garbage :
        {next_record.substr(0, 50'000), next_record.substr(0, 20 + 100'002),
         next_record.substr(0, 102'400 - 1), bad_check}) {
-    std::filesystem::resize_file(file("b1"), durable_size);
-    append_raw("b1", garbage);
-    reopen();
-    ASSERT_EQ(store_->segment_count("b1"), 2u) << garbage.size();
-    EXPECT_FALSE(store_->get_segment("b1", 2));
-    EXPECT_EQ(store_->get_segment("b1", 1), large_segment(1));
-    EXPECT_EQ(store_->stored_bytes("b1"), durable_size);
+    expect_torn_tail_ignored("b1", durable_size, garbage, 2, large_segment(1));
   }
   // The intact record is accepted, which shows the cases above fail only for their damage.
   std::filesystem::resize_file(file("b1"), durable_size);
