@@ -30,11 +30,11 @@
 // magic or index, is an aligned record at an unaligned offset, or - for the final record only
 // - fails its check (its data blocks may not have reached the disk even though the size did).
 // Everything from there on is a torn tail: not counted, never returned, and cut off by the
-// next put_segment. Reads never modify the file. A tail longer than one record cannot come
-// from a torn append;
-// put_segment refuses to cut it (BlobStoreError) rather than destroy data that may be
-// recoverable. Middle records' checks are not verified on every scan: the AEAD layer
-// authenticates each segment anyway.
+// next put_segment. Reads never modify the file. A tail longer than one record, or one that
+// holds the header of a later record, cannot come from a torn append (which writes only the
+// next record): it starts with damage to acknowledged records, and put_segment refuses to
+// cut it (BlobStoreError) rather than destroy data that may be recoverable. Middle records'
+// checks are not verified on every scan: the AEAD layer authenticates each segment anyway.
 //
 // The scan result (record offsets) is cached per blob and keyed by the file's device, inode,
 // size and modification time, so an unchanged file is scanned once and a file changed by
@@ -307,6 +307,37 @@ RecordIndex scan(int fd, const FileVersion& version, const std::string& blob_id)
   return index;
 }
 
+// Whether the torn tail of index (the bytes after its valid records) holds the header of a
+// later record: one with a higher position than a torn append could have written there. The
+// tail then starts with damage to an acknowledged record, not with an interrupted append, and
+// must not be cut. Payloads are ciphertext, so a false match (magic, exact position and a
+// plausible length) is about as likely as a 64-bit collision.
+bool tail_holds_later_record(int fd, const RecordIndex& index, const std::string& blob_id) {
+  constexpr std::uint64_t chunk = 1u << 20;
+  const std::uint64_t count = index.offsets.size();
+  std::string bytes;
+  for (std::uint64_t start = index.valid_end + 1; start < index.file_size; start += chunk) {
+    // Each chunk also reads the next chunk's first header bytes, so no header is split.
+    const std::uint64_t size = std::min(chunk + record_header_size, index.file_size - start);
+    if (size < record_header_size) break;
+    bytes.resize(size);
+    if (!read_exact(fd, bytes.data(), size, start)) throw_errno("read failed", blob_id);
+    const std::string_view view(bytes);
+    for (std::size_t at = view.find("TMC"); at != std::string_view::npos && at < chunk;
+         at = view.find("TMC", at + 1)) {
+      if (view.size() - at < record_header_size) break;
+      const std::string_view magic = view.substr(at, 4);
+      const bool aligned_here = (start + at) % record_alignment == 0;
+      const bool known = magic == record_magic || magic == legacy_record_magic ||
+                         (magic == aligned_record_magic && aligned_here);
+      const std::uint32_t position = read_u32(bytes.data() + at + 4);
+      const std::uint32_t length = read_u32(bytes.data() + at + 8);
+      if (known && position > count && length <= max_stored_segment_size) return true;
+    }
+  }
+  return false;
+}
+
 class DirectoryBlobStore final : public BlobStore {
  public:
   explicit DirectoryBlobStore(std::filesystem::path root) : root_(std::move(root)) {
@@ -338,7 +369,8 @@ class DirectoryBlobStore final : public BlobStore {
                            blob_id + " holding " + std::to_string(current->offsets.size()));
     }
     const std::uint64_t tail = current->file_size - current->valid_end;
-    if (tail > align_up(record_header_size + max_stored_segment_size)) {
+    if (tail > align_up(record_header_size + max_stored_segment_size) ||
+        (tail > 0 && tail_holds_later_record(fd.get(), *current, blob_id))) {
       throw BlobStoreError("blob file is corrupted (not a torn write) for blob " + blob_id);
     }
     if (tail > 0 && ::ftruncate(fd.get(), static_cast<off_t>(current->valid_end)) != 0) {

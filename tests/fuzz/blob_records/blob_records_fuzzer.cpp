@@ -3,11 +3,11 @@
 // flipped bytes, a second store on the same directory, truncation and reopening.
 //
 // What must hold: nothing crashes and nothing throws but BlobStoreError. Until a stored byte is
-// flipped, every segment the store accepted reads back exactly as written (a torn append or a
-// cut may only lose segments at the end; bytes appended behind the store's back may add
-// records), a segment the store accepts next reads back exactly, and stored_bytes is never
-// more than the file. After a flip, put_segment and reads may fail, but only with
-// BlobStoreError or a missing or different segment.
+// flipped or a record header forged, every segment the store accepted reads back exactly as
+// written (a torn append or a cut may only lose segments at the end), a segment the store
+// accepts next reads back exactly, and stored_bytes is never more than the file. After that,
+// put_segment and reads may fail, but only with BlobStoreError or a missing or different
+// segment.
 //
 // Input: operations, each one byte (see the switch in LLVMFuzzerTestOneInput) followed by its
 // operands, read by fuzz::ByteReader.
@@ -85,7 +85,16 @@ struct Case {
     stored.push_back(std::move(bytes));
   }
 
+  // Bytes that may hold a forged record header count as damage: a header of a later record in
+  // the torn tail makes put_segment refuse to cut it, as after a flipped byte.
   void append_raw(std::string_view bytes) {
+    std::string joined(3, '\0');  // the file's last bytes: a header may start before bytes
+    const std::uint64_t size = file_size();
+    std::ifstream in(file, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(size - std::min<std::uint64_t>(size, 3)));
+    in.read(joined.data(), static_cast<std::streamsize>(std::min<std::uint64_t>(size, 3)));
+    joined += bytes;
+    if (joined.find("TMC") != std::string::npos) damaged = true;
     std::ofstream out(file, std::ios::binary | std::ios::app);
     out << bytes;
   }

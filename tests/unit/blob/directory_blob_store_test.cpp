@@ -143,6 +143,43 @@ TEST_F(DirectoryBlobStoreTest, RefusesToCutACorruptedRegionLargerThanOneRecord) 
   EXPECT_EQ(std::filesystem::file_size(file("b1")), size);
 }
 
+// A damaged header in the middle of a file stops the scan there, like a torn append would.
+// The records after it were acknowledged, so the next append must not cut them off, however
+// short the file; once the header is repaired they are all readable again.
+TEST_F(DirectoryBlobStoreTest, RefusesToCutRecordsThatFollowADamagedHeader) {
+  put_three("b1");
+  put_large("big", 4);
+  const std::string plain = read_file(file("b1"));
+  const std::string aligned = read_file(file("big"));
+  const std::size_t second_plain = 20 + segment(0).size();
+  const std::size_t second_aligned = 4096 * ((20 + large_segment(0).size() + 4095) / 4096);
+  ASSERT_EQ(aligned.substr(second_aligned, 4), "TMCA");
+  struct Case {
+    std::string id;
+    std::string raw;
+    std::size_t damaged;
+    std::size_t keep;  // bytes of the file left: the last record may be incomplete too
+  };
+  for (const Case& c : {Case{"b1", plain, second_plain, plain.size()},
+                        Case{"b1", plain, second_plain, plain.size() - 10},
+                        Case{"big", aligned, second_aligned, aligned.size()},
+                        Case{"big", aligned, second_aligned, aligned.size() - 5000}}) {
+    std::string damaged = c.raw.substr(0, c.keep);
+    damaged[c.damaged] = 'X';
+    write_file(file(c.id), damaged);
+    reopen();
+    ASSERT_EQ(store_->segment_count(c.id), 1u) << c.id << " " << c.keep;
+    EXPECT_THROW(store_->put_segment(c.id, 1, "x"), BlobStoreError) << c.id << " " << c.keep;
+    EXPECT_EQ(read_file(file(c.id)), damaged) << c.id << " " << c.keep;
+  }
+  write_file(file("b1"), plain);
+  reopen();
+  ASSERT_EQ(store_->segment_count("b1"), 3u);
+  store_->put_segment("b1", 3, "after repair");
+  EXPECT_EQ(store_->get_segment("b1", 1), segment(1));
+  EXPECT_EQ(store_->get_segment("b1", 3), "after repair");
+}
+
 // A record as stores before the CRC check wrote it: magic "TMCS", SHA-256 check.
 std::string legacy_record(std::uint32_t index, const std::string& payload) {
   std::string record = "TMCS";
