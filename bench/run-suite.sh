@@ -22,8 +22,11 @@ upload_mib="${TMC_BENCH_UPLOAD_MIB:-256}"
 slow_sessions="${TMC_BENCH_SLOW_SESSIONS:-100}"
 # slow-consumer: a small queue limit and 4 KiB messages fill a stalled session's kernel buffers
 # and outbound queue in about a second; the stall outlasts that plus the server's 5 s close
-# timeout, so the server's drop is seen while the client is still stalled.
-slow_queue_bytes=$((2 * 1024 * 1024))
+# timeout, so the server's drop is seen while the client is still stalled. The stalled session
+# is in every consultation, so the messages in flight alone (49 pairs x 8 x 4.3 KB, 1.7 MB) are
+# queued to it at once: a 2 MiB limit closed it with 1013 before the stall in half the runs,
+# while it still read.
+slow_queue_bytes=$((4 * 1024 * 1024))
 slow_message_bytes=4096
 slow_stall_seconds=8
 echo_connections=100
