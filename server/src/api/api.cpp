@@ -1,10 +1,14 @@
 // The api layer's entry point: opens connections, owns the worker pool and the session registry.
 #include "api/api.hpp"
 
+#include <boost/asio/post.hpp>
+
+#include <latch>
 #include <unordered_set>
 
 #include "api/codec.hpp"
 #include "api/connection.hpp"
+#include "common/thread_name.hpp"
 #include "telemed/v1/frames.pb.h"
 
 namespace tmc::api {
@@ -37,6 +41,17 @@ Api::Api(Services services, ApiOptions options)
   request_seconds_ = &metrics_.histogram_family(
       "tmc_request_duration_seconds", "Time from dispatch to response, by request type.",
       {"type"}, metrics::latency_buckets());
+  // Each worker names itself: one task per thread, each holding its thread until all have run.
+  if (options.worker_threads > 0) {
+    std::latch named(static_cast<std::ptrdiff_t>(options.worker_threads));
+    for (std::size_t i = 0; i < options.worker_threads; ++i) {
+      boost::asio::post(workers_, [&named] {
+        name_this_thread("tmc-worker");
+        named.arrive_and_wait();
+      });
+    }
+    named.wait();
+  }
 }
 
 void Api::record_request(const std::string& type, const std::string& code, double seconds) {

@@ -24,6 +24,7 @@
 #include "app/metrics.hpp"
 #include "audit/store_audit_hook.hpp"
 #include "cluster/event_relay.hpp"
+#include "common/thread_name.hpp"
 #include "domain/auth_service.hpp"
 #include "domain/case_file_service.hpp"
 #include "domain/consultation_service.hpp"
@@ -451,7 +452,12 @@ void ServerApp::run(bool handle_signals) {
   std::size_t count = s.config.io_threads;
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < count; ++i) threads.emplace_back([&] { s.io.run(); });
+  for (std::size_t i = 1; i < count; ++i) {
+    threads.emplace_back([&] {
+      name_this_thread("tmc-io");
+      s.io.run();
+    });
+  }
   s.io.run();  // returns when stop() has finished its work and called io.stop()
   for (auto& thread : threads) thread.join();
   if (signals) signals->cancel();
@@ -473,6 +479,7 @@ void ServerApp::stop() {
   s.server->stop([&s] {
     // Every session is gone: let in-flight requests (and their commits) finish, then stop io.
     std::thread([&s] {
+      name_this_thread("tmc-stop");
       s.api->stop();
       if (s.relay) s.relay->stop();  // after the last request: its events are journaled
       s.audit.flush();  // every audit record durable and under a signed head

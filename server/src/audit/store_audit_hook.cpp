@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/thread_name.hpp"
+
 namespace tmc::audit {
 namespace {
 
@@ -152,6 +154,7 @@ bool StoreAuditHook::head_due(std::chrono::steady_clock::time_point now) const {
 }
 
 void StoreAuditHook::run() {
+  name_this_thread("tmc-audit");
   std::unique_lock lock(mutex_);
   int failures = 0;
   for (;;) {

@@ -7,6 +7,7 @@
 #include <exception>
 #include <utility>
 
+#include "common/thread_name.hpp"
 #include "crypto/random.hpp"
 
 namespace tmc::cluster {
@@ -117,6 +118,7 @@ void EventRelay::sleep_for(std::chrono::milliseconds duration) {
 }
 
 void EventRelay::run() {
+  name_this_thread("tmc-relay");
   std::chrono::milliseconds backoff{100};
   bool connected = true;
   auto next_poll = std::chrono::steady_clock::now();

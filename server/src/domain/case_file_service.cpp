@@ -11,6 +11,7 @@
 
 #include "blob/blob_file.hpp"
 #include "blob/segment_cipher.hpp"
+#include "common/thread_name.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/random.hpp"
 
@@ -234,6 +235,7 @@ class CaseFileService::FileWriters {
   };
 
   static void run(Queue& queue) {
+    name_this_thread("tmc-files");
     std::unique_lock lock(queue.mutex);
     for (;;) {
       queue.wake.wait(lock, [&] { return queue.stop || !queue.jobs.empty(); });
@@ -774,6 +776,7 @@ int CaseFileService::expire_uploads(TimePoint now) {
 
 void CaseFileService::start_expiry(std::chrono::milliseconds interval) {
   expiry_thread_ = std::thread([this, interval] {
+    name_this_thread("tmc-expiry");
     std::unique_lock lock(expiry_mutex_);
     while (!expiry_wake_.wait_for(lock, interval, [this] { return expiry_stop_; })) {
       lock.unlock();

@@ -7,6 +7,8 @@
 #include <future>
 #include <utility>
 
+#include "common/thread_name.hpp"
+
 namespace tmc::store {
 namespace {
 
@@ -87,6 +89,7 @@ WriterStats GroupCommitWriter::stats() const {
 }
 
 void GroupCommitWriter::run() {
+  name_this_thread("tmc-writer");
   running_writer = this;
   std::vector<Pending> batch;
   Handoff handoff;

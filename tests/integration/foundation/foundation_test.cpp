@@ -2,6 +2,11 @@
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
 #include "raw_tls_client.hpp"
 #include "test_server.hpp"
 
@@ -222,6 +227,23 @@ TEST_F(Foundation, HealthzAnswers) {
   const auto read = std::fread(buffer, 1, sizeof(buffer) - 1, pipe);
   EXPECT_EQ(::pclose(pipe), 0);
   EXPECT_EQ(std::string(buffer, read), "ok\n");
+}
+
+// Operators tell the server's threads apart in top -H, ps -L and perf by their names.
+TEST_F(Foundation, ServerThreadsAreNamedByRole) {
+  std::map<std::string, int> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    ++names[name];
+  }
+  EXPECT_EQ(names["tmc-worker"], 8);  // every thread of the pool (TestServer: 8 workers)
+  EXPECT_EQ(names["tmc-io"], 1);      // the second of 2 io threads; the first is the caller's
+  EXPECT_GE(names["tmc-writer"], 1);
+  EXPECT_EQ(names["tmc-audit"], 1);
+  EXPECT_GE(names["tmc-files"], 1);
+  EXPECT_EQ(names["tmc-expiry"], 1);
 }
 
 TEST(GracefulShutdown, SessionsAreToldAndClosedWith1001) {
