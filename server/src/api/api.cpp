@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include <latch>
+#include <memory>
 #include <unordered_set>
 
 #include "api/codec.hpp"
@@ -42,15 +43,16 @@ Api::Api(Services services, ApiOptions options)
       "tmc_request_duration_seconds", "Time from dispatch to response, by request type.",
       {"type"}, metrics::latency_buckets());
   // Each worker names itself: one task per thread, each holding its thread until all have run.
+  // The tasks share the latch: a task may still be inside arrive_and_wait() when this returns.
   if (options.worker_threads > 0) {
-    std::latch named(static_cast<std::ptrdiff_t>(options.worker_threads));
+    auto named = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(options.worker_threads));
     for (std::size_t i = 0; i < options.worker_threads; ++i) {
-      boost::asio::post(workers_, [&named] {
+      boost::asio::post(workers_, [named] {
         name_this_thread("tmc-worker");
-        named.arrive_and_wait();
+        named->arrive_and_wait();
       });
     }
-    named.wait();
+    named->wait();
   }
 }
 
