@@ -453,10 +453,8 @@ void ServerApp::run(bool handle_signals) {
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < count; ++i) {
-    threads.emplace_back([&] {
-      name_this_thread("tmc-io");
-      s.io.run();
-    });
+    threads.emplace_back([&] { s.io.run(); });
+    name_thread(threads.back(), "tmc-io");
   }
   s.io.run();  // returns when stop() has finished its work and called io.stop()
   for (auto& thread : threads) thread.join();
@@ -478,14 +476,15 @@ void ServerApp::stop() {
   s.api->announce_shutdown();
   s.server->stop([&s] {
     // Every session is gone: let in-flight requests (and their commits) finish, then stop io.
-    std::thread([&s] {
-      name_this_thread("tmc-stop");
+    std::thread finish([&s] {
       s.api->stop();
       if (s.relay) s.relay->stop();  // after the last request: its events are journaled
       s.audit.flush();  // every audit record durable and under a signed head
       spdlog::info("shutdown complete");
       s.io.stop();
-    }).detach();
+    });
+    name_thread(finish, "tmc-stop");
+    finish.detach();
   });
 }
 

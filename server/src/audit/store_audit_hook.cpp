@@ -55,6 +55,7 @@ void StoreAuditHook::start(store::Store& store, SigningKey key, const Clock& clo
       if (queued.event.actor_id.empty()) queued.event.actor_id = options_.default_actor;
     }
     thread_ = std::thread([this] { run(); });
+    name_thread(thread_, "tmc-audit");
   }
   // Outside the lock: a batch in progress may be recording events.
   store.set_batch_tail(this);
@@ -154,7 +155,6 @@ bool StoreAuditHook::head_due(std::chrono::steady_clock::time_point now) const {
 }
 
 void StoreAuditHook::run() {
-  name_this_thread("tmc-audit");
   std::unique_lock lock(mutex_);
   int failures = 0;
   for (;;) {

@@ -99,6 +99,7 @@ void EventRelay::start(std::unique_ptr<store::EventWaiter> waiter) {
   next_prune_ = clock_.now();
   spdlog::info("cluster: node {} relays events after id {}", node_id_, last_seen_id_);
   thread_ = std::thread([this] { run(); });
+  name_thread(thread_, "tmc-relay");
 }
 
 void EventRelay::stop() {
@@ -118,7 +119,6 @@ void EventRelay::sleep_for(std::chrono::milliseconds duration) {
 }
 
 void EventRelay::run() {
-  name_this_thread("tmc-relay");
   std::chrono::milliseconds backoff{100};
   bool connected = true;
   auto next_poll = std::chrono::steady_clock::now();

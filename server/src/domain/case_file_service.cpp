@@ -200,6 +200,7 @@ class CaseFileService::FileWriters {
     for (std::size_t i = 0; i < threads; ++i) {
       auto queue = std::make_unique<Queue>();
       queue->thread = std::thread([q = queue.get()] { run(*q); });
+      name_thread(queue->thread, "tmc-files");
       queues_.push_back(std::move(queue));
     }
   }
@@ -235,7 +236,6 @@ class CaseFileService::FileWriters {
   };
 
   static void run(Queue& queue) {
-    name_this_thread("tmc-files");
     std::unique_lock lock(queue.mutex);
     for (;;) {
       queue.wake.wait(lock, [&] { return queue.stop || !queue.jobs.empty(); });
@@ -776,7 +776,6 @@ int CaseFileService::expire_uploads(TimePoint now) {
 
 void CaseFileService::start_expiry(std::chrono::milliseconds interval) {
   expiry_thread_ = std::thread([this, interval] {
-    name_this_thread("tmc-expiry");
     std::unique_lock lock(expiry_mutex_);
     while (!expiry_wake_.wait_for(lock, interval, [this] { return expiry_stop_; })) {
       lock.unlock();
@@ -788,6 +787,7 @@ void CaseFileService::start_expiry(std::chrono::milliseconds interval) {
       lock.lock();
     }
   });
+  name_thread(expiry_thread_, "tmc-expiry");
 }
 
 // ---- reading and sharing ----------------------------------------------------------------------

@@ -18,7 +18,9 @@ thread_local const GroupCommitWriter* running_writer = nullptr;
 }  // namespace
 
 GroupCommitWriter::GroupCommitWriter(BatchBackend& backend, std::size_t max_batch)
-    : backend_(backend), max_batch_(max_batch == 0 ? 1 : max_batch), thread_([this] { run(); }) {}
+    : backend_(backend), max_batch_(max_batch == 0 ? 1 : max_batch), thread_([this] { run(); }) {
+  name_thread(thread_, "tmc-writer");
+}
 
 GroupCommitWriter::~GroupCommitWriter() { stop(); }
 
@@ -89,7 +91,6 @@ WriterStats GroupCommitWriter::stats() const {
 }
 
 void GroupCommitWriter::run() {
-  name_this_thread("tmc-writer");
   running_writer = this;
   std::vector<Pending> batch;
   Handoff handoff;
