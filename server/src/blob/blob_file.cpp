@@ -1,9 +1,12 @@
 // EncryptedBlobWriter / EncryptedBlobReader: SegmentCipher over a BlobStore.
 #include "blob/blob_file.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace tmc::blob {
@@ -11,30 +14,45 @@ namespace {
 
 constexpr std::uint32_t max_segment_index = std::numeric_limits<std::uint32_t>::max();
 
-Error corrupted() { return make_error(Code::data_loss, "stored file is corrupted"); }
-Error storage_failed() { return make_error(Code::unavailable, "file storage is unavailable"); }
+// Failures are logged here, where the blob and the cause are known: the client is told only
+// that storage is unavailable or the file corrupted, and an operator needs the rest. Blob ids
+// are random, never patient data.
+
+// A stored file that fails its checks; logged unless log is false (a probe, not a failure).
+Error corrupted(const std::string& blob_id, const std::string& what, bool log = true) {
+  if (log) spdlog::error("case files: blob {} is corrupted: {}", blob_id, what);
+  return make_error(Code::data_loss, "stored file is corrupted");
+}
+// The blob store failed (disk full, I/O error, damaged file); its message names the blob.
+Error storage_failed(const BlobStoreError& error) {
+  spdlog::error("case files: {}", error.what());
+  return make_error(Code::unavailable, "file storage is unavailable");
+}
 Error bad_blob_id() { return make_error(Code::invalid_argument, "invalid file id"); }
 
-// The authenticated plaintext of stored segment index, sealed with the given last flag.
+// The authenticated plaintext of stored segment index, sealed with the given last flag. A
+// missing or unauthentic segment is logged unless log is false.
 Result<std::string> load_segment(BlobStore& store, const SegmentCipher& cipher,
-                                 const std::string& blob_id, std::uint32_t index, bool last) {
+                                 const std::string& blob_id, std::uint32_t index, bool last,
+                                 bool log = true) {
   std::optional<std::string> sealed;
   try {
     sealed = store.get_segment(blob_id, index);
-  } catch (const BlobStoreError&) {
-    return storage_failed();
+  } catch (const BlobStoreError& error) {
+    return storage_failed(error);
   }
-  if (!sealed) return corrupted();
+  const std::string segment = "segment " + std::to_string(index);
+  if (!sealed) return corrupted(blob_id, segment + " is missing", log);
   std::optional<std::string> plaintext = cipher.open_segment(index, last, *sealed);
-  if (!plaintext) return corrupted();
+  if (!plaintext) return corrupted(blob_id, segment + " fails authentication", log);
   return std::move(*plaintext);
 }
 
 Result<std::uint32_t> count_segments(BlobStore& store, const std::string& blob_id) {
   try {
     return store.segment_count(blob_id);
-  } catch (const BlobStoreError&) {
-    return storage_failed();
+  } catch (const BlobStoreError& error) {
+    return storage_failed(error);
   }
 }
 
@@ -60,12 +78,17 @@ Result<EncryptedBlobWriter> EncryptedBlobWriter::resume(BlobStore& store, Segmen
   if (!count) return count.error();
   EncryptedBlobWriter writer(store, std::move(cipher), std::move(blob_id));
   for (std::uint32_t index = 0; index < *count; ++index) {
+    // The last segment may be sealed as the last one (a finished file): not a corruption.
+    const bool final_segment = index + 1 == *count;
     const Result<std::string> plaintext =
-        load_segment(store, writer.cipher_, writer.blob_id_, index, false);
+        load_segment(store, writer.cipher_, writer.blob_id_, index, false, !final_segment);
     if (!plaintext) {
-      if (index + 1 == *count &&
-          load_segment(store, writer.cipher_, writer.blob_id_, index, true)) {
-        return make_error(Code::failed_precondition, "file is already finished");
+      if (final_segment && plaintext.error().code == Code::data_loss) {
+        if (load_segment(store, writer.cipher_, writer.blob_id_, index, true, false)) {
+          return make_error(Code::failed_precondition, "file is already finished");
+        }
+        return corrupted(writer.blob_id_,
+                         "segment " + std::to_string(index) + " fails authentication");
       }
       return plaintext.error();
     }
@@ -155,8 +178,8 @@ Result<FinishedBlob> EncryptedBlobWriter::finish() {
 Status store_sealed(BlobStore& store, const std::string& blob_id, const SealedSegment& segment) {
   try {
     store.put_segment(blob_id, segment.index, segment.bytes);
-  } catch (const BlobStoreError&) {
-    return storage_failed();
+  } catch (const BlobStoreError& error) {
+    return storage_failed(error);
   }
   return ok();
 }
@@ -172,7 +195,7 @@ Result<EncryptedBlobReader> EncryptedBlobReader::open(BlobStore& store, SegmentC
   if (!valid_blob_id(blob_id)) return bad_blob_id();
   const Result<std::uint32_t> count = count_segments(store, blob_id);
   if (!count) return count.error();
-  if (*count == 0) return corrupted();
+  if (*count == 0) return corrupted(blob_id, "it has no segments");
   const std::uint32_t last = *count - 1;
   const Result<std::string> tail = load_segment(store, cipher, blob_id, last, true);
   if (!tail) return tail.error();
@@ -187,14 +210,16 @@ Result<std::string> EncryptedBlobReader::segment(std::uint64_t index) const {
   Result<std::string> plaintext =
       load_segment(*store_, cipher_, blob_id_, static_cast<std::uint32_t>(index), last);
   if (plaintext && last && plaintext->size() != size_ % cipher_.segment_size()) {
-    return corrupted();
+    return corrupted(blob_id_, "its last segment has the wrong size");
   }
   return plaintext;
 }
 
 Result<std::string> EncryptedBlobReader::read(std::uint64_t offset, std::uint64_t length) const {
   if (offset > size_) return make_error(Code::out_of_range, "offset is past the end of the file");
-  if (last_index() > max_segment_index) return corrupted();  // no writer produces such a size
+  if (last_index() > max_segment_index) {  // no writer produces such a size
+    return corrupted(blob_id_, "its size is beyond the format's limit");
+  }
   const std::uint64_t end = offset + std::min(length, size_ - offset);
   if (end == offset && end != size_) return std::string();
 
@@ -215,7 +240,9 @@ Result<std::string> EncryptedBlobReader::read(std::uint64_t offset, std::uint64_
 }
 
 Result<std::string> EncryptedBlobReader::sha256() const {
-  if (last_index() > max_segment_index) return corrupted();
+  if (last_index() > max_segment_index) {
+    return corrupted(blob_id_, "its size is beyond the format's limit");
+  }
   crypto::Sha256 hash;
   for (std::uint64_t index = 0; index <= last_index(); ++index) {
     const Result<std::string> plaintext = segment(index);

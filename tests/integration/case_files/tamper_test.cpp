@@ -1,9 +1,15 @@
 // Tampered blobs at rest: every read of an affected range answers DATA_LOSS, never wrong bytes.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "case_file_client.hpp"
 #include "test_server.hpp"
@@ -119,6 +125,44 @@ TEST_F(CaseFileTampering, EveryReadOfAnAffectedRangeIsDataLoss) {
   expect_segment(*client, patched, 2, v1::OK);
   expect_segment(*client, patched, 3, v1::DATA_LOSS);
   expect_segment(*client, donor, 3, v1::OK);
+}
+
+// What an operator finds in the log: the blob of each damaged or unreadable file and what is
+// wrong with it, where the client is told only DATA_LOSS or UNAVAILABLE.
+TEST_F(CaseFileTampering, DamageAndStorageFailuresAreLoggedWithTheBlob) {
+  auto client = server_.login("bachu.clinician");
+  const auto flipped = upload_file(*client, 6);
+  const auto unreadable = upload_file(*client, 7);
+  client.reset();
+  server_.stop();
+  // Added while no server thread runs, and kept: a ring buffer outlives the test harmlessly.
+  auto log = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256);
+  spdlog::default_logger()->sinks().push_back(log);
+
+  auto bytes = read_all(flipped.blob);
+  bytes[2 * kRecord + kRecordHeader + 10] ^= 0x01;  // inside segment 2's ciphertext
+  write_all(flipped.blob, bytes);
+  std::filesystem::remove(unreadable.blob);  // a directory where the file was: reads fail
+  std::filesystem::create_directory(unreadable.blob);
+
+  server_.restart();
+  client = server_.login("bachu.clinician");
+  expect_segment(*client, flipped, 2, v1::DATA_LOSS);
+  EXPECT_EQ(client->call(read_frame(unreadable.file_id, 0, kChunk)).status().code(),
+            v1::UNAVAILABLE);
+
+  const std::vector<std::string> lines = log->last_formatted();
+  const auto logged = [&lines](const std::string& text) {
+    return std::any_of(lines.begin(), lines.end(), [&text](const std::string& line) {
+      return line.find(text) != std::string::npos;
+    });
+  };
+  const auto blob_id = [](const Uploaded& file) {
+    return std::filesystem::path(file.blob).stem().string();
+  };
+  EXPECT_TRUE(logged("case files: blob " + blob_id(flipped) +
+                     " is corrupted: segment 2 fails authentication"));
+  EXPECT_TRUE(logged("for blob " + blob_id(unreadable) + ": "));
 }
 
 }  // namespace
