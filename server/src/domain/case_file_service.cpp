@@ -1,6 +1,8 @@
 // Case files: resumable encrypted uploads, integrity-checked reads and sharing with consultations.
 #include "domain/case_file_service.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <atomic>
 #include <deque>
@@ -17,6 +19,12 @@
 
 namespace tmc::domain {
 namespace {
+
+// A blob whose upload row is gone could not be deleted: nothing refers to it any more, it only
+// takes space, and an operator can delete it (the message names the blob and the cause).
+void log_blob_left(const blob::BlobStoreError& error) {
+  spdlog::warn("case files: {}; the upload is gone, the file only takes space", error.what());
+}
 
 constexpr std::size_t kMaxFileNameBytes = 255;
 constexpr std::size_t kMaxMediaTypeBytes = 127;
@@ -360,8 +368,9 @@ void CaseFileService::discard(Active& active) {
   store_.write([&](store::Tx& tx) { return tx.delete_upload(active.row.id); });
   try {
     blobs_->remove(active.row.id);
-  } catch (const blob::BlobStoreError&) {
+  } catch (const blob::BlobStoreError& error) {
     // The row is gone, so nothing refers to the blob any more; it only wastes space.
+    log_blob_left(error);
   }
   std::lock_guard lock(active_mutex_);
   active_.erase(active.row.id);
@@ -761,8 +770,8 @@ int CaseFileService::expire_uploads(TimePoint now) {
     }
     try {
       blobs_->remove(row.id);
-    } catch (const blob::BlobStoreError&) {
-      // Unreferenced now; only wastes space.
+    } catch (const blob::BlobStoreError& error) {
+      log_blob_left(error);  // unreferenced now; only wastes space
     }
     {
       std::lock_guard map_lock(active_mutex_);
@@ -781,8 +790,11 @@ void CaseFileService::start_expiry(std::chrono::milliseconds interval) {
       lock.unlock();
       try {
         expire_uploads(clock_.now());
-      } catch (const std::exception&) {
+      } catch (const std::exception& error) {
         // Store or blob failure: the next round tries again.
+        spdlog::warn("case files: expiring idle uploads failed, retried in {} s: {}",
+                     std::chrono::duration_cast<std::chrono::seconds>(interval).count(),
+                     error.what());
       }
       lock.lock();
     }

@@ -3,12 +3,17 @@
 #include "domain/case_file_service.hpp"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "crypto/hash.hpp"
@@ -24,7 +29,8 @@ namespace fs = std::filesystem;
 
 constexpr std::uint32_t kChunk = 1024;
 
-// Holds segment writes back while closed, and fails the write of one segment index once.
+// Holds segment writes back while closed, fails the write of one segment index once, and fails
+// blob removals while told to.
 class WriteControl {
  public:
   void close() {
@@ -39,6 +45,10 @@ class WriteControl {
     changed_.notify_all();
   }
   void fail_once_at(std::int64_t index) { fail_index_ = index; }
+  void fail_removes(bool fail) { fail_removes_ = fail; }
+  void check_remove(const std::string& id) {
+    if (fail_removes_) throw blob::BlobStoreError("cannot delete blob file for blob " + id);
+  }
   // Called by a writer: waits while closed; throws for the index set to fail.
   void pass(std::uint32_t index) {
     std::unique_lock lock(mutex_);
@@ -54,6 +64,7 @@ class WriteControl {
   std::condition_variable changed_;
   bool open_ = true;
   std::atomic<std::int64_t> fail_index_{-1};
+  std::atomic<bool> fail_removes_{false};
 };
 
 // Forwards to a store the test keeps, so a "restarted" service sees the same segments.
@@ -70,7 +81,10 @@ class SharedBlobStore final : public blob::BlobStore {
   }
   std::uint32_t segment_count(const std::string& id) override { return inner_.segment_count(id); }
   void truncate(const std::string& id, std::uint32_t count) override { inner_.truncate(id, count); }
-  void remove(const std::string& id) override { inner_.remove(id); }
+  void remove(const std::string& id) override {
+    control_.check_remove(id);
+    inner_.remove(id);
+  }
   std::uint64_t stored_bytes(const std::string& id) override { return inner_.stored_bytes(id); }
 
  private:
@@ -170,6 +184,48 @@ class CaseFileServiceTest : public ::testing::Test {
   std::unique_ptr<CaseFileService> service_;
   Caller caller_;
 };
+
+// Logs of the default logger while it lives (the service logs through spdlog's default logger).
+class CapturedLog {
+ public:
+  CapturedLog()
+      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64)),
+        previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink_));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+
+  bool contains(const std::string& text) const {
+    const auto lines = sink_->last_formatted();
+    return std::any_of(lines.begin(), lines.end(), [&text](const std::string& line) {
+      return line.find(text) != std::string::npos;
+    });
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+// A blob that cannot be deleted does not stop the expiry: the upload is gone, and the log names
+// the file that is left behind so that an operator can remove it.
+TEST_F(CaseFileServiceTest, ABlobThatCannotBeDeletedIsLeftAndLogged) {
+  const auto data = bytes(3 * kChunk, 4);
+  const auto session = begin(data);
+  send(session.upload_id, data, 0, kChunk);
+  CapturedLog log;
+  writes_.fail_removes(true);
+  clock_.advance(2h);
+  EXPECT_EQ(service_->expire_uploads(clock_.now()), 1);
+  EXPECT_EQ(blobs_->segment_count(session.upload_id), 1u);  // left on disk
+  EXPECT_TRUE(log.contains("case files: cannot delete blob file for blob " + session.upload_id +
+                           "; the upload is gone, the file only takes space"));
+  BeginUpload resume;
+  resume.upload_id = session.upload_id;
+  EXPECT_EQ(service_->begin_upload(caller_, resume).error().code, Code::not_found);
+}
 
 TEST_F(CaseFileServiceTest, IdleUploadsExpireWithTheirSegments) {
   const auto data = bytes(3 * kChunk, 1);

@@ -1,6 +1,8 @@
 // SQLite Store: read pool (snapshot per read), write connection driven by the group-commit writer.
 #include "store/sqlite/sqlite_store.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -109,8 +111,16 @@ class SqliteBatchBackend final : public BatchBackend {
       const auto [frames, copied] = db_.checkpoint_passive();
       frames_ = frames;
       copied_ = copied;
-    } catch (const StoreError&) {
-      // A later idle moment or commit tries again; the WAL stays valid meanwhile.
+      if (checkpoint_failing_) spdlog::info("store: WAL checkpoints work again");
+      checkpoint_failing_ = false;
+    } catch (const StoreError& error) {
+      // A later idle moment or commit tries again; the WAL stays valid meanwhile, but grows
+      // until one succeeds: said once, not at every attempt.
+      if (!checkpoint_failing_) {
+        spdlog::warn("store: WAL checkpoint failed, the log grows until one succeeds: {}",
+                     error.what());
+      }
+      checkpoint_failing_ = true;
     }
   }
 
@@ -118,6 +128,7 @@ class SqliteBatchBackend final : public BatchBackend {
   int frames_ = 0;  // frames in the WAL after the last commit
   int copied_ = 0;  // of those, copied back by the last checkpoint
   bool relaxed_sync_ = false;  // synchronous = NORMAL may still be set (index_audit)
+  bool checkpoint_failing_ = false;  // the last checkpoint failed (and was logged)
 };
 
 const char* vfs_or_default(const std::string& vfs) { return vfs.empty() ? nullptr : vfs.c_str(); }
