@@ -50,6 +50,7 @@ void GroupCommitWriter::enqueue(Pending pending) {
     std::lock_guard lock(mutex_);
     if (stopping_) throw StoreError("store is closed");
     queue_.push_back(std::move(pending));
+    backend_.op_queued();
   }
   wake_.notify_one();
 }

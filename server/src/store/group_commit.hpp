@@ -17,8 +17,9 @@
 
 namespace tmc::store {
 
-// The transaction primitives a backend offers the writer. Every method runs on the writer thread
-// only and throws StoreError on failure. Savepoints are not nested: one is open at a time.
+// The transaction primitives a backend offers the writer. Every method but op_queued runs on the
+// writer thread only and throws StoreError on failure. Savepoints are not nested: one is open at
+// a time.
 class BatchBackend {
  public:
   virtual ~BatchBackend() = default;
@@ -33,6 +34,10 @@ class BatchBackend {
   // checkpoint). Ops queued meanwhile wait for it, so each call should be short: a backend with
   // more to do returns true and is called again while nothing is queued.
   virtual bool idle() noexcept { return false; }
+  // Called on the thread that queues an op, with the queue locked: a backend whose idle() upkeep
+  // can stop early (SQLite's checkpoint) stops it, so that the op does not wait for it. The one
+  // method called off the writer thread; it must be quick and must not call the writer.
+  virtual void op_queued() noexcept {}
 };
 
 // Queues ops for a single writer thread. The writer takes everything pending (up to max_batch),

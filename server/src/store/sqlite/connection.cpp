@@ -64,13 +64,14 @@ int Connection::wal_hook(void* self, sqlite3*, const char*, int frames) {
   return SQLITE_OK;
 }
 
-std::pair<int, int> Connection::checkpoint_passive() {
+std::optional<std::pair<int, int>> Connection::checkpoint_passive() {
   int frames = 0;
   int copied = 0;
   const int rc =
       sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+  if (rc == SQLITE_INTERRUPT) return std::nullopt;
   if (rc != SQLITE_OK) throw_sqlite_error(rc, "sqlite checkpoint");
-  return {frames, copied};
+  return std::pair{frames, copied};
 }
 
 Query Connection::query(std::string_view sql) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -47,8 +48,15 @@ class Connection {
 
   // Copies what it can of the WAL back into the database file without waiting for readers
   // (SQLITE_CHECKPOINT_PASSIVE). Returns the frames in the WAL and how many of them are now
-  // copied. Throws StoreError on failure.
-  std::pair<int, int> checkpoint_passive();
+  // copied, or nullopt when interrupt() stopped it: SQLite then records nothing as copied, and a
+  // later checkpoint copies those frames again. Throws StoreError on failure.
+  std::optional<std::pair<int, int>> checkpoint_passive();
+
+  // Makes what runs on this connection stop at its next check with SQLITE_INTERRUPT. The one
+  // member that may be called from another thread, while the connection is open. An interrupt
+  // that arrives when nothing runs stops nothing: SQLite resets it when a statement starts
+  // while no other one is active.
+  void interrupt() noexcept { sqlite3_interrupt(db_); }
 
   // Rows changed by the last INSERT/UPDATE/DELETE.
   int changes() const { return sqlite3_changes(db_); }

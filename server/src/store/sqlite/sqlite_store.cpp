@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdint>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,13 @@ using sqlite::SqliteTx;
 // as kIdleCheckpointFrames new frames are in the WAL, so each checkpoint is short and nobody's
 // answer waits for it; only a writer that is never idle falls back to checkpointing after the
 // commit that reaches kBusyCheckpointFrames (the bound on the WAL's growth).
+//
+// An idle checkpoint still took 2-5 ms, and an op queued meanwhile waited for all of it: the
+// chat's p99 at moderate load. Now queueing an op interrupts it (sqlite3_interrupt, which
+// SQLite's copy loop checks before each page): the op runs at once, SQLite records nothing of
+// that checkpoint as done, and the next idle moment copies those frames again. Neither the busy
+// fallback nor an idle checkpoint of a WAL at half that bound is interrupted, so the WAL stays
+// bounded and is still copied back mostly when the writer is idle.
 class SqliteBatchBackend final : public BatchBackend {
  public:
   explicit SqliteBatchBackend(Connection& connection) : db_(connection) {
@@ -46,8 +54,16 @@ class SqliteBatchBackend final : public BatchBackend {
 
   bool idle() noexcept override {
     const bool indexed = index_audit(kIdleIndexRecords);
-    if (frames_ - copied_ >= kIdleCheckpointFrames) checkpoint();
+    if (frames_ - copied_ >= kIdleCheckpointFrames) idle_checkpoint();
     return indexed;  // more may be waiting
+  }
+
+  // On the thread that queues an op, with the writer's queue locked. The writer runs no
+  // statement until idle_checkpoint() has cleared the flag under the same lock, so an interrupt
+  // that lands after the checkpoint ended stops nothing (see Connection::interrupt).
+  void op_queued() noexcept override {
+    std::lock_guard lock(interrupt_mutex_);
+    if (idle_checkpoint_running_) db_.interrupt();
   }
 
   void begin() override {
@@ -73,6 +89,7 @@ class SqliteBatchBackend final : public BatchBackend {
  private:
   static constexpr int kIdleCheckpointFrames = 256;
   static constexpr int kBusyCheckpointFrames = 4000;
+  static constexpr int kUninterruptedCheckpointFrames = kBusyCheckpointFrames / 2;
   // The audit search tables (audit_index.hpp) take new records in chunks: when the writer is
   // idle and a chunk's worth waits, one chunk per step (queued ops go between steps), or after a
   // commit once the busy bound is reached. A chunk takes the writer a few milliseconds.
@@ -106,11 +123,29 @@ class SqliteBatchBackend final : public BatchBackend {
     relaxed_sync_ = false;
   }
 
+  // A checkpoint that op_queued() may interrupt, unless the WAL has grown to half its bound:
+  // interrupted again and again, idle checkpoints would leave the copying to the busy fallback,
+  // which every op queued behind the commit that triggers it waits for.
+  void idle_checkpoint() noexcept {
+    if (frames_ - copied_ >= kUninterruptedCheckpointFrames) {
+      checkpoint();
+      return;
+    }
+    {
+      std::lock_guard lock(interrupt_mutex_);
+      idle_checkpoint_running_ = true;
+    }
+    checkpoint();
+    std::lock_guard lock(interrupt_mutex_);
+    idle_checkpoint_running_ = false;
+  }
+
   void checkpoint() noexcept {
     try {
-      const auto [frames, copied] = db_.checkpoint_passive();
-      frames_ = frames;
-      copied_ = copied;
+      const auto done = db_.checkpoint_passive();
+      if (!done) return;  // interrupted: nothing recorded as copied, nothing wrong
+      frames_ = done->first;
+      copied_ = done->second;
       if (checkpoint_failing_) spdlog::info("store: WAL checkpoints work again");
       checkpoint_failing_ = false;
     } catch (const StoreError& error) {
@@ -125,6 +160,8 @@ class SqliteBatchBackend final : public BatchBackend {
   }
 
   Connection& db_;
+  std::mutex interrupt_mutex_;
+  bool idle_checkpoint_running_ = false;  // op_queued() interrupts it (interrupt_mutex_)
   int frames_ = 0;  // frames in the WAL after the last commit
   int copied_ = 0;  // of those, copied back by the last checkpoint
   bool relaxed_sync_ = false;  // synchronous = NORMAL may still be set (index_audit)
