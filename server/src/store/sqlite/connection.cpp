@@ -5,8 +5,18 @@
 
 namespace tmc::store::sqlite {
 
+void configure_library() {
+  // Without statistics of its own memory use, SQLite's allocation wrappers stop taking a
+  // process-wide mutex around every malloc and free. The server never asks for those figures
+  // (sqlite3_memory_used, a soft heap limit). A process whose SQLite was already initialised
+  // by someone else keeps the default: sqlite3_config then refuses, which changes nothing.
+  static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  static_cast<void>(configured);
+}
+
 Connection::Connection(const std::string& path, Mode mode, std::chrono::milliseconds busy_timeout,
                        const char* vfs) {
+  configure_library();
   const int flags =
       SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
       (mode == Mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);

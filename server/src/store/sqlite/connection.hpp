@@ -16,6 +16,10 @@
 
 namespace tmc::store::sqlite {
 
+// Library-wide settings, applied once before the first connection of the process is opened
+// (SQLite accepts them only before it initialises itself). Every open calls this.
+void configure_library();
+
 // Not thread-safe: used by one thread at a time (the writer, or whoever checked it out of the
 // read pool). Throws StoreError when the database cannot be opened or configured.
 class Connection {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "store/sqlite/connection.hpp"
 #include "store/sqlite/statement.hpp"
 #include "store/store.hpp"
 
@@ -18,6 +19,7 @@ struct CloseDatabase {
 using Database = std::unique_ptr<sqlite3, CloseDatabase>;
 
 Database open_database(const std::string& path, int flags, const char* what) {
+  configure_library();
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   Database db(raw);

@@ -2,6 +2,8 @@
 // down as one.
 #include "store/sqlite/wal_write_vfs.hpp"
 
+#include "store/sqlite/connection.hpp"
+
 #include <sqlite3.h>
 
 #include <array>
@@ -257,6 +259,7 @@ const char* wal_write_vfs(const char* base_name) {
   static std::mutex mutex;
   static std::map<std::string, std::unique_ptr<Registered>, std::less<>> registered;
   std::lock_guard lock(mutex);
+  configure_library();  // before sqlite3_vfs_find, which initialises SQLite
   sqlite3_vfs* base = sqlite3_vfs_find(base_name);
   if (base == nullptr) {
     throw StoreError("sqlite: no VFS named " + std::string(base_name ? base_name : "(default)"));
