@@ -7,7 +7,7 @@
 # usage: bench/run-suite.sh BUILD_DIR PEERS_DIR OUT_DIR
 # Environment (defaults in brackets): TMC_BENCH_REPEAT [1] runs of every measurement (the
 # summary takes medians), TMC_BENCH_DURATION [4] seconds per measured phase, TMC_BENCH_PAIRS
-# [50], TMC_BENCH_SESSIONS [20000] idle sessions, TMC_BENCH_UPLOAD_MIB [256] single upload,
+# [50], TMC_BENCH_SESSIONS [20000] idle sessions, TMC_BENCH_UPLOAD_MIB [1024] single upload,
 # TMC_BENCH_SLOW_SESSIONS [100] chat sessions of the slow-consumer run (1% of them stall).
 set -euo pipefail
 
@@ -18,7 +18,7 @@ repeat="${TMC_BENCH_REPEAT:-1}"
 duration="${TMC_BENCH_DURATION:-4}"
 pairs="${TMC_BENCH_PAIRS:-50}"
 sessions="${TMC_BENCH_SESSIONS:-20000}"
-upload_mib="${TMC_BENCH_UPLOAD_MIB:-256}"
+upload_mib="${TMC_BENCH_UPLOAD_MIB:-1024}"
 slow_sessions="${TMC_BENCH_SLOW_SESSIONS:-100}"
 # slow-consumer: a small queue limit and 4 KiB messages fill a stalled session's kernel buffers
 # and outbound queue in about a second; the stall outlasts that plus the server's 5 s close
@@ -32,6 +32,11 @@ slow_stall_seconds=8
 echo_connections=100
 window=8
 message_bytes=256
+# chat's closed loop is also measured with the smallest and largest messages of the issue's range
+other_message_bytes="64 1024"
+# the server's upload chunk (and encryption segment) size, which clients must use; the upload
+# step measures its default, 256 KiB, beside the 1 MiB the other steps use
+upload_chunk_bytes=$((1024 * 1024))
 server_core=0
 load_core=1
 cert=certs/out/server.crt
@@ -180,7 +185,7 @@ start_server() {
         --io-threads 1 --log-level warn --idle-timeout-s 300 \
         --max-sessions-per-user 0 --max-connections-per-address 0 \
         --new-connections-per-second-per-address 0 --requests-per-second 0 \
-        --max-frame-bytes $((2 * 1024 * 1024)) --upload-chunk-bytes $((1024 * 1024)) "$@" \
+        --max-frame-bytes $((2 * 1024 * 1024)) --upload-chunk-bytes "${upload_chunk_bytes}" "$@" \
         >"${work}/server.log" 2>&1 &
     server_pid=$!
     wait_for_port "${tmc_port}"
@@ -206,6 +211,12 @@ for run in $(seq "${repeat}"); do
     load chat "${tmc_args[@]}" --server-pid "${server_pid}" --pairs "${pairs}" \
         --window "${window}" --size "${message_bytes}" --warmup 1 --duration "${duration}" \
         --open-loop-fractions 0.25,0.5,0.75,0.9 --label tmc || echo "run-suite: chat failed" >&2
+    for size in ${other_message_bytes}; do
+        step "tmc chat (run ${run}): closed loop with ${size} B messages"
+        load chat "${tmc_args[@]}" --server-pid "${server_pid}" --pairs "${pairs}" \
+            --window "${window}" --size "${size}" --warmup 1 --duration "${duration}" \
+            --label "tmc-${size}b" || echo "run-suite: chat failed" >&2
+    done
 done
 
 for run in $(seq "${repeat}"); do
@@ -234,14 +245,31 @@ for run in $(seq "${repeat}"); do
         || echo "run-suite: connections failed" >&2
 done
 
+# 1, 4 and 16 concurrent 64 MiB files with both chunk sizes, the 1 MiB ones on the server the
+# other steps use, then the 256 KiB ones on a server with that chunk size.
+upload_set() {
+    local run="$1" chunk_kib="$2" uploads
+    step "tmc upload (run ${run}): 1, 4 and 16 x 64 MiB (${chunk_kib} KiB chunks)"
+    for uploads in 1 4 16; do
+        load upload "${tmc_args[@]}" --server-pid "${server_pid}" --uploads "${uploads}" \
+            --upload-mib 64 --chunk-kib "${chunk_kib}" --label "tmc-64mib-${chunk_kib}k" \
+            || echo "run-suite: upload failed" >&2
+    done
+}
 for run in $(seq "${repeat}"); do
-    step "tmc upload (run ${run}): 1 x ${upload_mib} MiB, then 4 x 64 MiB (1 MiB chunks)"
+    step "tmc upload (run ${run}): 1 x ${upload_mib} MiB (1 MiB chunks)"
     load upload "${tmc_args[@]}" --server-pid "${server_pid}" --uploads 1 \
         --upload-mib "${upload_mib}" --chunk-kib 1024 --label tmc-single \
         || echo "run-suite: upload failed" >&2
-    load upload "${tmc_args[@]}" --server-pid "${server_pid}" --uploads 4 --upload-mib 64 \
-        --chunk-kib 1024 --label tmc-concurrent || echo "run-suite: upload failed" >&2
+    upload_set "${run}" 1024
 done
+stop_server
+upload_chunk_bytes=$((256 * 1024))
+start_server
+for run in $(seq "${repeat}"); do upload_set "${run}" 256; done
+stop_server
+upload_chunk_bytes=$((1024 * 1024))
+start_server
 # The median of a figure over this run's results so far: median SCENARIO LABEL PHASE KEY.
 median() {
     python3 -c 'import json, sys
@@ -255,7 +283,7 @@ print(int(sorted(values)[len(values) // 2]) if values else 0)' "${results}" "$@"
 # after them: each file is sized for 2 s more than that at the 4-upload rate measured above, and
 # they run longer still while chat takes its share of the core. bench/summarize.py checks that
 # they did.
-concurrent_mib_s=$(median upload tmc-concurrent "4 x 64 MiB" mib_per_second)
+concurrent_mib_s=$(median upload tmc-64mib-1024k "4 x 64 MiB" mib_per_second)
 beside_file_mib=$(((concurrent_mib_s * (duration + 4) + 3) / 4))
 ((beside_file_mib >= 64)) || beside_file_mib=64
 ((beside_file_mib <= 4096)) || beside_file_mib=4096

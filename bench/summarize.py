@@ -75,6 +75,13 @@ def main():
         chat[f"open_{percent}"] = {key: figure(found, key, "latency_us")
                                    for key in ("p50", "p99", "p99_9", "max")}
         chat[f"open_{percent}"]["rate"] = figure(found, "rate")
+    # The closed loop with the smallest and largest messages of the issue's 64 B - 1 KiB range.
+    chat["by_message_bytes"] = {}
+    for size in (64, 256, 1024):
+        found = phases(runs, "chat", "tmc" if size == 256 else f"tmc-{size}b", "closed loop")
+        chat["by_message_bytes"][str(size)] = {
+            "messages_per_server_cpu_second": figure(found, "operations_per_server_cpu_second"),
+            "messages_per_second": figure(found, "rate")}
 
     full = phases(runs, "connections", "tmc", "full TLS + ws + resume")
     idle = phases(runs, "connections", "tmc", "idle sessions held")
@@ -88,11 +95,18 @@ def main():
 
     single = [p for run in runs if run.get("scenario") == "upload" and run.get("label") == "tmc-single"
               for p in run.get("phases", [])]
-    multi = [p for run in runs if run.get("scenario") == "upload" and run.get("label") == "tmc-concurrent"
-             for p in run.get("phases", [])]
+    # 1, 4 and 16 concurrent 64 MiB files with 256 KiB and 1 MiB chunks.
+    matrix = {}
+    for chunk_kib in (256, 1024):
+        for uploads in (1, 4, 16):
+            found = phases(runs, "upload", f"tmc-64mib-{chunk_kib}k", f"{uploads} x 64 MiB")
+            matrix[f"{uploads}x64MiB_{chunk_kib}KiB"] = {
+                "mib_per_second": figure(found, "mib_per_second"),
+                "server_cpu_seconds_per_mib": figure(found, "server_cpu_seconds_per_mib")}
     upload = {"single_mib_per_second": figure(single, "mib_per_second"),
               "single_server_cpu_seconds_per_mib": figure(single, "server_cpu_seconds_per_mib"),
-              "concurrent_mib_per_second": figure(multi, "mib_per_second")}
+              "concurrent_mib_per_second": matrix["4x64MiB_1024KiB"]["mib_per_second"],
+              "by_files_and_chunk": matrix}
     # Chat beside uploads counts only where the uploads outlasted the chat's measurement: the
     # k-th chat run with the k-th upload run beside it, which began a second before the chat
     # (conservatively: the upload phase's clock starts after its set-up, so it ends later still).
@@ -209,6 +223,14 @@ def main():
         f"{fmt(peer[n]['handshakes_per_server_cpu_second'])} handshakes/CPU-s" for n in peers))
     print(f"chat open loop p99 (ms) at 25/50/75/90%: " + " / ".join(
         fmt(ms(chat[f'open_{p}']['p99']), 2) for p in (25, 50, 75, 90)))
+    print("chat closed loop, msgs per server CPU-s with 64 / 256 / 1024 B messages: " + " / ".join(
+        fmt(chat["by_message_bytes"][n]["messages_per_server_cpu_second"])
+        for n in ("64", "256", "1024")))
+    print("uploads of 64 MiB files, MiB/s (server CPU ms per MiB), 1 / 4 / 16 at once: " + "; ".join(
+        f"{chunk} KiB chunks " + " / ".join(
+            f"{fmt(matrix[f'{n}x64MiB_{chunk}KiB']['mib_per_second'])} "
+            f"({fmt(ms_or_none(matrix[f'{n}x64MiB_{chunk}KiB']['server_cpu_seconds_per_mib']), 2)})"
+            for n in (1, 4, 16)) for chunk in (256, 1024)))
     print("fanout deliveries per server CPU-s at 2/10/50 participants: " + " / ".join(
         fmt(fanout[n]["deliveries_per_server_cpu_second"]) for n in ("2", "10", "50")) +
           "; p99 to the last recipient (ms): " + " / ".join(
@@ -239,6 +261,10 @@ def main():
     with open(sys.argv[2], "w", encoding="utf-8") as out:
         json.dump(summary, out, indent=2, sort_keys=True)
         out.write("\n")
+
+
+def ms_or_none(seconds):
+    return seconds * 1000.0 if seconds is not None else None
 
 
 def ms(us):
