@@ -24,12 +24,31 @@ void AuditLog::rebuild(store::Tx& tx, std::int64_t from) {
   if (from == 0) {
     range_ = CompactRange();
     last_leaf_hash_.clear();
+    from = resume_from_frontier(tx);
   }
   // The stored leaf hashes are taken as they are: checking them is the verifier's job.
   for_each_record(tx, from, [&](const store::AuditRow& row) {
     range_.append(row.leaf_hash);
     last_leaf_hash_ = row.leaf_hash;
   });
+}
+
+std::int64_t AuditLog::resume_from_frontier(store::Tx& tx) {
+  const auto frontier = tx.find_audit_frontier();
+  if (!frontier || frontier->tree_size <= 0) return 0;
+  auto range = CompactRange::restore(frontier->tree_size, frontier->subtrees);
+  // Only a frontier that gives the root of the signed head of its size is taken: a damaged one
+  // would have every later head signed over a wrong root.
+  const auto head = tx.latest_audit_head();
+  if (!range || !head || head->tree_size != frontier->tree_size ||
+      head->root_hash != range->root()) {
+    return 0;
+  }
+  const auto last = tx.list_audit_records(frontier->tree_size - 1, 1);
+  if (last.empty() || last.front().index != frontier->tree_size - 1) return 0;
+  range_ = std::move(*range);
+  last_leaf_hash_ = last.front().leaf_hash;
+  return range_.size();
 }
 
 std::string AuditLog::patient_reference_of(store::Tx& tx, const domain::AuditEvent& event) {
@@ -69,6 +88,7 @@ std::optional<SignedTreeHead> AuditLog::sign_head(store::Tx& tx, TimePoint now) 
   }
   auto head = sign_tree_head(key_, range_.size(), range_.root(), now);
   tx.insert_audit_head(head);
+  tx.save_audit_frontier({range_.size(), range_.serialize()});
   return head;
 }
 

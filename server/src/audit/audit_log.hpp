@@ -23,8 +23,10 @@ struct TimedEvent {
 
 // The writing side of the log. Keeps the log's compact Merkle range in memory; every call first
 // checks it against the store (size and last leaf hash) and catches up when another process
-// (tmc-admin) appended, or rebuilds it when a batch of ours was rolled back. Not thread-safe:
-// one writer (the hook's thread) at a time. Store errors propagate as StoreError.
+// (tmc-admin) appended, or rebuilds it when a batch of ours was rolled back. A rebuild (and the
+// first call after a start) resumes from the frontier stored with the latest signed head and
+// reads only the records after it, so a restart does not re-read the whole log. Not
+// thread-safe: one writer (the hook's thread) at a time. Store errors propagate as StoreError.
 class AuditLog {
  public:
   explicit AuditLog(const SigningKey& key) : key_(key) {}
@@ -40,6 +42,9 @@ class AuditLog {
  private:
   void synchronize(store::Tx& tx);
   void rebuild(store::Tx& tx, std::int64_t from);
+  // Restores range_ from the stored frontier when it matches the signed head of its size;
+  // returns the index to read on from (0 when there is none to trust).
+  std::int64_t resume_from_frontier(store::Tx& tx);
   std::string patient_reference_of(store::Tx& tx, const domain::AuditEvent& event);
 
   const SigningKey& key_;

@@ -8,6 +8,8 @@
 namespace tmc::audit {
 namespace {
 
+constexpr std::size_t kHashBytes = 32;  // SHA-256
+
 std::string root_of(const std::vector<std::string>& hashes, std::size_t begin, std::size_t end) {
   const std::size_t n = end - begin;
   if (n == 1) return hashes[begin];
@@ -56,6 +58,25 @@ std::string CompactRange::root() const {
   std::string hash = subtrees_.back();
   for (auto it = subtrees_.rbegin() + 1; it != subtrees_.rend(); ++it) hash = node_hash(*it, hash);
   return hash;
+}
+
+std::string CompactRange::serialize() const {
+  std::string out;
+  out.reserve(subtrees_.size() * kHashBytes);
+  for (const auto& subtree : subtrees_) out += subtree;
+  return out;
+}
+
+std::optional<CompactRange> CompactRange::restore(std::int64_t size, std::string_view subtrees) {
+  if (size < 0) return std::nullopt;
+  const auto count = static_cast<std::size_t>(std::popcount(static_cast<std::uint64_t>(size)));
+  if (subtrees.size() != count * kHashBytes) return std::nullopt;
+  CompactRange range;
+  range.size_ = size;
+  for (std::size_t i = 0; i < count; ++i) {
+    range.subtrees_.emplace_back(subtrees.substr(i * kHashBytes, kHashBytes));
+  }
+  return range;
 }
 
 }  // namespace tmc::audit

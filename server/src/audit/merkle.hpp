@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,12 @@ class CompactRange {
   void append(std::string_view leaf_hash);
   std::string root() const;
   std::int64_t size() const { return size_; }
+
+  // The subtree roots, concatenated (32 bytes each), and the range rebuilt from them: what a
+  // restarted writer resumes from instead of re-reading every leaf. nullopt unless subtrees
+  // holds exactly one 32-byte root per set bit of size.
+  std::string serialize() const;
+  static std::optional<CompactRange> restore(std::int64_t size, std::string_view subtrees);
 
  private:
   std::vector<std::string> subtrees_;  // subtree roots, left to right, sizes decreasing

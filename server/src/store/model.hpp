@@ -282,6 +282,13 @@ struct AuditHeadRow {
   std::string public_key;  // 32 raw bytes
   std::string signature;   // 64 raw bytes
 };
+// Where a restarted writer of the log resumes: the Merkle tree's compact range (the roots of its
+// perfect subtrees, 32 bytes each, largest first) for the first tree_size records, stored with
+// each signed head so that the writer need not re-read every record after a restart.
+struct AuditFrontierRow {
+  std::int64_t tree_size = 0;
+  std::string subtrees;
+};
 // (end of audit)
 
 // One entry of the cluster event log: a sealed, serialized event for the live sessions of

@@ -105,6 +105,9 @@ class Tx {
   virtual void insert_audit_head(const AuditHeadRow& head) = 0;
   virtual std::vector<AuditHeadRow> list_audit_heads() = 0;  // by tree_size, then signed_at
   virtual std::optional<AuditHeadRow> latest_audit_head() = 0;  // largest tree_size, newest
+  // The one stored frontier (writable Tx for the save, which replaces it).
+  virtual void save_audit_frontier(const AuditFrontierRow& frontier) = 0;
+  virtual std::optional<AuditFrontierRow> find_audit_frontier() = 0;
   // (end of audit)
 
   // ---- keys ----

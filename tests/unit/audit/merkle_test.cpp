@@ -81,5 +81,35 @@ TEST(Merkle, RootDependsOnEveryLeafAndItsPosition) {
   EXPECT_NE(leaf_hash(leaf_hash("a") + leaf_hash("b")), node_hash(leaf_hash("a"), leaf_hash("b")));
 }
 
+TEST(CompactRange, RestoredFromItsSerializationItGivesTheSameRootsAsItGrows) {
+  const auto hashes = hashes_of(leaves(70));
+  for (std::size_t size = 0; size <= 40; ++size) {
+    CompactRange grown;
+    for (std::size_t i = 0; i < size; ++i) grown.append(hashes[i]);
+    auto restored = CompactRange::restore(static_cast<std::int64_t>(size), grown.serialize());
+    ASSERT_TRUE(restored.has_value()) << size;
+    EXPECT_EQ(restored->size(), static_cast<std::int64_t>(size));
+    for (std::size_t i = size; i < hashes.size(); ++i) {
+      grown.append(hashes[i]);
+      restored->append(hashes[i]);
+    }
+    EXPECT_EQ(restored->root(), merkle_root(hashes)) << size;
+    EXPECT_EQ(restored->root(), grown.root()) << size;
+  }
+}
+
+TEST(CompactRange, RestoreRefusesSubtreesThatDoNotFitTheSize) {
+  CompactRange range;
+  for (int i = 0; i < 11; ++i) range.append(leaf_hash(std::to_string(i)));  // 1011b: 3 roots
+  const auto subtrees = range.serialize();
+  ASSERT_EQ(subtrees.size(), 3u * 32u);
+  EXPECT_TRUE(CompactRange::restore(11, subtrees).has_value());
+  EXPECT_FALSE(CompactRange::restore(12, subtrees).has_value());  // 1100b: 2 roots
+  EXPECT_FALSE(CompactRange::restore(11, subtrees.substr(0, 95)).has_value());
+  EXPECT_FALSE(CompactRange::restore(11, subtrees + "x").has_value());
+  EXPECT_FALSE(CompactRange::restore(-1, "").has_value());
+  EXPECT_TRUE(CompactRange::restore(0, "").has_value());
+}
+
 }  // namespace
 }  // namespace tmc::audit

@@ -791,4 +791,27 @@ TEST_P(StoreContract, AuditSearchFindsRecordsByActorPatientAndTimeInPages) {
   }
 }
 
+TEST_P(StoreContract, TheAuditFrontierIsOneRowReplacedByEachSaveAndKeptAcrossReopening) {
+  EXPECT_FALSE(read([](Tx& tx) { return tx.find_audit_frontier(); }).has_value());
+  const std::string bytes_with_nul("\x00\x01\xff subtrees", 13);
+  ASSERT_TRUE(store_->write([&](Tx& tx) {
+    tx.save_audit_frontier({3, bytes_with_nul});
+    return true;
+  }));
+  ASSERT_TRUE(store_->write([](Tx& tx) {
+    tx.save_audit_frontier({7, std::string(96, 'x')});
+    return true;
+  }));
+  reopen();
+  const auto frontier = read([](Tx& tx) { return tx.find_audit_frontier(); });
+  ASSERT_TRUE(frontier.has_value());
+  EXPECT_EQ(frontier->tree_size, 7);
+  EXPECT_EQ(frontier->subtrees, std::string(96, 'x'));
+  ASSERT_TRUE(store_->write([&](Tx& tx) {
+    tx.save_audit_frontier({8, bytes_with_nul});
+    return true;
+  }));
+  EXPECT_EQ(read([](Tx& tx) { return tx.find_audit_frontier(); })->subtrees, bytes_with_nul);
+}
+
 }  // namespace tmc::store::testing

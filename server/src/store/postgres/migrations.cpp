@@ -316,9 +316,24 @@ CREATE TABLE blob_segments (
 ALTER TABLE blob_segments ALTER COLUMN sealed SET STORAGE EXTERNAL;
 )sql";
 
+// SQLite replaced two indexes of audit_records by search tables filled in bulk (migration 8
+// there); PostgreSQL keeps its indexes, so this number changes nothing here.
+constexpr const char* migration_8 = "SELECT 1;";
+
+// The audit log's Merkle frontier as of the latest signed head (store::AuditFrontierRow), so a
+// restarted writer reads only the records after it. Absent until the next head is signed.
+constexpr const char* migration_9 = R"sql(
+CREATE TABLE audit_frontier (
+  id integer PRIMARY KEY CHECK (id = 1),
+  tree_size bigint NOT NULL,
+  subtrees bytea NOT NULL
+);
+)sql";
+
 constexpr Migration migrations[] = {
     {1, migration_1}, {2, migration_2}, {3, migration_3}, {4, migration_4},
-    {5, migration_5}, {6, migration_6}, {7, migration_7},
+    {5, migration_5}, {6, migration_6}, {7, migration_7}, {8, migration_8},
+    {9, migration_9},
 };
 
 // Serialises migrations between nodes starting at once (released at COMMIT or ROLLBACK).

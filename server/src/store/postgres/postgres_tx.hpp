@@ -67,6 +67,8 @@ class PostgresTx final : public Tx {
   void insert_audit_head(const AuditHeadRow& head) override;
   std::vector<AuditHeadRow> list_audit_heads() override;
   std::optional<AuditHeadRow> latest_audit_head() override;
+  void save_audit_frontier(const AuditFrontierRow& frontier) override;
+  std::optional<AuditFrontierRow> find_audit_frontier() override;
   // (end of audit)
 
   // ---- keys (implemented in postgres_tx_keys.cpp) ----

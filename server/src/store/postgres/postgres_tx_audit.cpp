@@ -86,4 +86,19 @@ std::optional<AuditHeadRow> PostgresTx::latest_audit_head() {
   return first_row<AuditHeadRow>(db_.query(sql), read_audit_head);
 }
 
+void PostgresTx::save_audit_frontier(const AuditFrontierRow& frontier) {
+  require_writable();
+  db_.query(
+      "INSERT INTO audit_frontier(id, tree_size, subtrees) VALUES (1, $1, $2)"
+      " ON CONFLICT (id) DO UPDATE SET tree_size = excluded.tree_size,"
+      " subtrees = excluded.subtrees",
+      Params::of(frontier.tree_size, Bytes{frontier.subtrees}));
+}
+
+std::optional<AuditFrontierRow> PostgresTx::find_audit_frontier() {
+  return first_row<AuditFrontierRow>(
+      db_.query("SELECT tree_size, subtrees FROM audit_frontier WHERE id = 1"),
+      [](const Row& row) { return AuditFrontierRow{row.int64(0), row.blob(1)}; });
+}
+
 }  // namespace tmc::store::postgres

@@ -339,9 +339,20 @@ INSERT INTO audit_by_patient SELECT patient_reference, time, idx FROM audit_reco
 INSERT INTO audit_indexed VALUES (1, (SELECT coalesce(max(idx) + 1, 0) FROM audit_records));
 )sql";
 
+// The audit log's Merkle frontier as of the latest signed head (store::AuditFrontierRow), so a
+// restarted writer reads only the records after it. Absent until the next head is signed.
+constexpr const char* migration_9 = R"sql(
+CREATE TABLE audit_frontier (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  tree_size INTEGER NOT NULL,
+  subtrees BLOB NOT NULL
+) STRICT;
+)sql";
+
 constexpr Migration migrations[] = {
     {1, migration_1}, {2, migration_2}, {3, migration_3}, {4, migration_4},
     {5, migration_5}, {6, migration_6}, {7, migration_7}, {8, migration_8},
+    {9, migration_9},
 };
 
 int applied_version(Connection& connection) {

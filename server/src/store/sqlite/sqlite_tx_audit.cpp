@@ -106,4 +106,20 @@ std::optional<AuditHeadRow> SqliteTx::latest_audit_head() {
   return read_audit_head(query);
 }
 
+void SqliteTx::save_audit_frontier(const AuditFrontierRow& frontier) {
+  require_writable();
+  db_.query(
+         "INSERT INTO audit_frontier(id, tree_size, subtrees) VALUES (1, ?1, ?2)"
+         " ON CONFLICT (id) DO UPDATE SET tree_size = excluded.tree_size,"
+         " subtrees = excluded.subtrees")
+      .bind_all(frontier.tree_size, Blob{frontier.subtrees})
+      .run();
+}
+
+std::optional<AuditFrontierRow> SqliteTx::find_audit_frontier() {
+  auto query = db_.query("SELECT tree_size, subtrees FROM audit_frontier WHERE id = 1");
+  if (!query.step()) return std::nullopt;
+  return AuditFrontierRow{query.int64(0), query.blob(1)};
+}
+
 }  // namespace tmc::store::sqlite
