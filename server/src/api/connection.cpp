@@ -79,7 +79,7 @@ void ApiConnection::on_binary(std::string_view payload) {
   }
   const Lane lane = lane_of(frame);
   bool start = false;
-  std::optional<domain::Caller> pipelined_caller;
+  std::shared_ptr<const domain::Caller> pipelined_caller;
   {
     std::lock_guard lock(mutex_);
     if (closed_ || !admit_request_locked(frame.request_id())) return;
@@ -119,7 +119,7 @@ void ApiConnection::run_lane(Lane lane) {
   auto& state = lanes_[static_cast<int>(lane)];
   for (;;) {
     v1::ClientFrame frame;
-    std::optional<domain::Caller> pipelined_caller;
+    std::shared_ptr<const domain::Caller> pipelined_caller;
     {
       std::lock_guard lock(mutex_);
       if (closed_ || !can_start_locked(state)) {
@@ -175,7 +175,7 @@ void ApiConnection::finish_pipelined(Lane lane, v1::Response response) {
 }
 
 void ApiConnection::on_closed() {
-  std::optional<domain::Caller> caller;
+  std::shared_ptr<const domain::Caller> caller;
   {
     std::lock_guard lock(mutex_);
     closed_ = true;
@@ -198,17 +198,18 @@ void ApiConnection::end_session(CloseCode code, const std::string& reason) {
   outbound_->close(code, reason);
 }
 
-std::optional<domain::Caller> ApiConnection::caller() const {
+std::shared_ptr<const domain::Caller> ApiConnection::caller() const {
   std::lock_guard lock(mutex_);
   return caller_;
 }
 
 void ApiConnection::set_caller(std::optional<domain::Caller> caller) {
-  std::optional<domain::Caller> previous;
+  auto next = caller ? std::make_shared<const domain::Caller>(*caller) : nullptr;
+  std::shared_ptr<const domain::Caller> previous;
   bool closed = false;
   {
     std::lock_guard lock(mutex_);
-    previous = std::exchange(caller_, caller);
+    previous = std::exchange(caller_, std::move(next));
     closed = closed_;
   }
   if (previous) api_.registry().remove(previous->user.id, this);

@@ -37,7 +37,9 @@ class ApiConnection final : public Connection,
   // Sends SessionClosing{reason}, then closes the connection with code. Thread-safe.
   void end_session(CloseCode code, const std::string& reason);
 
-  std::optional<domain::Caller> caller() const;
+  // The signed-in caller, or null. Shared and never changed once set (set_caller replaces it),
+  // so each request and the session sweep take a reference, not a copy of the user record.
+  std::shared_ptr<const domain::Caller> caller() const;
   void set_caller(std::optional<domain::Caller> caller);
   const PeerInfo& peer() const { return peer_; }
 
@@ -68,7 +70,7 @@ class ApiConnection final : public Connection,
   std::shared_ptr<Outbound> outbound_;
   PeerInfo peer_;
   mutable std::mutex mutex_;
-  std::optional<domain::Caller> caller_;
+  std::shared_ptr<const domain::Caller> caller_;
   LaneState lanes_[2];
   bool closed_ = false;
   std::optional<domain::TokenBucket> request_rate_;   // empty: unlimited
