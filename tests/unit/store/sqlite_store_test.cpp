@@ -139,24 +139,6 @@ TEST(SqliteStore, IdleCheckpointsKeepTheWriteAheadLogSmall) {
   reopened->read([](Tx& tx) { EXPECT_TRUE(tx.find_organization("org-2999").has_value()); });
 }
 
-// SQLite's allocation wrappers take a process-wide mutex around every malloc and free while it
-// keeps statistics of its memory use; the store turns them off before SQLite initialises. Any
-// SQLite call made first (sqlite3_vfs_find is one) would initialise it with statistics on.
-TEST(SqliteStore, OpensWithoutSqliteMemoryStatistics) {
-  if (sqlite3_memory_used() != 0) {
-    GTEST_SKIP() << "SQLite was initialised by an earlier test in this process; ctest runs "
-                    "each test in a process of its own";
-  }
-  TempDir dir;
-  auto store = open_in(dir.path());
-  ASSERT_TRUE(store->write([](Tx& tx) {
-    return tx.insert_organization(Organization{"org-1", "Hospital 1",
-                                               OrganizationKind::county_hospital, "Region",
-                                               "Asia/Urumqi"});
-  }));
-  EXPECT_EQ(sqlite3_memory_used(), 0);
-}
-
 TEST(SqliteStore, UnopenablePathIsAStoreError) {
   TempDir dir;
   SqliteOptions options;
