@@ -229,7 +229,7 @@ def main():
     print("uploads of 64 MiB files, MiB/s (server CPU ms per MiB), 1 / 4 / 16 at once: " + "; ".join(
         f"{chunk} KiB chunks " + " / ".join(
             f"{fmt(matrix[f'{n}x64MiB_{chunk}KiB']['mib_per_second'])} "
-            f"({fmt(ms_or_none(matrix[f'{n}x64MiB_{chunk}KiB']['server_cpu_seconds_per_mib']), 2)})"
+            f"({fmt(seconds_to_ms(matrix[f'{n}x64MiB_{chunk}KiB']['server_cpu_seconds_per_mib']), 2)})"
             for n in (1, 4, 16)) for chunk in (256, 1024)))
     print("fanout deliveries per server CPU-s at 2/10/50 participants: " + " / ".join(
         fmt(fanout[n]["deliveries_per_server_cpu_second"]) for n in ("2", "10", "50")) +
@@ -263,7 +263,7 @@ def main():
         out.write("\n")
 
 
-def ms_or_none(seconds):
+def seconds_to_ms(seconds):
     return seconds * 1000.0 if seconds is not None else None
 
 
