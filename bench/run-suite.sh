@@ -127,7 +127,7 @@ done
 # ---- peers ----------------------------------------------------------------------------------
 echo_args=(echo --subprotocol "" --path / --connections "${echo_connections}"
     --window "${window}" --size "${message_bytes}" --warmup 1 --duration "${duration}"
-    --resumed 500 --ca "${ca}")
+    --resumed 2000 --ca "${ca}")
 port=9101
 for peer in beast-stock beast-tuned wspp-tuned; do
     if [[ ! -x "${peers_dir}/${peer}" ]]; then
