@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "crypto/algorithms.hpp"
 #include "crypto/openssl_error.hpp"
 #include "crypto/random.hpp"
 
@@ -39,8 +40,8 @@ CipherContext start(int encrypt, std::string_view key, std::string_view nonce,
                     std::string_view aad) {
   CipherContext context(EVP_CIPHER_CTX_new());
   if (!context) detail::throw_openssl_error("EVP_CIPHER_CTX_new failed");
-  if (EVP_CipherInit_ex(context.get(), EVP_aes_256_gcm(), nullptr, bytes_of(key), bytes_of(nonce),
-                        encrypt) != 1) {
+  if (EVP_CipherInit_ex(context.get(), detail::aes_256_gcm(), nullptr, bytes_of(key),
+                        bytes_of(nonce), encrypt) != 1) {
     detail::throw_openssl_error("AES-256-GCM init failed");
   }
   for (std::size_t offset = 0; offset < aad.size(); offset += max_piece) {

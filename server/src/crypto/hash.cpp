@@ -8,6 +8,7 @@
 #include <climits>
 #include <stdexcept>
 
+#include "crypto/algorithms.hpp"
 #include "crypto/openssl_error.hpp"
 
 namespace tmc::crypto {
@@ -39,7 +40,7 @@ struct Sha256::Context {
   std::unique_ptr<EVP_MD_CTX, Free> md;
 
   void reset() {
-    if (EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) != 1) {
+    if (EVP_DigestInit_ex(md.get(), detail::sha256(), nullptr) != 1) {
       detail::throw_openssl_error("SHA-256 init failed");
     }
   }
@@ -74,18 +75,18 @@ std::string Sha256::finish() {
 std::string sha256(std::string_view data) {
   std::string out(sha256_size, '\0');
   if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), nullptr,
-                 EVP_sha256(), nullptr) != 1) {
+                 detail::sha256(), nullptr) != 1) {
     detail::throw_openssl_error("SHA-256 failed");
   }
   return out;
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
-  return hmac(EVP_sha256(), key, data);
+  return hmac(detail::sha256(), key, data);
 }
 
 std::string hmac_sha1(std::string_view key, std::string_view data) {
-  return hmac(EVP_sha1(), key, data);
+  return hmac(detail::sha1(), key, data);
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept {

@@ -85,7 +85,7 @@ struct ConsultationService::Loaded {
   std::vector<store::Participant> participants;
   std::vector<store::Candidate> candidates;
   std::string key;  // unwrapped data key
-  std::vector<std::string> case_file_ids;
+  std::optional<std::vector<std::string>> case_file_ids;  // nullopt: not read (see load)
 
   bool is_participant(const std::string& user_id) const {
     return std::any_of(participants.begin(), participants.end(),
@@ -116,7 +116,8 @@ ConsultationService::ConsultationService(store::Store& store, const Clock& clock
     : store_(store), clock_(clock), audit_(audit), vault_(vault), deadlines_(deadlines) {}
 
 std::optional<ConsultationService::Loaded> ConsultationService::load(store::Tx& tx,
-                                                                     const std::string& id) const {
+                                                                     const std::string& id,
+                                                                     CaseFileIds case_files) const {
   auto record = tx.find_consultation(id);
   if (!record) return std::nullopt;
   Loaded loaded;
@@ -124,15 +125,18 @@ std::optional<ConsultationService::Loaded> ConsultationService::load(store::Tx& 
   loaded.participants = tx.list_participants(id);
   loaded.candidates = tx.list_candidates(id);
   loaded.key = vault_.unwrap(loaded.record.wrapped_key);
-  for (const auto& file : tx.list_consultation_case_files(id)) {
-    loaded.case_file_ids.push_back(file.id);
-  }
+  if (case_files == CaseFileIds::read) read_case_files(tx, loaded);
   return loaded;
+}
+
+void ConsultationService::read_case_files(store::Tx& tx, Loaded& loaded) {
+  auto& ids = loaded.case_file_ids.emplace();
+  for (const auto& file : tx.list_consultation_case_files(loaded.record.id)) ids.push_back(file.id);
 }
 
 std::optional<ConsultationAccess> ConsultationService::access(store::Tx& tx, const Caller& caller,
                                                               const std::string& id) const {
-  auto loaded = load(tx, id);
+  auto loaded = load(tx, id, CaseFileIds::skip);
   if (!loaded) return std::nullopt;
   auto actor = actor_for(tx, caller, *loaded);
   return ConsultationAccess{std::move(loaded->record), std::move(loaded->participants), actor};
@@ -142,7 +146,7 @@ Status ConsultationService::append_system_notice(store::Tx& tx, const std::strin
                                                  int notice_kind, const std::string& text,
                                                  const std::string& subject_id, TimePoint now,
                                                  std::vector<Notification>& notifications) const {
-  auto loaded = load(tx, consultation_id);
+  auto loaded = load(tx, consultation_id, CaseFileIds::skip);
   if (!loaded) return not_found();
   append_notice(tx, *loaded, notice_kind, text, subject_id, now, notifications);
   tx.update_consultation(loaded->record);  // keeps last_seq in step with the log
@@ -186,7 +190,10 @@ ConsultationView ConsultationService::view_of(const Loaded& loaded) const {
     }
   }
   view.participants = loaded.participants;
-  view.case_file_ids = loaded.case_file_ids;
+  if (!loaded.case_file_ids) {
+    throw std::logic_error("consultation view: the case files were not read");
+  }
+  view.case_file_ids = *loaded.case_file_ids;
   return view;
 }
 
@@ -215,8 +222,11 @@ void ConsultationService::audit(const Caller& caller, const char* action, const 
 }
 
 void ConsultationService::audit_in(store::Tx& tx, const Caller& caller, const char* action,
-                                   const std::string& id, bool allowed) {
-  audit_.record_in(tx, event_of(caller, action, id, allowed));
+                                   const std::string& id, bool allowed,
+                                   std::string patient_reference) {
+  auto event = event_of(caller, action, id, allowed);
+  event.patient_reference = std::move(patient_reference);
+  audit_.record_in(tx, event);
 }
 
 std::int64_t ConsultationService::append_notice(store::Tx& tx, Loaded& loaded, int notice_kind,
@@ -295,6 +305,7 @@ Result<Outcome<ConsultationView>> ConsultationService::open(const Caller& caller
   record.updated_at = now;
   record.respond_by = deadlines_.first_deadline(request.urgency, now);
   loaded.participants.push_back({caller.user.id, store::ParticipantKind::requester, 0});
+  loaded.case_file_ids.emplace();
 
   std::vector<std::string> coordinators;
   std::optional<Error> failure;
@@ -332,7 +343,7 @@ Result<Outcome<ConsultationView>> ConsultationService::open(const Caller& caller
     tx.insert_consultation(record);
     tx.add_participant(record.id, loaded.participants.front());
     for (const auto& file_id : request.case_file_ids) {
-      if (tx.share_case_file(file_id, record.id, now)) loaded.case_file_ids.push_back(file_id);
+      if (tx.share_case_file(file_id, record.id, now)) loaded.case_file_ids->push_back(file_id);
     }
     tx.add_candidates(record.id, *candidates);
     return true;
@@ -646,13 +657,15 @@ Status check_message(const std::string& client_msg_id, const MessageBody& body) 
 
 bool ConsultationService::post_in(store::Tx& tx, const Caller& caller, const std::string& id,
                                   const std::string& client_msg_id, const MessageBody& body,
-                                  TimePoint now, PostResult& result) const {
+                                  TimePoint now, PostResult& result,
+                                  std::string* patient_reference) const {
   const bool signal = body.kind == MessageBody::Kind::signal;
-  auto loaded = load(tx, id);
+  auto loaded = load(tx, id, CaseFileIds::skip);
   if (!loaded) {
     result.emplace(not_found());
     return false;
   }
+  if (patient_reference != nullptr) *patient_reference = loaded->record.patient_reference;
   auto decision = decide(loaded->record.state, ConsultationAction::post_message,
                          actor_for(tx, caller, *loaded));
   if (!decision) {
@@ -701,6 +714,7 @@ bool ConsultationService::post_in(store::Tx& tx, const Caller& caller, const std
   outcome.notifications.push_back(Notification::posted(
       loaded->participant_ids(), LogEntry{id, seq, caller.user.id, now, body}));
   if (state_changed) {
+    read_case_files(tx, *loaded);  // the event carries the whole view
     outcome.notifications.push_back(Notification::about(
         Notification::Kind::updated, loaded->participant_ids(), shared_view(*loaded)));
   }
@@ -753,13 +767,15 @@ void ConsultationService::post_message_async(const Caller& caller, std::string i
       audit_in(tx, state->caller, "message.post", state->id, false);
       return false;
     }
+    std::string patient_reference;
     bool keep = post_in(tx, state->caller, state->id, state->client_msg_id, state->body, now,
-                        state->result);
+                        state->result, &patient_reference);
     if (state->in_tx && state->result->has_value() && !(*state->result)->notifications.empty()) {
       state->in_tx(tx, (*state->result)->notifications);
       keep = true;  // a retry's republished events are written even though nothing else is
     }
-    audit_in(tx, state->caller, "message.post", state->id, state->result->has_value());
+    audit_in(tx, state->caller, "message.post", state->id, state->result->has_value(),
+             std::move(patient_reference));
     return keep;
   };
   store_.write_async(op, [state](bool, std::exception_ptr failure) {
@@ -775,7 +791,7 @@ Result<Outcome<Done>> ConsultationService::ack(const Caller& caller, const std::
                                                std::int64_t up_to_seq) {
   std::optional<Result<Outcome<Done>>> result;
   store_.write([&](store::Tx& tx) {
-    auto loaded = load(tx, id);
+    auto loaded = load(tx, id, CaseFileIds::skip);
     if (!loaded) {
       result.emplace(not_found());
       return false;
@@ -803,7 +819,7 @@ Result<LogPage> ConsultationService::sync(const Caller& caller, const std::strin
   const int size = limit == 0 ? 100 : std::min(limit, 500);
   std::optional<Result<LogPage>> result;
   store_.read([&](store::Tx& tx) {
-    auto loaded = load(tx, id);
+    auto loaded = load(tx, id, CaseFileIds::skip);
     if (!loaded) {
       result.emplace(not_found());
       return;

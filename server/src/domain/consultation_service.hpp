@@ -204,7 +204,12 @@ class ConsultationService {
 
  private:
   struct Loaded;
-  std::optional<Loaded> load(store::Tx& tx, const std::string& id) const;
+  // The record, its participants, candidates and data key, and unless skipped the ids of its case
+  // files (only a view of the consultation needs them; view_of refuses a Loaded without them).
+  enum class CaseFileIds { read, skip };
+  std::optional<Loaded> load(store::Tx& tx, const std::string& id,
+                             CaseFileIds case_files = CaseFileIds::read) const;
+  static void read_case_files(store::Tx& tx, Loaded& loaded);
   Actor actor_for(store::Tx& tx, const Caller& caller, const Loaded& loaded) const;
   ConsultationView view_of(const Loaded& loaded) const;
   std::shared_ptr<const ConsultationView> shared_view(const Loaded& loaded) const;
@@ -216,13 +221,16 @@ class ConsultationService {
       const std::function<Status(store::Tx&, Loaded&, const TransitionOutcome&,
                                  std::vector<Notification>&)>& apply);
   void audit(const Caller& caller, const char* action, const std::string& id, bool allowed);
-  // The same, from inside a write op: stored with that op's commit.
+  // The same, from inside a write op: stored with that op's commit. A known patient reference
+  // spares the audit log reading the consultation again for it.
   void audit_in(store::Tx& tx, const Caller& caller, const char* action, const std::string& id,
-                bool allowed);
-  // The write op of post_message: fills result; true when it stored something to keep.
+                bool allowed, std::string patient_reference = {});
+  // The write op of post_message: fills result, and patient_reference when the consultation
+  // exists; true when it stored something to keep.
   bool post_in(store::Tx& tx, const Caller& caller, const std::string& id,
                const std::string& client_msg_id, const MessageBody& body, TimePoint now,
-               std::optional<Result<Outcome<PostedMessage>>>& result) const;
+               std::optional<Result<Outcome<PostedMessage>>>& result,
+               std::string* patient_reference = nullptr) const;
 
   store::Store& store_;
   const Clock& clock_;

@@ -108,7 +108,9 @@ TEST_F(AuditOverServer, AStateChangeAndAMessageAreOnRecordWhenTheyAreAnswered) {
   const auto* accepted = find(rows, "accept", server_.user_id("shanghai.ortho"), "success");
   ASSERT_TRUE(accepted);
   EXPECT_EQ(accepted->patient_reference, patient);
-  EXPECT_TRUE(find(rows, "message.post", server_.user_id("bachu.clinician"), "success"));
+  const auto* posted = find(rows, "message.post", server_.user_id("bachu.clinician"), "success");
+  ASSERT_TRUE(posted);
+  EXPECT_EQ(posted->patient_reference, patient);
 }
 
 TEST_F(AuditOverServer, RecordsSecurityEventsWithIdsOnlyAndVerifies) {

@@ -369,6 +369,35 @@ TEST_F(CaseFiles, OnlyTheUploaderAndTheConsultationsParticipantsMayRead) {
   EXPECT_EQ(download(*clinician, direct.id(), direct.size()), "signed opinion");
 }
 
+TEST_F(CaseFiles, TheFirstMessagesStateChangeCarriesTheConsultationsFiles) {
+  auto clinician = server().login("bachu.clinician");
+  auto specialist = server().login("shanghai.ortho");
+  const auto file = expect_file(upload(*clinician, "ankle.dcm", random_data(2048, 11)));
+  auto opened = clinician->call(open_frame({file.id()}));
+  ASSERT_EQ(opened.status().code(), v1::OK) << opened.status().message();
+  const auto id = opened.consultation().id();
+  ASSERT_EQ(specialist->call(accept_frame(id)).status().code(), v1::OK);
+  specialist->take_events();
+  // Accepted -> in session: the participants get the whole consultation, files included.
+  ASSERT_EQ(clinician->call(post_frame(id, "m-1", "Swelling since noon.")).status().code(),
+            v1::OK);
+  auto event = specialist->wait_event(
+      [&](const v1::Event& e) {
+        return e.has_consultation_updated() &&
+               e.consultation_updated().consultation().id() == id &&
+               e.consultation_updated().consultation().state() ==
+                   v1::CONSULTATION_STATE_IN_SESSION;
+      },
+      5s);
+  ASSERT_TRUE(event.has_value());
+  const auto& updated = event->consultation_updated().consultation();
+  ASSERT_EQ(updated.case_file_ids_size(), 1);
+  EXPECT_EQ(updated.case_file_ids(0), file.id());
+  // Later messages change no state, and the consultation still lists the file.
+  ASSERT_EQ(clinician->call(post_frame(id, "m-2", "And now?")).status().code(), v1::OK);
+  EXPECT_EQ(clinician->call(get_frame(id)).consultation().case_file_ids_size(), 1);
+}
+
 TEST_F(CaseFiles, ChatStaysResponsiveDuringALargeUploadOnTheSameConnection) {
   // The issue asks for 256 MiB; 48 MiB keeps the suite fast and still spans many windows.
   auto clinician = server().login("bachu.clinician");
