@@ -71,7 +71,8 @@ if [[ "${fd_limit}" != unlimited ]] && ((sessions + 1000 + 200 > fd_limit)); the
     echo "run-suite: open-file limit ${fd_limit}: measuring ${sessions} idle sessions" >&2
 fi
 
-step() { printf '\n--> %s\n' "$*"; }
+# A step's heading, with the time since the suite started.
+step() { printf '\n--> [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 # Waits until something accepts TCP connections on 127.0.0.1:PORT (10 s at most).
 wait_for_port() {
