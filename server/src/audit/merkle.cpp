@@ -8,8 +8,6 @@
 namespace tmc::audit {
 namespace {
 
-constexpr std::size_t kHashBytes = 32;  // SHA-256
-
 std::string root_of(const std::vector<std::string>& hashes, std::size_t begin, std::size_t end) {
   const std::size_t n = end - begin;
   if (n == 1) return hashes[begin];
@@ -62,7 +60,7 @@ std::string CompactRange::root() const {
 
 std::string CompactRange::serialize() const {
   std::string out;
-  out.reserve(subtrees_.size() * kHashBytes);
+  out.reserve(subtrees_.size() * crypto::sha256_size);
   for (const auto& subtree : subtrees_) out += subtree;
   return out;
 }
@@ -70,11 +68,11 @@ std::string CompactRange::serialize() const {
 std::optional<CompactRange> CompactRange::restore(std::int64_t size, std::string_view subtrees) {
   if (size < 0) return std::nullopt;
   const auto count = static_cast<std::size_t>(std::popcount(static_cast<std::uint64_t>(size)));
-  if (subtrees.size() != count * kHashBytes) return std::nullopt;
+  if (subtrees.size() != count * crypto::sha256_size) return std::nullopt;
   CompactRange range;
   range.size_ = size;
   for (std::size_t i = 0; i < count; ++i) {
-    range.subtrees_.emplace_back(subtrees.substr(i * kHashBytes, kHashBytes));
+    range.subtrees_.emplace_back(subtrees.substr(i * crypto::sha256_size, crypto::sha256_size));
   }
   return range;
 }
