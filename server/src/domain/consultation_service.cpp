@@ -683,7 +683,15 @@ bool ConsultationService::post_in(store::Tx& tx, const Caller& caller, const std
     result.emplace(std::move(outcome));
     return false;  // nothing to keep
   }
-  if (auto original = tx.find_log_by_client_msg_id(id, caller.user.id, client_msg_id)) {
+  auto& record = loaded->record;
+  const auto seq = record.last_seq + 1;
+  // One statement stores the message or finds that it is a retry: the insert does nothing when
+  // the sender's client_msg_id is already in the log (the sealed copy is then only discarded).
+  if (!tx.append_log({id, seq, caller.user.id, client_msg_id, now,
+                      Vault::seal(loaded->key, encode_body(body),
+                                  aad(id, "log") + "|" + std::to_string(seq))})) {
+    auto original = tx.find_log_by_client_msg_id(id, caller.user.id, client_msg_id);
+    if (!original) throw std::runtime_error("a retried message is not in the log");
     outcome.value = {original->seq, original->posted_at};  // an idempotent retry
     // Published again: the first attempt may have committed on a node that died before its
     // event went out, and recipients may see an event twice but never miss one.
@@ -696,11 +704,6 @@ bool ConsultationService::post_in(store::Tx& tx, const Caller& caller, const std
     result.emplace(std::move(outcome));
     return false;
   }
-  auto& record = loaded->record;
-  const auto seq = record.last_seq + 1;
-  tx.append_log(
-      {id, seq, caller.user.id, client_msg_id, now,
-       Vault::seal(loaded->key, encode_body(body), aad(id, "log") + "|" + std::to_string(seq))});
   record.last_seq = seq;
   record.updated_at = now;
   const bool state_changed = record.state != decision->next;

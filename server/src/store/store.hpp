@@ -86,7 +86,10 @@ class Tx {
   virtual bool mark_candidate_declined(std::string_view consultation_id,
                                        std::string_view user_id) = 0;
 
-  virtual void append_log(const LogRecord& record) = 0;  // (consultation_id, seq) must be new
+  // Stores the entry, or returns false and stores nothing when its sender already has an entry
+  // with the same non-empty client_msg_id in the consultation (an idempotent retry: look it up
+  // with find_log_by_client_msg_id). A taken (consultation_id, seq) throws StoreError.
+  virtual bool append_log(const LogRecord& record) = 0;
   virtual std::optional<LogRecord> find_log_by_client_msg_id(std::string_view consultation_id,
                                                              std::string_view sender_id,
                                                              std::string_view client_msg_id) = 0;

@@ -547,7 +547,7 @@ TEST_P(StoreContract, LogAppendIdempotencyAndPaging) {
   }
   ASSERT_TRUE(write([&](Tx& tx) {
     tx.insert_consultation(make_consultation("c-0001"));
-    for (const auto& record : records) tx.append_log(record);
+    for (const auto& record : records) EXPECT_TRUE(tx.append_log(record));
     return true;
   }));
 
@@ -572,7 +572,8 @@ TEST_P(StoreContract, LogAppendIdempotencyAndPaging) {
   EXPECT_EQ(read([](Tx& tx) { return tx.list_log("c-0001", 0, 10); })[6].sealed_body,
             records[6].sealed_body);
 
-  // A repeated seq, or a repeated client id from the same sender, is refused; the log is intact.
+  // A repeated seq is refused; a repeated client id from the same sender is a retry, which
+  // stores nothing and says so. The log is intact.
   auto duplicate_seq = records[0];
   duplicate_seq.client_msg_id = "m-new";
   EXPECT_THROW(write([&](Tx& tx) {
@@ -582,19 +583,22 @@ TEST_P(StoreContract, LogAppendIdempotencyAndPaging) {
                StoreError);
   auto duplicate_client_id = records[0];
   duplicate_client_id.seq = 8;
-  EXPECT_THROW(write([&](Tx& tx) {
-                 tx.append_log(duplicate_client_id);
-                 return true;
-               }),
-               StoreError);
-  EXPECT_EQ(seqs(0, 100), (numbers{1, 2, 3, 4, 5, 6, 7}));
-  auto other_sender = duplicate_client_id;
-  other_sender.sender_id = "spec1";
+  duplicate_client_id.sealed_body = "retried";
   EXPECT_TRUE(write([&](Tx& tx) {
-    tx.append_log(other_sender);
+    EXPECT_FALSE(tx.append_log(duplicate_client_id));
     return true;
   }));
-  EXPECT_EQ(seqs(7, 100), (numbers{8}));
+  EXPECT_EQ(seqs(0, 100), (numbers{1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(read([](Tx& tx) { return tx.list_log("c-0001", 0, 1); })[0].sealed_body,
+            records[0].sealed_body);
+  // Entries without a client id are never retries of each other.
+  auto second_system_entry = records[6];
+  second_system_entry.seq = 9;
+  EXPECT_TRUE(write([&](Tx& tx) { return tx.append_log(second_system_entry); }));
+  auto other_sender = duplicate_client_id;
+  other_sender.sender_id = "spec1";
+  EXPECT_TRUE(write([&](Tx& tx) { return tx.append_log(other_sender); }));
+  EXPECT_EQ(seqs(7, 100), (numbers{8, 9}));
 }
 
 // ---- transactions and the writer ----

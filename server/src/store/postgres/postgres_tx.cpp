@@ -387,13 +387,16 @@ bool PostgresTx::mark_candidate_declined(std::string_view consultation_id,
              .affected() == 1;
 }
 
-void PostgresTx::append_log(const LogRecord& record) {
+bool PostgresTx::append_log(const LogRecord& record) {
   require_writable();
-  db_.query(
-      "INSERT INTO consultation_log(consultation_id, seq, sender_id, client_msg_id,"
-      " posted_at, sealed_body) VALUES ($1, $2, $3, $4, $5, $6)",
-      Params::of(record.consultation_id, record.seq, record.sender_id, record.client_msg_id,
-                 record.posted_at, Bytes{record.sealed_body}));
+  return db_.query(
+                "INSERT INTO consultation_log(consultation_id, seq, sender_id, client_msg_id,"
+                " posted_at, sealed_body) VALUES ($1, $2, $3, $4, $5, $6)"
+                " ON CONFLICT (consultation_id, sender_id, client_msg_id)"
+                " WHERE client_msg_id <> '' DO NOTHING",
+                Params::of(record.consultation_id, record.seq, record.sender_id,
+                           record.client_msg_id, record.posted_at, Bytes{record.sealed_body}))
+             .affected() == 1;
 }
 
 std::optional<LogRecord> PostgresTx::find_log_by_client_msg_id(std::string_view consultation_id,

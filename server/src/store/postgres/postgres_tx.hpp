@@ -52,7 +52,7 @@ class PostgresTx final : public Tx {
                       const std::vector<std::string>& user_ids) override;
   bool mark_candidate_declined(std::string_view consultation_id, std::string_view user_id) override;
 
-  void append_log(const LogRecord& record) override;
+  bool append_log(const LogRecord& record) override;
   std::optional<LogRecord> find_log_by_client_msg_id(std::string_view consultation_id,
                                                      std::string_view sender_id,
                                                      std::string_view client_msg_id) override;

@@ -427,14 +427,17 @@ bool SqliteTx::mark_candidate_declined(std::string_view consultation_id, std::st
   return db_.changes() == 1;
 }
 
-void SqliteTx::append_log(const LogRecord& record) {
+bool SqliteTx::append_log(const LogRecord& record) {
   require_writable();
   db_.query(
          "INSERT INTO consultation_log(consultation_id, seq, sender_id, client_msg_id,"
-         " posted_at, sealed_body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+         " posted_at, sealed_body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+         " ON CONFLICT(consultation_id, sender_id, client_msg_id) WHERE client_msg_id <> ''"
+         " DO NOTHING")
       .bind_all(record.consultation_id, record.seq, record.sender_id, record.client_msg_id,
                 record.posted_at, Blob{record.sealed_body})
       .run();
+  return db_.changes() == 1;
 }
 
 std::optional<LogRecord> SqliteTx::find_log_by_client_msg_id(std::string_view consultation_id,
