@@ -80,11 +80,17 @@ std::string seal_with_nonce(std::string_view key, std::string_view nonce,
 void seal_with_nonce_into(std::string& out, std::string_view key, std::string_view nonce,
                           std::string_view plaintext, std::string_view aad) {
   check_sizes(key, nonce);
-  const CipherContext context = start(1, key, nonce, aad);
   out.resize(plaintext.size() + aead_tag_size);
-  transform(context.get(), plaintext, out.data());
+  seal_with_nonce_to(out.data(), key, nonce, plaintext, aad);
+}
+
+void seal_with_nonce_to(char* out, std::string_view key, std::string_view nonce,
+                        std::string_view plaintext, std::string_view aad) {
+  check_sizes(key, nonce);
+  const CipherContext context = start(1, key, nonce, aad);
+  transform(context.get(), plaintext, out);
   int written = 0;
-  auto* tag = reinterpret_cast<unsigned char*>(out.data() + plaintext.size());
+  auto* tag = reinterpret_cast<unsigned char*>(out + plaintext.size());
   if (EVP_EncryptFinal_ex(context.get(), tag, &written) != 1 || written != 0 ||
       EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(aead_tag_size),
                           tag) != 1) {
@@ -117,8 +123,11 @@ std::optional<std::string> open_with_nonce(std::string_view key, std::string_vie
 }
 
 std::string seal(std::string_view key, std::string_view plaintext, std::string_view aad) {
-  const std::string nonce = random_bytes(aead_nonce_size);
-  return nonce + seal_with_nonce(key, nonce, plaintext, aad);
+  std::string out(aead_overhead + plaintext.size(), '\0');
+  random_nonce(out.data(), aead_nonce_size);
+  seal_with_nonce_to(out.data() + aead_nonce_size, key,
+                     std::string_view(out.data(), aead_nonce_size), plaintext, aad);
+  return out;
 }
 
 std::optional<std::string> open(std::string_view key, std::string_view sealed,

@@ -3,12 +3,15 @@
 
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -95,6 +98,47 @@ std::string random_bytes(std::size_t n) {
     done += chunk;
   }
   return out;
+}
+
+namespace {
+
+// Bumped in the child of every fork(): a thread's nonce buffer filled under an older value is
+// refilled before it is used again (the child's copy of it is also the parent's).
+std::atomic<std::uint64_t> fork_generation{0};
+
+struct NonceBuffer {
+  static constexpr std::size_t capacity = 4096;
+  std::array<unsigned char, capacity> bytes{};
+  std::size_t used = capacity;
+  std::uint64_t generation = 0;
+};
+
+void watch_forks() {
+  static const int registered = pthread_atfork(
+      nullptr, nullptr, [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
+  if (registered != 0) throw std::runtime_error("pthread_atfork failed");
+}
+
+}  // namespace
+
+void random_nonce(char* out, std::size_t n) {
+  thread_local NonceBuffer buffer;
+  if (n > NonceBuffer::capacity / 4) {  // not a nonce: straight from the generator
+    const std::string bytes = random_bytes(n);
+    std::memcpy(out, bytes.data(), n);
+    return;
+  }
+  watch_forks();
+  const auto generation = fork_generation.load(std::memory_order_relaxed);
+  if (buffer.used + n > NonceBuffer::capacity || buffer.generation != generation) {
+    if (RAND_bytes(buffer.bytes.data(), static_cast<int>(NonceBuffer::capacity)) != 1) {
+      detail::throw_openssl_error("RAND_bytes failed");
+    }
+    buffer.used = 0;
+    buffer.generation = generation;
+  }
+  std::memcpy(out, buffer.bytes.data() + buffer.used, n);
+  buffer.used += n;
 }
 
 std::string random_id(std::string_view prefix) {
