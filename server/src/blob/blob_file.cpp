@@ -102,16 +102,14 @@ std::uint64_t EncryptedBlobWriter::committed_size() const {
   return std::uint64_t{next_index_} * cipher_.segment_size();
 }
 
-SealedSegment EncryptedBlobWriter::seal_one(std::string_view plaintext, bool last,
-                                            BufferPool* buffers) {
-  SealedSegment segment{next_index_, buffers != nullptr ? buffers->take() : std::string()};
-  cipher_.seal_segment_into(segment.bytes, next_index_, last, plaintext);
+SealedSegment EncryptedBlobWriter::seal_one(std::string_view plaintext, bool last) {
+  SealedSegment segment{next_index_, store_->segment_buffer(plaintext.size() + blob_tag_size)};
+  cipher_.seal_segment_to(segment.memory.data(), next_index_, last, plaintext);
   ++next_index_;
   return segment;
 }
 
-Result<std::vector<SealedSegment>> EncryptedBlobWriter::seal(std::string_view data,
-                                                             BufferPool* buffers) {
+Result<std::vector<SealedSegment>> EncryptedBlobWriter::seal(std::string_view data) {
   if (state_ != State::writing) {
     return make_error(Code::failed_precondition, "file is not open for writing");
   }
@@ -127,7 +125,7 @@ Result<std::vector<SealedSegment>> EncryptedBlobWriter::seal(std::string_view da
   while (!data.empty()) {
     if (tail_.empty() && data.size() >= segment_size) {
       // Whole segments straight from the caller's buffer, without copying.
-      sealed.push_back(seal_one(data.substr(0, segment_size), false, buffers));
+      sealed.push_back(seal_one(data.substr(0, segment_size), false));
       data.remove_prefix(segment_size);
       continue;
     }
@@ -135,19 +133,19 @@ Result<std::vector<SealedSegment>> EncryptedBlobWriter::seal(std::string_view da
     tail_.append(data.substr(0, take));
     data.remove_prefix(take);
     if (tail_.size() == segment_size) {
-      sealed.push_back(seal_one(tail_, false, buffers));
+      sealed.push_back(seal_one(tail_, false));
       tail_.clear();
     }
   }
   return sealed;
 }
 
-Result<EncryptedBlobWriter::SealedEnd> EncryptedBlobWriter::seal_last(BufferPool* buffers) {
+Result<EncryptedBlobWriter::SealedEnd> EncryptedBlobWriter::seal_last() {
   if (state_ != State::writing) {
     return make_error(Code::failed_precondition, "file is not open for writing");
   }
   const std::uint64_t total = size();
-  SealedEnd end{seal_one(tail_, true, buffers), FinishedBlob{total, hash_.finish()}};
+  SealedEnd end{seal_one(tail_, true), FinishedBlob{total, hash_.finish()}};
   tail_.clear();
   state_ = State::finished;
   return end;
@@ -177,7 +175,7 @@ Result<FinishedBlob> EncryptedBlobWriter::finish() {
 
 Status store_sealed(BlobStore& store, const std::string& blob_id, const SealedSegment& segment) {
   try {
-    store.put_segment(blob_id, segment.index, segment.bytes);
+    store.put_segment_buffer(blob_id, segment.index, segment.memory);
   } catch (const BlobStoreError& error) {
     return storage_failed(error);
   }

@@ -8,7 +8,6 @@
 
 #include "blob/blob_store.hpp"
 #include "blob/segment_cipher.hpp"
-#include "common/buffer_pool.hpp"
 #include "common/result.hpp"
 #include "crypto/hash.hpp"
 
@@ -20,10 +19,12 @@ struct FinishedBlob {
   std::string sha256;  // 32 raw bytes, SHA-256 of the plaintext
 };
 
-// A segment sealed by EncryptedBlobWriter::seal and not stored yet.
+// A segment sealed by EncryptedBlobWriter::seal and not stored yet, in memory of the store's
+// (BlobStore::segment_buffer).
 struct SealedSegment {
   std::uint32_t index = 0;
-  std::string bytes;
+  SegmentBuffer memory;
+  std::string_view bytes() const noexcept { return memory.bytes(); }
 };
 
 // Stores a sealed segment durably. Segments must be stored in index order, each once. Errors:
@@ -70,9 +71,9 @@ class EncryptedBlobWriter {
   // Seals the tail as the last segment. Errors: failed_precondition, unavailable.
   Result<FinishedBlob> finish();
 
-  // append() without storing: the full segments data completes, for store_sealed, in memory
-  // from buffers if given. Errors: failed_precondition, out_of_range.
-  Result<std::vector<SealedSegment>> seal(std::string_view data, BufferPool* buffers = nullptr);
+  // append() without storing: the full segments data completes, for store_sealed. Errors:
+  // failed_precondition, out_of_range.
+  Result<std::vector<SealedSegment>> seal(std::string_view data);
 
   // The tail sealed as the last segment, and what the file is once that segment is stored.
   struct SealedEnd {
@@ -80,7 +81,7 @@ class EncryptedBlobWriter {
     FinishedBlob file;
   };
   // finish() without storing. Errors: failed_precondition.
-  Result<SealedEnd> seal_last(BufferPool* buffers = nullptr);
+  Result<SealedEnd> seal_last();
 
   // Plaintext bytes in sealed full segments: durably stored when append() sealed them.
   std::uint64_t committed_size() const;
@@ -92,7 +93,7 @@ class EncryptedBlobWriter {
   enum class State { writing, finished, failed };
 
   EncryptedBlobWriter(BlobStore& store, SegmentCipher cipher, std::string blob_id);
-  SealedSegment seal_one(std::string_view plaintext, bool last, BufferPool* buffers);
+  SealedSegment seal_one(std::string_view plaintext, bool last);
 
   BlobStore* store_;
   SegmentCipher cipher_;

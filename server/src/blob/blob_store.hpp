@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace tmc::blob {
 
@@ -26,6 +27,38 @@ bool valid_blob_id(std::string_view blob_id) noexcept;
 // Largest sealed segment a store accepts.
 inline constexpr std::size_t max_stored_segment_size = (std::size_t{64} << 20) + 64;
 
+// Memory a segment is sealed into on its way to BlobStore::put_segment_buffer: size() bytes at
+// data(). It owns that memory (which goes back to the store's pool when the buffer is destroyed)
+// and may have room around it that the store that laid it out uses to write the segment without
+// copying it. Move-only.
+class SegmentBuffer {
+ public:
+  SegmentBuffer() = default;
+  // size bytes at data, kept alive by owner; layout names the store that laid the memory out.
+  SegmentBuffer(std::shared_ptr<void> owner, char* data, std::size_t size,
+                const void* layout = nullptr) noexcept
+      : owner_(std::move(owner)), data_(data), size_(size), layout_(layout) {}
+  SegmentBuffer(SegmentBuffer&& other) noexcept { *this = std::move(other); }
+  SegmentBuffer& operator=(SegmentBuffer&& other) noexcept {
+    owner_ = std::move(other.owner_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    layout_ = std::exchange(other.layout_, nullptr);
+    return *this;
+  }
+
+  char* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  std::string_view bytes() const noexcept { return {data_, size_}; }
+  const void* layout() const noexcept { return layout_; }
+
+ private:
+  std::shared_ptr<void> owner_;
+  char* data_ = nullptr;
+  std::size_t size_ = 0;
+  const void* layout_ = nullptr;
+};
+
 // The segments of a blob are numbered 0, 1, ... without gaps. The store neither knows nor
 // checks the encryption format; it only keeps bytes durable and in order.
 //
@@ -41,6 +74,16 @@ class BlobStore {
   // not segment_count(blob_id) or sealed is larger than max_stored_segment_size.
   virtual void put_segment(const std::string& blob_id, std::uint32_t index,
                            std::string_view sealed) = 0;
+
+  // Memory for a sealed segment of size bytes, which put_segment_buffer stores with the contract
+  // of put_segment, without copying it where the store can (the directory store writes it in
+  // place). By default plain memory from a shared pool, stored by put_segment. Either way the
+  // bytes stored are segment.bytes(); put_segment_buffer may overwrite the room around them.
+  virtual SegmentBuffer segment_buffer(std::size_t size);
+  virtual void put_segment_buffer(const std::string& blob_id, std::uint32_t index,
+                                  const SegmentBuffer& segment) {
+    put_segment(blob_id, index, segment.bytes());
+  }
 
   // The bytes stored as segment index; nullopt if there is no such segment.
   virtual std::optional<std::string> get_segment(const std::string& blob_id,

@@ -75,8 +75,9 @@ constexpr std::uint64_t record_alignment = 4096;
 // Records shorter than this are not padded to an aligned record (at most 6% padding).
 constexpr std::size_t min_aligned_record_size = 64 * 1024;
 // Aligned staging memory kept for reuse by a store, in buffers of at most this size (larger
-// ones, for segments beyond 4 MiB, are freed after their write).
-constexpr std::size_t kept_staging_buffers = 4;
+// ones, for segments beyond 4 MiB, are freed after their write): one per segment that can be
+// sealed and waiting for its write on a few uploads at once.
+constexpr std::size_t kept_staging_buffers = 16;
 constexpr std::size_t max_kept_staging_size = 4u << 20;
 
 std::uint64_t align_up(std::uint64_t value) {
@@ -351,6 +352,33 @@ class DirectoryBlobStore final : public BlobStore {
 
   void put_segment(const std::string& blob_id, std::uint32_t index,
                    std::string_view sealed) override {
+    write_record(blob_id, index, sealed, nullptr);
+  }
+
+  SegmentBuffer segment_buffer(std::size_t size) override {
+    if (size > max_stored_segment_size || record_header_size + size < min_aligned_record_size) {
+      return BlobStore::segment_buffer(size);  // written as an unaligned record
+    }
+    auto memory = std::shared_ptr<AlignedBuffer>(
+        new AlignedBuffer(staging_->take(align_up(record_header_size + size))),
+        [staging = staging_](AlignedBuffer* buffer) {
+          staging->give(std::move(*buffer));
+          delete buffer;
+        });
+    char* data = memory->data.get() + record_header_size;
+    return SegmentBuffer(std::move(memory), data, size, this);
+  }
+
+  void put_segment_buffer(const std::string& blob_id, std::uint32_t index,
+                          const SegmentBuffer& segment) override {
+    char* room = segment.layout() == this ? segment.data() - record_header_size : nullptr;
+    write_record(blob_id, index, segment.bytes(), room);
+  }
+
+  // put_segment, writing an aligned record in place at room when it is given: aligned memory
+  // of align_up(record_header_size + sealed.size()) bytes, sealed at room + record_header_size.
+  void write_record(const std::string& blob_id, std::uint32_t index, std::string_view sealed,
+                    char* room) {
     const std::filesystem::path path = path_of(blob_id);
     if (sealed.size() > max_stored_segment_size) {
       throw BlobStoreError("segment too large for blob " + blob_id);
@@ -386,13 +414,16 @@ class DirectoryBlobStore final : public BlobStore {
     std::uint64_t written = header.size() + sealed.size();
     if (aligned) {
       const std::uint64_t padded = align_up(written);
-      AlignedBuffer staging = staging_.take(padded);
-      std::memcpy(staging.data.get(), header.data(), header.size());
-      std::memcpy(staging.data.get() + header.size(), sealed.data(), sealed.size());
-      std::memset(staging.data.get() + written, 0, padded - written);
-      write_aligned(fd.get(), std::string_view(staging.data.get(), padded), current->valid_end,
-                    blob_id);
-      staging_.give(std::move(staging));
+      AlignedBuffer staging;
+      if (room == nullptr) {
+        staging = staging_->take(padded);
+        room = staging.data.get();
+        std::memcpy(room + header.size(), sealed.data(), sealed.size());
+      }
+      std::memcpy(room, header.data(), header.size());
+      std::memset(room + written, 0, padded - written);
+      write_aligned(fd.get(), std::string_view(room, padded), current->valid_end, blob_id);
+      if (staging.data) staging_->give(std::move(staging));
       written = padded;
     } else {
       write_exact(fd.get(), header, sealed, current->valid_end, blob_id);
@@ -498,7 +529,7 @@ class DirectoryBlobStore final : public BlobStore {
   }
 
   const std::filesystem::path root_;
-  StagingBuffers staging_;
+  std::shared_ptr<StagingBuffers> staging_ = std::make_shared<StagingBuffers>();
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const RecordIndex>, std::less<>> cache_;
 };

@@ -162,10 +162,20 @@ std::string SegmentCipher::seal_segment(std::uint32_t index, bool last,
 
 void SegmentCipher::seal_segment_into(std::string& out, std::uint32_t index, bool last,
                                       std::string_view plaintext) const {
-  if (last ? plaintext.size() > header_.segment_size : plaintext.size() != header_.segment_size) {
+  check_plaintext_size(last, plaintext.size());
+  crypto::seal_with_nonce_into(out, key_, nonce(index, last), plaintext, aad_);
+}
+
+void SegmentCipher::seal_segment_to(char* out, std::uint32_t index, bool last,
+                                    std::string_view plaintext) const {
+  check_plaintext_size(last, plaintext.size());
+  crypto::seal_with_nonce_to(out, key_, nonce(index, last), plaintext, aad_);
+}
+
+void SegmentCipher::check_plaintext_size(bool last, std::size_t size) const {
+  if (last ? size > header_.segment_size : size != header_.segment_size) {
     throw std::invalid_argument("blob segment has the wrong size");
   }
-  crypto::seal_with_nonce_into(out, key_, nonce(index, last), plaintext, aad_);
 }
 
 std::optional<std::string> SegmentCipher::open_segment(std::uint32_t index, bool last,

@@ -77,6 +77,9 @@ class SegmentCipher {
   // The same into out, reusing its memory when it is large enough.
   void seal_segment_into(std::string& out, std::uint32_t index, bool last,
                          std::string_view plaintext) const;
+  // The same into out[0, plaintext.size() + blob_tag_size), memory the caller provides.
+  void seal_segment_to(char* out, std::uint32_t index, bool last,
+                       std::string_view plaintext) const;
 
   // The plaintext, or nullopt if sealed was not produced by seal_segment(index, last, ...) of
   // this file (tampered, moved, other file or key, wrong last flag, wrong size). Never throws
@@ -90,6 +93,7 @@ class SegmentCipher {
 
  private:
   std::string nonce(std::uint32_t index, bool last) const;
+  void check_plaintext_size(bool last, std::size_t size) const;
   void wipe() noexcept;
 
   std::string file_id_;

@@ -32,8 +32,6 @@ constexpr int kExpiryBatch = 100;
 // Threads writing sealed chunks: an upload's chunks go to one of them, so this many uploads'
 // disk writes (and syncs) can proceed at once.
 constexpr std::size_t kFileWriterThreads = 4;
-// Sealed-segment buffers kept for reuse: one per chunk that can be in flight on a few uploads.
-constexpr std::size_t kKeptSegmentBuffers = 16;
 
 Error upload_not_found() { return make_error(Code::not_found, "upload not found"); }
 Error file_not_found() { return make_error(Code::not_found, "case file not found"); }
@@ -269,7 +267,6 @@ CaseFileService::CaseFileService(store::Store& store, std::unique_ptr<blob::Blob
       vault_(vault),
       consultations_(consultations),
       limits_(limits),
-      buffers_(kKeptSegmentBuffers),
       writers_(std::make_unique<FileWriters>(kFileWriterThreads)) {
   if (limits_.chunk_bytes < blob::min_segment_size ||
       limits_.chunk_bytes > blob::max_segment_size) {
@@ -563,11 +560,11 @@ void CaseFileService::seal_chunk(const Caller& caller, const std::string& upload
   }
   // Hashing and encryption happen here, on the calling thread; the write on a file writer.
   auto chunk = std::make_shared<SealedChunk>();
-  auto sealed = upload.writer->seal(data, &buffers_);
+  auto sealed = upload.writer->seal(data);
   if (!sealed) return refuse(sealed.error());
   chunk->segments = std::move(*sealed);
   if (last) {
-    auto end = upload.writer->seal_last(&buffers_);
+    auto end = upload.writer->seal_last();
     if (!end) return refuse(end.error());
     chunk->segments.push_back(std::move(end->segment));
     chunk->finished = std::move(end->file);
@@ -614,7 +611,7 @@ void CaseFileService::store_chunk(const std::shared_ptr<Active>& upload, SealedC
     }
   }
   if (record_progress) queue_progress(upload);
-  for (auto& segment : chunk.segments) buffers_.give(std::move(segment.bytes));
+  chunk.segments.clear();  // their memory goes back to the blob store's pool
   try {
     chunk.done(std::move(result));
   } catch (...) {

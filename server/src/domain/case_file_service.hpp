@@ -148,7 +148,6 @@ class CaseFileService {
   std::mutex active_mutex_;  // guards active_; never held while locking an Active
   std::map<std::string, std::shared_ptr<Active>> active_;
 
-  BufferPool buffers_;
   std::unique_ptr<FileWriters> writers_;  // after what its jobs use; emptied in the destructor
 
   std::mutex expiry_mutex_;

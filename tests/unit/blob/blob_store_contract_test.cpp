@@ -1,10 +1,12 @@
 // BlobStore contract: behaviour every backend must show, run against each one.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <ostream>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -170,6 +172,42 @@ TEST_P(BlobStoreContract, KeepsTheLargestCaseFileSegmentIntact) {
   EXPECT_EQ(store_->get_segment("big", 0), sealed);
   EXPECT_EQ(store_->get_segment("big", 1), "tail");
   EXPECT_GE(store_->stored_bytes("big"), sealed.size() + 4);
+}
+
+// A segment sealed into the store's own memory is stored as those bytes, whatever the size
+// and wherever in the blob it lands; the memory stays valid until the buffer is gone, also
+// when it outlives the store.
+TEST_P(BlobStoreContract, StoresSegmentsSealedIntoItsBuffers) {
+  auto pattern = [](std::size_t size, int seed) {
+    std::string bytes(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 7 + seed) & 0xff);
+    return bytes;
+  };
+  auto put = [&](const std::string& id, std::uint32_t index, const std::string& bytes) {
+    SegmentBuffer buffer = store_->segment_buffer(bytes.size());
+    ASSERT_EQ(buffer.size(), bytes.size());
+    std::copy(bytes.begin(), bytes.end(), buffer.data());
+    store_->put_segment_buffer(id, index, buffer);
+  };
+  // Large (an upload's chunk), small, empty, then large again after a small one.
+  const std::vector<std::string> segments{pattern((1u << 20) + 16, 1), pattern(100'016, 2),
+                                          pattern(300, 3), pattern(0, 4),
+                                          pattern((1u << 20) + 16, 5)};
+  for (std::uint32_t i = 0; i < segments.size(); ++i) put("b1", i, segments[i]);
+  ASSERT_EQ(store_->segment_count("b1"), segments.size());
+  for (std::uint32_t i = 0; i < segments.size(); ++i) {
+    EXPECT_EQ(store_->get_segment("b1", i), segments[i]) << i;
+  }
+  // The contract of put_segment holds: out of order is refused and leaves the blob as it was.
+  SegmentBuffer late = store_->segment_buffer(70'000);
+  EXPECT_THROW(store_->put_segment_buffer("b1", 9, late), BlobStoreError);
+  EXPECT_EQ(store_->segment_count("b1"), segments.size());
+
+  SegmentBuffer kept = store_->segment_buffer(100'000);
+  std::fill(kept.data(), kept.data() + kept.size(), 'k');
+  opened_.store.reset();
+  store_ = nullptr;
+  EXPECT_EQ(kept.bytes(), std::string(100'000, 'k'));
 }
 
 OpenedStore open_postgres(const std::filesystem::path&) {

@@ -244,6 +244,35 @@ TEST_F(DirectoryBlobStoreTest, LargeSegmentsArePaddedToPageAlignedRecords) {
   EXPECT_EQ(read_file(file("at")).substr(0, 4), "TMCA");
 }
 
+// A segment sealed into a segment_buffer() is written in place as the same aligned record a
+// copy of its bytes would be; where the record cannot be aligned, as the same plain record.
+TEST_F(DirectoryBlobStoreTest, SegmentsSealedIntoItsBuffersAreTheSameRecords) {
+  auto put_buffered = [&](const std::string& id, std::uint32_t index, const std::string& bytes) {
+    SegmentBuffer buffer = store_->segment_buffer(bytes.size());
+    std::copy(bytes.begin(), bytes.end(), buffer.data());
+    store_->put_segment_buffer(id, index, buffer);
+  };
+  const std::vector<std::string> segments{large_segment(0), large_segment(1), "end",
+                                          large_segment(3)};
+  for (std::uint32_t i = 0; i < segments.size(); ++i) {
+    store_->put_segment("copied", i, segments[i]);
+    put_buffered("in-place", i, segments[i]);
+  }
+  EXPECT_EQ(read_file(file("in-place")), read_file(file("copied")));
+  EXPECT_EQ(read_file(file("in-place")).substr(102'400, 4), "TMCA");
+  // A buffer of another store is not laid out for this one: its bytes are copied.
+  auto other = open_directory_blob_store(dir_.path() / "other");
+  SegmentBuffer foreign = other->segment_buffer(100'000);
+  std::fill(foreign.data(), foreign.data() + foreign.size(), 'f');
+  store_->put_segment_buffer("foreign", 0, foreign);
+  store_->put_segment("foreign-copied", 0, std::string(100'000, 'f'));
+  EXPECT_EQ(read_file(file("foreign")), read_file(file("foreign-copied")));
+  reopen();
+  for (std::uint32_t i = 0; i < segments.size(); ++i) {
+    EXPECT_EQ(store_->get_segment("in-place", i), segments[i]) << i;
+  }
+}
+
 TEST_F(DirectoryBlobStoreTest, TornAlignedRecordIsDroppedAndOverwrittenByNextWrite) {
   put_large("b1", 2);
   const std::uint64_t durable_size = std::filesystem::file_size(file("b1"));
