@@ -24,7 +24,6 @@ struct FinishedBlob {
 struct SealedSegment {
   std::uint32_t index = 0;
   SegmentBuffer memory;
-  std::string_view bytes() const noexcept { return memory.bytes(); }
 };
 
 // Stores a sealed segment durably. Segments must be stored in index order, each once. Errors:
