@@ -84,6 +84,7 @@ struct ConsultationService::Loaded {
   store::Consultation record;
   std::vector<store::Participant> participants;
   std::vector<store::Candidate> candidates;
+  bool candidates_read = true;  // false: left to decide_for (see load)
   std::string key;  // unwrapped data key
   std::optional<std::vector<std::string>> case_file_ids;  // nullopt: not read (see load)
 
@@ -115,15 +116,15 @@ ConsultationService::ConsultationService(store::Store& store, const Clock& clock
                                          const Vault& vault, DeadlinePolicy deadlines)
     : store_(store), clock_(clock), audit_(audit), vault_(vault), deadlines_(deadlines) {}
 
-std::optional<ConsultationService::Loaded> ConsultationService::load(store::Tx& tx,
-                                                                     const std::string& id,
-                                                                     CaseFileIds case_files) const {
+std::optional<ConsultationService::Loaded> ConsultationService::load(
+    store::Tx& tx, const std::string& id, CaseFileIds case_files, Candidates candidates) const {
   auto record = tx.find_consultation(id);
   if (!record) return std::nullopt;
   Loaded loaded;
   loaded.record = std::move(*record);
   loaded.participants = tx.list_participants(id);
-  loaded.candidates = tx.list_candidates(id);
+  loaded.candidates_read = candidates == Candidates::read;
+  if (loaded.candidates_read) loaded.candidates = tx.list_candidates(id);
   loaded.key = vault_.unwrap(loaded.record.wrapped_key);
   if (case_files == CaseFileIds::read) read_case_files(tx, loaded);
   return loaded;
@@ -174,6 +175,19 @@ Actor ConsultationService::actor_for(store::Tx& tx, const Caller& caller,
     actor.is_coordinator_of_involved_org = involved;
   }
   return actor;
+}
+
+Result<TransitionOutcome> ConsultationService::decide_for(store::Tx& tx, const Caller& caller,
+                                                          Loaded& loaded,
+                                                          ConsultationAction action) const {
+  auto decision = decide(loaded.record.state, action, actor_for(tx, caller, loaded));
+  // "Not found" means no tie at all as far as the Loaded knows; an open offer is one more.
+  if (decision || loaded.candidates_read || decision.error().code != Code::not_found) {
+    return decision;
+  }
+  loaded.candidates = tx.list_candidates(loaded.record.id);
+  loaded.candidates_read = true;
+  return decide(loaded.record.state, action, actor_for(tx, caller, loaded));
 }
 
 ConsultationView ConsultationService::view_of(const Loaded& loaded) const {
@@ -660,14 +674,13 @@ bool ConsultationService::post_in(store::Tx& tx, const Caller& caller, const std
                                   TimePoint now, PostResult& result,
                                   std::string* patient_reference) const {
   const bool signal = body.kind == MessageBody::Kind::signal;
-  auto loaded = load(tx, id, CaseFileIds::skip);
+  auto loaded = load(tx, id, CaseFileIds::skip, Candidates::when_needed);
   if (!loaded) {
     result.emplace(not_found());
     return false;
   }
   if (patient_reference != nullptr) *patient_reference = loaded->record.patient_reference;
-  auto decision = decide(loaded->record.state, ConsultationAction::post_message,
-                         actor_for(tx, caller, *loaded));
+  auto decision = decide_for(tx, caller, *loaded, ConsultationAction::post_message);
   if (!decision) {
     result.emplace(decision.error());
     return false;
@@ -794,13 +807,12 @@ Result<Outcome<Done>> ConsultationService::ack(const Caller& caller, const std::
                                                std::int64_t up_to_seq) {
   std::optional<Result<Outcome<Done>>> result;
   store_.write([&](store::Tx& tx) {
-    auto loaded = load(tx, id, CaseFileIds::skip);
+    auto loaded = load(tx, id, CaseFileIds::skip, Candidates::when_needed);
     if (!loaded) {
       result.emplace(not_found());
       return false;
     }
-    auto decision =
-        decide(loaded->record.state, ConsultationAction::ack, actor_for(tx, caller, *loaded));
+    auto decision = decide_for(tx, caller, *loaded, ConsultationAction::ack);
     if (!decision) {
       result.emplace(decision.error());
       return false;
@@ -822,13 +834,12 @@ Result<LogPage> ConsultationService::sync(const Caller& caller, const std::strin
   const int size = limit == 0 ? 100 : std::min(limit, 500);
   std::optional<Result<LogPage>> result;
   store_.read([&](store::Tx& tx) {
-    auto loaded = load(tx, id, CaseFileIds::skip);
+    auto loaded = load(tx, id, CaseFileIds::skip, Candidates::when_needed);
     if (!loaded) {
       result.emplace(not_found());
       return;
     }
-    auto decision =
-        decide(loaded->record.state, ConsultationAction::read, actor_for(tx, caller, *loaded));
+    auto decision = decide_for(tx, caller, *loaded, ConsultationAction::read);
     if (!decision) {
       result.emplace(decision.error());
       return;

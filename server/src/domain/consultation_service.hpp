@@ -206,11 +206,19 @@ class ConsultationService {
   struct Loaded;
   // The record, its participants, candidates and data key, and unless skipped the ids of its case
   // files (only a view of the consultation needs them; view_of refuses a Loaded without them).
+  // Candidates::when_needed leaves the candidates to decide_for (posting, acknowledging, reading).
   enum class CaseFileIds { read, skip };
+  enum class Candidates { read, when_needed };
   std::optional<Loaded> load(store::Tx& tx, const std::string& id,
-                             CaseFileIds case_files = CaseFileIds::read) const;
+                             CaseFileIds case_files = CaseFileIds::read,
+                             Candidates candidates = Candidates::read) const;
   static void read_case_files(store::Tx& tx, Loaded& loaded);
   Actor actor_for(store::Tx& tx, const Caller& caller, const Loaded& loaded) const;
+  // decide() for the caller. For an action that only collaborators take, or they and open
+  // candidates (post_message, ack, read), the candidates matter only to a caller with no other
+  // tie to the consultation, so a Loaded without them gets them read for such a caller only.
+  Result<TransitionOutcome> decide_for(store::Tx& tx, const Caller& caller, Loaded& loaded,
+                                       ConsultationAction action) const;
   ConsultationView view_of(const Loaded& loaded) const;
   std::shared_ptr<const ConsultationView> shared_view(const Loaded& loaded) const;
   std::int64_t append_notice(store::Tx& tx, Loaded& loaded, int notice_kind,

@@ -245,6 +245,37 @@ TEST_F(Consultations, UnpairedHospitalCannotSeeOrPost) {
   EXPECT_EQ(get(*coordinator, opened.id()).status().code(), v1::OK);
 }
 
+// What an offer lets a specialist do before anyone accepts: read the consultation's log, but
+// not post to it or acknowledge it; once declined, it is as unknown to them as to a stranger.
+TEST_F(Consultations, OpenCandidateReadsButMayNotPostOrAckAndADeclineEndsThat) {
+  auto clinician = server().login("yengisar.clinician");
+  auto opened = expect_consultation(
+      clinician->call(open_frame("ophthalmology", v1::URGENCY_ROUTINE, "Retinal detachment?")));
+  ASSERT_EQ(opened.candidate_count(), 2u);  // Jining's two ophthalmologists
+  auto ack = [&](Client& client) {
+    return client.call(frame_with([&](auto& f) {
+      f.mutable_ack_messages()->set_consultation_id(opened.id());
+      f.mutable_ack_messages()->set_up_to_seq(0);
+    }));
+  };
+  auto candidate = server().login("jining.eye2");
+  EXPECT_EQ(sync(*candidate, opened.id(), 0).status().code(), v1::OK);
+  EXPECT_EQ(post(*candidate, opened.id(), "c-1", "Seen it").status().code(),
+            v1::PERMISSION_DENIED);
+  EXPECT_EQ(ack(*candidate).status().code(), v1::PERMISSION_DENIED);
+
+  auto declining = server().login("jining.eye1");
+  ASSERT_EQ(declining->call(frame_with([&](auto& f) {
+              f.mutable_decline_consultation()->set_consultation_id(opened.id());
+            })).status().code(),
+            v1::OK);
+  EXPECT_EQ(sync(*declining, opened.id(), 0).status().code(), v1::NOT_FOUND);
+  EXPECT_EQ(post(*declining, opened.id(), "d-1", "Seen it").status().code(), v1::NOT_FOUND);
+  EXPECT_EQ(ack(*declining).status().code(), v1::NOT_FOUND);
+  // The other offer still stands.
+  EXPECT_EQ(sync(*candidate, opened.id(), 0).status().code(), v1::OK);
+}
+
 TEST_F(Consultations, OfflineRecipientGetsEverythingOnNextLoginAndRetriesAreIdempotent) {
   auto clinician = server().login("yecheng.clinician");
   auto opened = expect_consultation(clinician->call(open_frame("orthopedics", v1::URGENCY_ROUTINE)));
