@@ -5,10 +5,13 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "store/sqlite/connection.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store_contract.hpp"
 
@@ -116,6 +119,98 @@ TEST(SqliteMigrations, RefusesADatabaseFromANewerServer) {
   } catch (const StoreError& e) {
     EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
   }
+}
+
+// Migration 10 rebuilds the consultation log as a rowid table (migrations.cpp says why): a
+// database at schema 9 keeps every entry and both of the log's uniqueness rules.
+class SqliteLogMigration : public StoreContract {};
+INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteLogMigration,
+                         ::testing::Values(StoreBackend{"Sqlite", open_in}), backend_name);
+
+auto fields(const LogRecord& r) {
+  return std::tie(r.consultation_id, r.seq, r.sender_id, r.client_msg_id, r.posted_at,
+                  r.sealed_body);
+}
+
+TEST_P(SqliteLogMigration, SchemaNineLogBecomesARowidTableWithEveryEntry) {
+  seed_directory();
+  std::vector<LogRecord> records;
+  for (int seq = 1; seq <= 5; ++seq) {
+    for (const char* id : {"c-2", "c-1"}) {  // interleaved, as consultations post
+      const std::string client_id = seq < 5 ? std::string(id) + "-m" + std::to_string(seq) : "";
+      records.push_back(LogRecord{id, seq, seq % 2 == 0 ? "spec1" : "clin", client_id,
+                                  TimePoint(std::chrono::seconds(1'700'000'100 + seq)),
+                                  std::string("sealed\x00", 7) + id + std::to_string(seq)});
+    }
+  }
+  ASSERT_TRUE(write([&](Tx& tx) {
+    tx.insert_consultation(make_consultation("c-1", ConsultationState::in_session));
+    tx.insert_consultation(make_consultation("c-2", ConsultationState::in_session));
+    for (const auto& record : records) EXPECT_TRUE(tx.append_log(record));
+    return true;
+  }));
+  store_.reset();
+  const auto path = database_path(dir_->path());
+  const std::string without_rowid =
+      "SELECT wr FROM pragma_table_list WHERE name = 'consultation_log'";
+  {
+    // Back to schema 9: the log as a WITHOUT ROWID table, as migration 1 made it.
+    RawDatabase raw(path);
+    raw.exec(
+        "CREATE TABLE old_log (consultation_id TEXT NOT NULL REFERENCES consultations(id),"
+        " seq INTEGER NOT NULL, sender_id TEXT NOT NULL, client_msg_id TEXT NOT NULL,"
+        " posted_at INTEGER NOT NULL, sealed_body BLOB NOT NULL,"
+        " PRIMARY KEY (consultation_id, seq)) STRICT, WITHOUT ROWID;"
+        " INSERT INTO old_log SELECT consultation_id, seq, sender_id, client_msg_id, posted_at,"
+        " sealed_body FROM consultation_log;"
+        " DROP TABLE consultation_log; ALTER TABLE old_log RENAME TO consultation_log;"
+        " CREATE UNIQUE INDEX consultation_log_by_client_msg_id ON consultation_log"
+        "(consultation_id, sender_id, client_msg_id) WHERE client_msg_id <> '';"
+        " DELETE FROM schema_migrations WHERE version >= 10");
+    ASSERT_EQ(raw.column(without_rowid), std::vector<std::string>{"1"});
+  }
+  {
+    // Migrating on a writer's connection leaves it as it was (its savepoints' journals in
+    // memory) and the write-ahead log copied back.
+    sqlite::Connection writer(path, sqlite::Connection::Mode::read_write, std::chrono::seconds(5));
+    EXPECT_EQ(sqlite::apply_migrations(writer), sqlite::latest_schema_version());
+    auto setting = writer.query("PRAGMA temp_store");
+    ASSERT_TRUE(setting.step());
+    EXPECT_EQ(setting.int32(0), 2);  // MEMORY
+    EXPECT_EQ(std::filesystem::file_size(path + "-wal"), 0u);
+  }
+  reopen();
+  EXPECT_EQ(store_->schema_version(), sqlite::latest_schema_version());
+  EXPECT_EQ(RawDatabase(path).column(without_rowid), std::vector<std::string>{"0"});
+  EXPECT_EQ(RawDatabase(path).column("PRAGMA foreign_key_check"), std::vector<std::string>{});
+  for (const char* id : {"c-1", "c-2"}) {
+    const auto log = read([&](Tx& tx) { return tx.list_log(id, 0, 100); });
+    std::vector<LogRecord> expected;
+    for (const auto& record : records) {
+      if (record.consultation_id == id) expected.push_back(record);
+    }
+    ASSERT_EQ(log.size(), expected.size()) << id;
+    for (std::size_t i = 0; i < log.size(); ++i) {
+      EXPECT_EQ(fields(log[i]), fields(expected[i])) << id << " entry " << i;
+    }
+  }
+  // A taken seq is still refused, a repeated client id is still a retry, the next seq fits.
+  auto taken = records[0];
+  taken.client_msg_id = "new";
+  EXPECT_THROW(write([&](Tx& tx) {
+                 tx.append_log(taken);
+                 return true;
+               }),
+               StoreError);
+  auto retry = records[0];
+  retry.seq = 6;
+  EXPECT_TRUE(write([&](Tx& tx) {
+    EXPECT_FALSE(tx.append_log(retry));
+    retry.client_msg_id = "c-2-m6";
+    EXPECT_TRUE(tx.append_log(retry));
+    return true;
+  }));
+  EXPECT_EQ(read([](Tx& tx) { return tx.list_log("c-2", 5, 10); }).size(), 1u);
 }
 
 TEST(SqliteStore, IdleCheckpointsKeepTheWriteAheadLogSmall) {

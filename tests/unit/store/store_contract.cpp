@@ -46,6 +46,33 @@ void StoreContract::reopen() {
   store_ = GetParam().open(dir_->path());
 }
 
+Consultation make_consultation(std::string id, ConsultationState state) {
+  Consultation c;
+  c.id = std::move(id);
+  c.state = state;
+  c.urgency = Urgency::urgent;
+  c.specialty = "cardiology";
+  c.patient_reference = "PR-77";
+  c.patient_age_years = 63;
+  c.patient_sex = Sex::female;
+  c.requesting_organization_id = "county";
+  c.requester_id = "clin";
+  c.assigned_specialist_id = "";
+  c.target_organization_id = "partner";
+  c.preferred_specialist_id = "spec1";
+  c.wrapped_key = std::string("\x00\x01\xfe\xff key", 9);
+  c.sealed_question = std::string("q\x00uestion", 9);
+  c.sealed_summary = std::string("\x00summary", 8);
+  c.sealed_report = "";
+  c.last_seq = 4;
+  c.candidate_count = 2;
+  c.respond_by = TimePoint(std::chrono::seconds(1'700'007'200)) + std::chrono::microseconds(5);
+  c.escalated = false;
+  c.created_at = TimePoint(std::chrono::seconds(1'700'000'000)) + std::chrono::microseconds(1);
+  c.updated_at = TimePoint(std::chrono::seconds(1'700'000'100)) + std::chrono::microseconds(2);
+  return c;
+}
+
 namespace {
 
 TimePoint at(std::int64_t seconds) { return TimePoint(std::chrono::seconds(seconds)); }
@@ -68,34 +95,6 @@ User make_user(std::string id, Role role, std::string org,
   return user;
 }
 
-// Every field set to a non-default value; sealed fields hold arbitrary bytes including NULs.
-Consultation make_consultation(std::string id,
-                               ConsultationState state = ConsultationState::requested) {
-  Consultation c;
-  c.id = std::move(id);
-  c.state = state;
-  c.urgency = Urgency::urgent;
-  c.specialty = "cardiology";
-  c.patient_reference = "PR-77";
-  c.patient_age_years = 63;
-  c.patient_sex = Sex::female;
-  c.requesting_organization_id = "county";
-  c.requester_id = "clin";
-  c.assigned_specialist_id = "";
-  c.target_organization_id = "partner";
-  c.preferred_specialist_id = "spec1";
-  c.wrapped_key = std::string("\x00\x01\xfe\xff key", 9);
-  c.sealed_question = std::string("q\x00uestion", 9);
-  c.sealed_summary = std::string("\x00summary", 8);
-  c.sealed_report = "";
-  c.last_seq = 4;
-  c.candidate_count = 2;
-  c.respond_by = at(1'700'007'200) + std::chrono::microseconds(5);
-  c.escalated = false;
-  c.created_at = at(1'700'000'000) + std::chrono::microseconds(1);
-  c.updated_at = at(1'700'000'100) + std::chrono::microseconds(2);
-  return c;
-}
 
 auto fields(const Organization& o) {
   return std::make_tuple(o.id, o.name, static_cast<int>(o.kind), o.region, o.time_zone);

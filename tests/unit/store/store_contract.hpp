@@ -49,6 +49,11 @@ class TempDir {
   std::string path_;
 };
 
+// A consultation with every field set to a non-default value (sealed fields hold arbitrary bytes
+// including NULs), requested by "clin" of "county" (see seed_directory).
+Consultation make_consultation(std::string id,
+                               ConsultationState state = ConsultationState::requested);
+
 // Fixture: a store opened on a fresh directory, plus a small directory of organisations and
 // users most tests share (see seed_directory in store_contract.cpp).
 class StoreContract : public ::testing::TestWithParam<StoreBackend> {
