@@ -65,6 +65,14 @@ trap cleanup EXIT
 
 # Idle sessions need many descriptors on both sides; the hard limit caps the session count.
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# Every uploaded file stays in the data directory until the suite ends. A full disk fails the
+# uploads (the server answers UNAVAILABLE) and slows everything else, so say it up front.
+free_mib() { df -Pm "${work}" | awk 'NR == 2 { print $4 }'; }
+upload_need_mib=$(((upload_mib + 64 * 21 * 2) * repeat + 1024))
+if (($(free_mib) < upload_need_mib)); then
+    echo "run-suite: $(free_mib) MiB free in ${work}; the upload steps alone store about" \
+        "${upload_need_mib} MiB, and the uploads beside chat more" >&2
+fi
 fd_limit="$(ulimit -n)"
 if [[ "${fd_limit}" != unlimited ]] && ((sessions + 1000 + 200 > fd_limit)); then
     sessions=$((fd_limit - 1000 - 200))
@@ -288,6 +296,11 @@ concurrent_mib_s=$(median upload tmc-64mib-1024k "4 x 64 MiB" mib_per_second)
 beside_file_mib=$(((concurrent_mib_s * (duration + 4) + 3) / 4))
 ((beside_file_mib >= 64)) || beside_file_mib=64
 ((beside_file_mib <= 4096)) || beside_file_mib=4096
+beside_need_mib=$((4 * beside_file_mib * repeat + 1024))
+if (($(free_mib) < beside_need_mib)); then
+    echo "run-suite: $(free_mib) MiB free in ${work}; the uploads beside chat store about" \
+        "${beside_need_mib} MiB" >&2
+fi
 for run in $(seq "${repeat}"); do
     # Half the closed-loop chat rate measured above, while 4 uploads run.
     chat_max=$(median chat tmc "closed loop" rate)
