@@ -20,13 +20,15 @@ pairs="${TMC_BENCH_PAIRS:-50}"
 sessions="${TMC_BENCH_SESSIONS:-20000}"
 upload_mib="${TMC_BENCH_UPLOAD_MIB:-1024}"
 slow_sessions="${TMC_BENCH_SLOW_SESSIONS:-100}"
-# slow-consumer: a small queue limit and 4 KiB messages fill a stalled session's kernel buffers
-# and outbound queue in about a second; the stall outlasts that plus the server's 5 s close
+# slow-consumer: a queue limit and 4 KiB messages that fill a stalled session's kernel buffers
+# and outbound queue within a second; the stall outlasts that plus the server's 5 s close
 # timeout, so the server's drop is seen while the client is still stalled. The stalled session
-# is in every consultation, so the messages in flight alone (49 pairs x 8 x 4.3 KB, 1.7 MB) are
-# queued to it at once: a 2 MiB limit closed it with 1013 before the stall in half the runs,
-# while it still read.
-slow_queue_bytes=$((4 * 1024 * 1024))
+# is in every consultation, so about half of all the events are addressed to it (some 50 MB/s
+# at 2026-11-30's rates), and even while it still reads the load generator falls behind on it:
+# with a 2 MiB limit (until 2026-11-29) and then 4 MiB (until 2026-11-30, 09:40) the server
+# closed it with 1013 before its stall in half and then all of the runs, which measures nothing.
+# 16 MiB: counted in every trial run by hand, the RSS growth 12-14 MiB.
+slow_queue_bytes=$((16 * 1024 * 1024))
 slow_message_bytes=4096
 slow_stall_seconds=8
 echo_connections=100
