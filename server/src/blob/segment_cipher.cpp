@@ -155,15 +155,9 @@ std::string SegmentCipher::nonce(std::uint32_t index, bool last) const {
 
 std::string SegmentCipher::seal_segment(std::uint32_t index, bool last,
                                         std::string_view plaintext) const {
-  std::string out;
-  seal_segment_into(out, index, last, plaintext);
+  std::string out(plaintext.size() + blob_tag_size, '\0');
+  seal_segment_to(out.data(), index, last, plaintext);
   return out;
-}
-
-void SegmentCipher::seal_segment_into(std::string& out, std::uint32_t index, bool last,
-                                      std::string_view plaintext) const {
-  check_plaintext_size(last, plaintext.size());
-  crypto::seal_with_nonce_into(out, key_, nonce(index, last), plaintext, aad_);
 }
 
 void SegmentCipher::seal_segment_to(char* out, std::uint32_t index, bool last,

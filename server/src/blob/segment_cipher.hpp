@@ -74,9 +74,6 @@ class SegmentCipher {
   // ciphertext || tag (plaintext.size() + blob_tag_size bytes). Throws std::invalid_argument if
   // a non-last segment is not exactly segment_size() bytes or a last one is longer.
   std::string seal_segment(std::uint32_t index, bool last, std::string_view plaintext) const;
-  // The same into out, reusing its memory when it is large enough.
-  void seal_segment_into(std::string& out, std::uint32_t index, bool last,
-                         std::string_view plaintext) const;
   // The same into out[0, plaintext.size() + blob_tag_size), memory the caller provides.
   void seal_segment_to(char* out, std::uint32_t index, bool last,
                        std::string_view plaintext) const;

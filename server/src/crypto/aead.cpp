@@ -72,16 +72,10 @@ void transform(EVP_CIPHER_CTX* context, std::string_view input, char* out) {
 
 std::string seal_with_nonce(std::string_view key, std::string_view nonce,
                             std::string_view plaintext, std::string_view aad) {
-  std::string out;
-  seal_with_nonce_into(out, key, nonce, plaintext, aad);
-  return out;
-}
-
-void seal_with_nonce_into(std::string& out, std::string_view key, std::string_view nonce,
-                          std::string_view plaintext, std::string_view aad) {
   check_sizes(key, nonce);
-  out.resize(plaintext.size() + aead_tag_size);
+  std::string out(plaintext.size() + aead_tag_size, '\0');
   seal_with_nonce_to(out.data(), key, nonce, plaintext, aad);
+  return out;
 }
 
 void seal_with_nonce_to(char* out, std::string_view key, std::string_view nonce,

@@ -31,9 +31,6 @@ std::optional<std::string> open(std::string_view key, std::string_view sealed,
 // (key, nonce) pair must never be used for two different plaintexts.
 std::string seal_with_nonce(std::string_view key, std::string_view nonce,
                             std::string_view plaintext, std::string_view aad = {});
-// The same into out (replacing its contents), reusing out's memory when it is large enough.
-void seal_with_nonce_into(std::string& out, std::string_view key, std::string_view nonce,
-                          std::string_view plaintext, std::string_view aad = {});
 // The same into out[0, plaintext.size() + aead_tag_size), memory the caller provides.
 void seal_with_nonce_to(char* out, std::string_view key, std::string_view nonce,
                         std::string_view plaintext, std::string_view aad = {});
