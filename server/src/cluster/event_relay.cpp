@@ -158,14 +158,6 @@ void EventRelay::run() {
   }
 }
 
-std::string EventRelay::unwrap_cached(const std::string& wrapped) {
-  if (auto found = opened_keys_.find(wrapped); found != opened_keys_.end()) return found->second;
-  if (opened_keys_.size() > 256) opened_keys_.clear();  // one key per node and hour
-  auto plain = vault_.unwrap(wrapped);
-  opened_keys_.emplace(wrapped, plain);
-  return plain;
-}
-
 void EventRelay::deliver_new_events() {
   for (;;) {
     std::vector<store::EventRow> rows;
@@ -175,7 +167,7 @@ void EventRelay::deliver_new_events() {
       if (row.origin == node_id_) continue;  // delivered locally when it was published
       try {
         auto frame = std::make_shared<const std::string>(
-            domain::Vault::open(unwrap_cached(row.wrapped_key), row.sealed_event,
+            domain::Vault::open(vault_.unwrap(row.wrapped_key), row.sealed_event,
                                 aad_of(row.origin)));
         api_.deliver_frame(row.recipients, frame);
         relayed_++;

@@ -10,7 +10,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "api/api.hpp"
@@ -76,7 +75,6 @@ class EventRelay {
   void deliver_new_events();
   bool flush_pending();
   void prune_if_due();
-  std::string unwrap_cached(const std::string& wrapped);
   store::EventRow seal(const api::PublishedEvent& event);
   void sleep_for(std::chrono::milliseconds duration);
 
@@ -97,7 +95,6 @@ class EventRelay {
   std::unique_ptr<store::EventWaiter> waiter_;
   std::int64_t last_seen_id_ = 0;  // relay thread only
   TimePoint next_prune_{};         // relay thread only
-  std::unordered_map<std::string, std::string> opened_keys_;  // relay thread only
 
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;

@@ -1,6 +1,8 @@
 // Field packing and AES-256-GCM sealing of clinical text under per-object data keys.
 #include "domain/sealed_fields.hpp"
 
+#include <openssl/crypto.h>
+
 #include <stdexcept>
 
 #include "crypto/aead.hpp"
@@ -38,9 +40,28 @@ Vault::DataKey Vault::new_data_key() const {
   return key;
 }
 
+Vault::~Vault() {
+  std::lock_guard lock(unwrapped_mutex_);
+  forget_unwrapped();
+}
+
+void Vault::forget_unwrapped() const noexcept {
+  for (auto& [wrapped, plain] : unwrapped_) OPENSSL_cleanse(plain.data(), plain.size());
+  unwrapped_.clear();
+}
+
 std::string Vault::unwrap(std::string_view wrapped) const {
+  {
+    std::lock_guard lock(unwrapped_mutex_);
+    if (const auto found = unwrapped_.find(wrapped); found != unwrapped_.end()) {
+      return found->second;
+    }
+  }
   auto key = key_ring_.unwrap(wrapped);
   if (!key) throw std::runtime_error("a data key cannot be unwrapped with the configured keys");
+  std::lock_guard lock(unwrapped_mutex_);
+  if (unwrapped_.size() >= kRememberedKeys) forget_unwrapped();
+  unwrapped_.emplace(wrapped, *key);
   return std::move(*key);
 }
 

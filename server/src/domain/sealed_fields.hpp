@@ -1,11 +1,15 @@
 // Field packing and AES-256-GCM sealing of clinical text under per-object data keys.
 #pragma once
 
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "common/text_hash.hpp"
 #include "crypto/keyring.hpp"
 
 namespace tmc::domain {
@@ -20,6 +24,9 @@ std::optional<std::vector<std::string>> unpack_fields(std::string_view packed);
 class Vault {
  public:
   explicit Vault(const crypto::KeyRing& key_ring) : key_ring_(key_ring) {}
+  ~Vault();
+  Vault(const Vault&) = delete;
+  Vault& operator=(const Vault&) = delete;
 
   struct DataKey {
     std::string plain;    // 32 bytes; never stored
@@ -27,7 +34,8 @@ class Vault {
   };
   DataKey new_data_key() const;
   // Throws std::runtime_error when the wrapped key cannot be unwrapped (unknown key id or
-  // tampered): the data it protects is unreadable.
+  // tampered): the data it protects is unreadable. Keys unwrapped before are answered from
+  // memory (see unwrapped_).
   std::string unwrap(std::string_view wrapped) const;
 
   // aad binds the ciphertext to its owner and field, e.g. "con_...|question".
@@ -36,7 +44,21 @@ class Vault {
   static std::string open(const std::string& key, std::string_view sealed, std::string_view aad);
 
  private:
+  // Wipes every remembered key; the caller holds unwrapped_mutex_.
+  void forget_unwrapped() const noexcept;
+
+  // How many unwrapped keys are remembered at most; past it they are all forgotten, and the
+  // keys in use are unwrapped again on their next use.
+  static constexpr std::size_t kRememberedKeys = 1024;
+
   const crypto::KeyRing& key_ring_;
+  // Every post to a consultation, and every sync, needs its data key: an AES-GCM decryption
+  // with a fresh cipher context each time (1.4% of a closed chat loop's server CPU). The key
+  // ring is fixed for the server's lifetime (keys are added and retired offline), so a wrapped
+  // key always unwraps to the same key: remembered by its wrapped form, and wiped when
+  // forgotten.
+  mutable std::mutex unwrapped_mutex_;
+  mutable std::unordered_map<std::string, std::string, TextHash, std::equal_to<>> unwrapped_;
 };
 
 }  // namespace tmc::domain

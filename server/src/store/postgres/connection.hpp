@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "common/text_hash.hpp"
 
 namespace tmc::store::postgres {
 
@@ -166,13 +167,6 @@ class Connection {
   int drain_notifications();
 
  private:
-  struct TextHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view text) const noexcept {
-      return std::hash<std::string_view>{}(text);
-    }
-  };
-
   void configure_session();
 
   ConnectionSettings settings_;

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/text_hash.hpp"
 #include "store/sqlite/statement.hpp"
 
 namespace tmc::store::sqlite {
@@ -67,13 +68,6 @@ class Connection {
   bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
  private:
-  struct TextHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view text) const noexcept {
-      return std::hash<std::string_view>{}(text);
-    }
-  };
-
   static int wal_hook(void* self, sqlite3* db, const char* schema, int frames);
 
   sqlite3* db_ = nullptr;
