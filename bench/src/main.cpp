@@ -154,6 +154,8 @@ int main(int argc, char** argv) {
       "chunk-kib", po::value<std::size_t>()->default_value(256), "upload: chunk size")(
       "specialty", po::value(&options.specialty)->default_value(options.specialty),
       "chat: specialty of the consultations")(
+      "summary-bytes", po::value(&options.summary_bytes)->default_value(0),
+      "chat, fanout, slow-consumer: clinical summary bytes of each consultation (at most 65536)")(
       "participants", po::value(&participants)->default_value("2,10,50"),
       "fanout: consultation sizes, sender included")(
       "sessions", po::value(&options.sessions)->default_value(options.sessions),

@@ -325,6 +325,9 @@ void add_common_settings(const Options& options, ScenarioResult& result) {
                      {"message_bytes", std::to_string(options.message_bytes)},
                      {"warmup_seconds", std::to_string(options.warmup_seconds)},
                      {"duration_seconds", std::to_string(options.duration_seconds)}};
+  if (options.summary_bytes > 0) {
+    result.settings.emplace_back("summary_bytes", std::to_string(options.summary_bytes));
+  }
 }
 
 // ---- telemed.v1 sessions ------------------------------------------------------------------
@@ -526,6 +529,11 @@ void open_accepted_consultation(Bench& bench, ProtocolSession& clinician,
   request->set_specialty(bench.options.specialty);
   request->set_urgency(pb::URGENCY_ROUTINE);
   request->set_question("Load test consultation");
+  // A clinical summary as long as a real one can be: its sealed copy is part of the
+  // consultation's stored row, which every post loads and updates.
+  if (bench.options.summary_bytes > 0) {
+    request->set_clinical_summary(std::string(bench.options.summary_bytes, 's'));
+  }
   request->set_preferred_specialist_id(specialist_id);
   clinician.request(std::move(frame),
                     [&specialist, then = std::move(then)](const pb::ServerFrame& reply) mutable {

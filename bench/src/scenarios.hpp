@@ -45,6 +45,7 @@ struct Options {
   std::uint64_t upload_bytes = std::uint64_t{64} << 20;
   std::size_t chunk_bytes = 256 * 1024;
   std::string specialty = "cardiology";
+  std::size_t summary_bytes = 0;  // chat, fanout, slow-consumer: each consultation's summary
   std::vector<std::size_t> participants{2, 10, 50};  // fanout: consultation sizes
   std::size_t sessions = 200;                 // slow-consumer: all sessions, stalled included
   double slow_percent = 1;                    // slow-consumer: share of sessions that stall
