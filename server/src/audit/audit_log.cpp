@@ -55,7 +55,9 @@ std::string AuditLog::patient_reference_of(store::Tx& tx, const domain::AuditEve
   if (!event.patient_reference.empty()) return event.patient_reference;
   for (const auto& id : event.object_ids) {
     if (id.rfind("con_", 0) != 0) continue;
-    if (auto consultation = tx.find_consultation(id)) return consultation->patient_reference;
+    if (auto consultation = tx.find_consultation(id, store::SealedTexts::skip)) {
+      return consultation->patient_reference;
+    }
   }
   return {};
 }

@@ -87,6 +87,7 @@ struct ConsultationService::Loaded {
   bool candidates_read = true;  // false: left to decide_for (see load)
   std::string key;  // unwrapped data key
   std::optional<std::vector<std::string>> case_file_ids;  // nullopt: not read (see load)
+  bool texts_read = false;  // the record's sealed texts (see load)
 
   bool is_participant(const std::string& user_id) const {
     return std::any_of(participants.begin(), participants.end(),
@@ -117,27 +118,39 @@ ConsultationService::ConsultationService(store::Store& store, const Clock& clock
     : store_(store), clock_(clock), audit_(audit), vault_(vault), deadlines_(deadlines) {}
 
 std::optional<ConsultationService::Loaded> ConsultationService::load(
-    store::Tx& tx, const std::string& id, CaseFileIds case_files, Candidates candidates) const {
-  auto record = tx.find_consultation(id);
+    store::Tx& tx, const std::string& id, ViewParts view_parts, Candidates candidates) const {
+  const bool view = view_parts == ViewParts::read;
+  auto record =
+      tx.find_consultation(id, view ? store::SealedTexts::read : store::SealedTexts::skip);
   if (!record) return std::nullopt;
   Loaded loaded;
   loaded.record = std::move(*record);
+  loaded.texts_read = view;
   loaded.participants = tx.list_participants(id);
   loaded.candidates_read = candidates == Candidates::read;
   if (loaded.candidates_read) loaded.candidates = tx.list_candidates(id);
   loaded.key = vault_.unwrap(loaded.record.wrapped_key);
-  if (case_files == CaseFileIds::read) read_case_files(tx, loaded);
+  if (view) read_view_parts(tx, loaded);
   return loaded;
 }
 
-void ConsultationService::read_case_files(store::Tx& tx, Loaded& loaded) {
+void ConsultationService::read_view_parts(store::Tx& tx, Loaded& loaded) {
+  auto& record = loaded.record;
+  if (!loaded.texts_read) {
+    auto stored = tx.find_consultation(record.id, store::SealedTexts::read);
+    if (!stored) throw std::logic_error("consultation view: the consultation is gone");
+    record.sealed_question = std::move(stored->sealed_question);
+    record.sealed_summary = std::move(stored->sealed_summary);
+    record.sealed_report = std::move(stored->sealed_report);
+    loaded.texts_read = true;
+  }
   auto& ids = loaded.case_file_ids.emplace();
-  for (const auto& file : tx.list_consultation_case_files(loaded.record.id)) ids.push_back(file.id);
+  for (const auto& file : tx.list_consultation_case_files(record.id)) ids.push_back(file.id);
 }
 
 std::optional<ConsultationAccess> ConsultationService::access(store::Tx& tx, const Caller& caller,
                                                               const std::string& id) const {
-  auto loaded = load(tx, id, CaseFileIds::skip);
+  auto loaded = load(tx, id, ViewParts::skip);
   if (!loaded) return std::nullopt;
   auto actor = actor_for(tx, caller, *loaded);
   return ConsultationAccess{std::move(loaded->record), std::move(loaded->participants), actor};
@@ -147,7 +160,7 @@ Status ConsultationService::append_system_notice(store::Tx& tx, const std::strin
                                                  int notice_kind, const std::string& text,
                                                  const std::string& subject_id, TimePoint now,
                                                  std::vector<Notification>& notifications) const {
-  auto loaded = load(tx, consultation_id, CaseFileIds::skip);
+  auto loaded = load(tx, consultation_id, ViewParts::skip);
   if (!loaded) return not_found();
   append_notice(tx, *loaded, notice_kind, text, subject_id, now, notifications);
   tx.update_consultation(loaded->record);  // keeps last_seq in step with the log
@@ -191,6 +204,9 @@ Result<TransitionOutcome> ConsultationService::decide_for(store::Tx& tx, const C
 }
 
 ConsultationView ConsultationService::view_of(const Loaded& loaded) const {
+  if (!loaded.texts_read || !loaded.case_file_ids) {
+    throw std::logic_error("consultation view: its texts and case files were not read");
+  }
   ConsultationView view;
   view.record = loaded.record;
   const auto& id = loaded.record.id;
@@ -204,9 +220,6 @@ ConsultationView ConsultationService::view_of(const Loaded& loaded) const {
     }
   }
   view.participants = loaded.participants;
-  if (!loaded.case_file_ids) {
-    throw std::logic_error("consultation view: the case files were not read");
-  }
   view.case_file_ids = *loaded.case_file_ids;
   return view;
 }
@@ -320,6 +333,7 @@ Result<Outcome<ConsultationView>> ConsultationService::open(const Caller& caller
   record.respond_by = deadlines_.first_deadline(request.urgency, now);
   loaded.participants.push_back({caller.user.id, store::ParticipantKind::requester, 0});
   loaded.case_file_ids.emplace();
+  loaded.texts_read = true;
 
   std::vector<std::string> coordinators;
   std::optional<Error> failure;
@@ -634,6 +648,7 @@ Result<Outcome<ConsultationView>> ConsultationService::submit_report(const Calle
                         std::vector<Notification>& notifications) -> Status {
                       loaded.record.sealed_report = Vault::seal(loaded.key, report_text(report),
                                                                 aad(loaded.record.id, "report"));
+                      tx.set_consultation_report(loaded.record.id, loaded.record.sealed_report);
                       append_notice(tx, loaded, kNoticeReportSubmitted, "report submitted",
                                     caller.user.id, clock_.now(), notifications);
                       return ok();
@@ -674,7 +689,7 @@ bool ConsultationService::post_in(store::Tx& tx, const Caller& caller, const std
                                   TimePoint now, PostResult& result,
                                   std::string* patient_reference) const {
   const bool signal = body.kind == MessageBody::Kind::signal;
-  auto loaded = load(tx, id, CaseFileIds::skip, Candidates::when_needed);
+  auto loaded = load(tx, id, ViewParts::skip, Candidates::when_needed);
   if (!loaded) {
     result.emplace(not_found());
     return false;
@@ -730,7 +745,7 @@ bool ConsultationService::post_in(store::Tx& tx, const Caller& caller, const std
   outcome.notifications.push_back(Notification::posted(
       loaded->participant_ids(), LogEntry{id, seq, caller.user.id, now, body}));
   if (state_changed) {
-    read_case_files(tx, *loaded);  // the event carries the whole view
+    read_view_parts(tx, *loaded);  // the event carries the whole view
     outcome.notifications.push_back(Notification::about(
         Notification::Kind::updated, loaded->participant_ids(), shared_view(*loaded)));
   }
@@ -807,7 +822,7 @@ Result<Outcome<Done>> ConsultationService::ack(const Caller& caller, const std::
                                                std::int64_t up_to_seq) {
   std::optional<Result<Outcome<Done>>> result;
   store_.write([&](store::Tx& tx) {
-    auto loaded = load(tx, id, CaseFileIds::skip, Candidates::when_needed);
+    auto loaded = load(tx, id, ViewParts::skip, Candidates::when_needed);
     if (!loaded) {
       result.emplace(not_found());
       return false;
@@ -834,7 +849,7 @@ Result<LogPage> ConsultationService::sync(const Caller& caller, const std::strin
   const int size = limit == 0 ? 100 : std::min(limit, 500);
   std::optional<Result<LogPage>> result;
   store_.read([&](store::Tx& tx) {
-    auto loaded = load(tx, id, CaseFileIds::skip, Candidates::when_needed);
+    auto loaded = load(tx, id, ViewParts::skip, Candidates::when_needed);
     if (!loaded) {
       result.emplace(not_found());
       return;

@@ -204,15 +204,16 @@ class ConsultationService {
 
  private:
   struct Loaded;
-  // The record, its participants, candidates and data key, and unless skipped the ids of its case
-  // files (only a view of the consultation needs them; view_of refuses a Loaded without them).
+  // The record, its participants, candidates and data key, and unless skipped its sealed texts
+  // and the ids of its case files (only a view of the consultation needs those; view_of refuses
+  // a Loaded without them, and read_view_parts reads them later).
   // Candidates::when_needed leaves the candidates to decide_for (posting, acknowledging, reading).
-  enum class CaseFileIds { read, skip };
+  enum class ViewParts { read, skip };
   enum class Candidates { read, when_needed };
   std::optional<Loaded> load(store::Tx& tx, const std::string& id,
-                             CaseFileIds case_files = CaseFileIds::read,
+                             ViewParts view_parts = ViewParts::read,
                              Candidates candidates = Candidates::read) const;
-  static void read_case_files(store::Tx& tx, Loaded& loaded);
+  static void read_view_parts(store::Tx& tx, Loaded& loaded);
   Actor actor_for(store::Tx& tx, const Caller& caller, const Loaded& loaded) const;
   // decide() for the caller. For an action that only collaborators take, or they and open
   // candidates (post_message, ack, read), the candidates matter only to a caller with no other

@@ -308,7 +308,8 @@ Status SchedulingService::add_notice(store::Tx& tx, const Appointment& appointme
                                      const std::string& text, TimePoint now,
                                      std::vector<Notification>& notifications) const {
   std::string when = format_utc(appointment.starts_at);
-  const auto consultation = tx.find_consultation(appointment.consultation_id);
+  const auto consultation =
+      tx.find_consultation(appointment.consultation_id, store::SealedTexts::skip);
   if (!consultation) return consultation_not_found();
   if (auto org = tx.find_organization(consultation->requesting_organization_id)) {
     when = format_local_range(appointment.starts_at, appointment.ends_at, org->time_zone);
@@ -494,7 +495,8 @@ Result<Outcome<Appointment>> SchedulingService::reschedule(const Caller& caller,
         }
         const auto slot = tx.find_slot(new_slot_id);
         if (!slot) return slot_not_found();
-        const auto consultation = tx.find_consultation(appointment.consultation_id);
+        const auto consultation =
+            tx.find_consultation(appointment.consultation_id, store::SealedTexts::skip);
         const auto specialist = tx.find_user(slot->specialist_id);
         if (!consultation || !specialist ||
             !reachable_organizations(tx, consultation->requesting_organization_id)

@@ -85,6 +85,8 @@ struct Consultation {
   std::string target_organization_id;   // routing narrowing as requested (may be empty)
   std::string preferred_specialist_id;  // routing narrowing as requested (may be empty)
   std::string wrapped_key;       // per-consultation data key, wrapped by the key-encryption key
+  // The sealed texts, up to 64 KiB each, are stored apart from the rest and read only when
+  // asked for (SealedTexts): posting a message needs the record but not them.
   std::string sealed_question;   // AES-256-GCM ciphertext
   std::string sealed_summary;    // AES-256-GCM ciphertext
   std::string sealed_report;     // AES-256-GCM ciphertext; empty = no report yet
@@ -95,6 +97,9 @@ struct Consultation {
   TimePoint created_at{};
   TimePoint updated_at{};
 };
+
+// Whether a consultation is read with its sealed texts; skipped, they are left empty.
+enum class SealedTexts { read, skip };
 
 enum class ParticipantKind { requester = 1, specialist = 2, invited = 3, coordinator = 4 };
 

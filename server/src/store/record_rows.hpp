@@ -54,13 +54,16 @@ SessionRecord read_session(const Row& row) {
   return session;
 }
 
-// Also the column order of the backends' INSERT and UPDATE parameters.
+// Also the column order of the backends' INSERT and UPDATE parameters. The sealed texts live in
+// a table of their own (consultation_texts, alias t), read only when asked for.
 constexpr const char* consultation_columns =
     "c.id, c.state, c.urgency, c.specialty, c.patient_reference, c.patient_age_years,"
     " c.patient_sex, c.requesting_organization_id, c.requester_id, c.assigned_specialist_id,"
-    " c.target_organization_id, c.preferred_specialist_id, c.wrapped_key, c.sealed_question,"
-    " c.sealed_summary, c.sealed_report, c.last_seq, c.candidate_count, c.respond_by,"
-    " c.escalated, c.created_at, c.updated_at";
+    " c.target_organization_id, c.preferred_specialist_id, c.wrapped_key, c.last_seq,"
+    " c.candidate_count, c.respond_by, c.escalated, c.created_at, c.updated_at";
+constexpr int consultation_column_count = 19;
+constexpr const char* consultation_text_columns =
+    ", t.sealed_question, t.sealed_summary, t.sealed_report";
 
 template <class Row>
 Consultation read_consultation(const Row& row) {
@@ -78,15 +81,23 @@ Consultation read_consultation(const Row& row) {
   c.target_organization_id = row.text(10);
   c.preferred_specialist_id = row.text(11);
   c.wrapped_key = row.blob(12);
-  c.sealed_question = row.blob(13);
-  c.sealed_summary = row.blob(14);
-  c.sealed_report = row.blob(15);
-  c.last_seq = row.int64(16);
-  c.candidate_count = row.int32(17);
-  c.respond_by = row.optional_time(18);
-  c.escalated = row.boolean(19);
-  c.created_at = row.time(20);
-  c.updated_at = row.time(21);
+  c.last_seq = row.int64(13);
+  c.candidate_count = row.int32(14);
+  c.respond_by = row.optional_time(15);
+  c.escalated = row.boolean(16);
+  c.created_at = row.time(17);
+  c.updated_at = row.time(18);
+  return c;
+}
+
+// consultation_columns followed by consultation_text_columns.
+template <class Row>
+Consultation read_consultation_with_texts(const Row& row) {
+  auto c = read_consultation(row);
+  constexpr int first = consultation_column_count;
+  c.sealed_question = row.blob(first);
+  c.sealed_summary = row.blob(first + 1);
+  c.sealed_report = row.blob(first + 2);
   return c;
 }
 

@@ -62,13 +62,18 @@ class Tx {
   virtual int delete_expired_sessions(TimePoint now) = 0;
 
   // ---- consultations ----
-  virtual std::optional<Consultation> find_consultation(std::string_view id) = 0;
-  virtual bool insert_consultation(const Consultation& consultation) = 0;
-  virtual void update_consultation(const Consultation& consultation) = 0;  // by id, every column
+  virtual std::optional<Consultation> find_consultation(std::string_view id,
+                                                       SealedTexts texts) = 0;
+  virtual bool insert_consultation(const Consultation& consultation) = 0;  // with its texts
+  // By id, every column but the sealed texts: a record read without them (SealedTexts::skip)
+  // can be written back. The question and summary never change; the report is set below.
+  virtual void update_consultation(const Consultation& consultation) = 0;
+  virtual void set_consultation_report(std::string_view id, std::string_view sealed_report) = 0;
   // A new log entry without a state change: only last_seq and updated_at (fewer pages and no
   // index rewritten, unlike update_consultation).
   virtual void set_consultation_last_seq(std::string_view id, std::int64_t last_seq,
                                          TimePoint updated_at) = 0;
+  // Both lists leave the sealed texts out (read them with find_consultation).
   // Sorted by id (ids sort in creation order), at most query.limit rows after query.after_id.
   virtual std::vector<Consultation> list_consultations(const ConsultationQuery& query) = 0;
   // Consultations in REQUESTED/OFFERED whose respond_by <= now, oldest deadline first.

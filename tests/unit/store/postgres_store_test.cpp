@@ -203,6 +203,38 @@ TEST_F(PostgresStoreTest, RefusesASchemaFromANewerServer) {
   }
 }
 
+// Migration 11 moves the sealed texts out of the consultation's row (see SQLite's): a schema at
+// version 10 keeps every consultation's texts, and they are read and kept as ever.
+class PostgresTextsMigration : public StoreContract {};
+INSTANTIATE_TEST_SUITE_P(Postgres, PostgresTextsMigration,
+                         ::testing::Values(StoreBackend{"Postgres", open_in}), backend_name);
+
+TEST_P(PostgresTextsMigration, SchemaTenConsultationsKeepTheirTexts) {
+  const auto originals = store_consultations_with_long_texts();
+  const auto schema = schema_for(dir_->path());
+  const std::string text_columns =
+      "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+      " AND table_name = 'consultations' AND column_name LIKE 'sealed_%'";
+  {
+    // Back to schema 10: the texts in the consultation's row.
+    RawServer raw(schema);
+    raw.exec(
+        "ALTER TABLE consultations ADD COLUMN sealed_question bytea,"
+        " ADD COLUMN sealed_summary bytea, ADD COLUMN sealed_report bytea;"
+        " UPDATE consultations c SET sealed_question = t.sealed_question,"
+        " sealed_summary = t.sealed_summary, sealed_report = t.sealed_report"
+        " FROM consultation_texts t WHERE t.consultation_id = c.id;"
+        " ALTER TABLE consultations ALTER COLUMN sealed_question SET NOT NULL,"
+        " ALTER COLUMN sealed_summary SET NOT NULL, ALTER COLUMN sealed_report SET NOT NULL;"
+        " DROP TABLE consultation_texts;"
+        " DELETE FROM schema_migrations WHERE version = 11");
+    ASSERT_EQ(raw.column(text_columns).size(), 3u);
+  }
+  expect_texts_whole_after_reopening(originals);
+  EXPECT_EQ(store_->schema_version(), postgres::latest_schema_version());
+  EXPECT_EQ(RawServer(schema).column(text_columns), std::vector<std::string>{});
+}
+
 TEST_F(PostgresStoreTest, UnreachableServerIsAStoreError) {
   PostgresOptions options = options_;
   // Port 1 on the loopback: nothing listens there, so the connection is refused at once.

@@ -166,7 +166,7 @@ TEST_P(SqliteLogMigration, SchemaNineLogBecomesARowidTableWithEveryEntry) {
         " DROP TABLE consultation_log; ALTER TABLE old_log RENAME TO consultation_log;"
         " CREATE UNIQUE INDEX consultation_log_by_client_msg_id ON consultation_log"
         "(consultation_id, sender_id, client_msg_id) WHERE client_msg_id <> '';"
-        " DELETE FROM schema_migrations WHERE version >= 10");
+        " DELETE FROM schema_migrations WHERE version = 10");
     ASSERT_EQ(raw.column(without_rowid), std::vector<std::string>{"1"});
   }
   {
@@ -211,6 +211,58 @@ TEST_P(SqliteLogMigration, SchemaNineLogBecomesARowidTableWithEveryEntry) {
     return true;
   }));
   EXPECT_EQ(read([](Tx& tx) { return tx.list_log("c-2", 5, 10); }).size(), 1u);
+}
+
+// Migration 11 moves the sealed texts out of the consultation's row (migrations.cpp says why):
+// a database at schema 10 keeps every consultation's texts, and they are read and kept as ever.
+class SqliteTextsMigration : public StoreContract {};
+INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteTextsMigration,
+                         ::testing::Values(StoreBackend{"Sqlite", open_in}), backend_name);
+
+TEST_P(SqliteTextsMigration, SchemaTenConsultationsKeepTheirTexts) {
+  const auto originals = store_consultations_with_long_texts();
+  const auto path = database_path(dir_->path());
+  const std::string text_columns =
+      "SELECT name FROM pragma_table_info('consultations') WHERE name LIKE 'sealed_%'";
+  {
+    // Back to schema 10: the texts in the consultation's row, as migration 1 made it.
+    RawDatabase raw(path);
+    raw.exec(
+        "CREATE TABLE old_consultations (id TEXT PRIMARY KEY, state INTEGER NOT NULL,"
+        " urgency INTEGER NOT NULL, specialty TEXT NOT NULL, patient_reference TEXT NOT NULL,"
+        " patient_age_years INTEGER NOT NULL, patient_sex INTEGER NOT NULL,"
+        " requesting_organization_id TEXT NOT NULL REFERENCES organizations(id),"
+        " requester_id TEXT NOT NULL REFERENCES users(id),"
+        " assigned_specialist_id TEXT REFERENCES users(id),"
+        " target_organization_id TEXT REFERENCES organizations(id),"
+        " preferred_specialist_id TEXT REFERENCES users(id), wrapped_key BLOB NOT NULL,"
+        " sealed_question BLOB NOT NULL, sealed_summary BLOB NOT NULL,"
+        " sealed_report BLOB NOT NULL, last_seq INTEGER NOT NULL,"
+        " candidate_count INTEGER NOT NULL, respond_by INTEGER, escalated INTEGER NOT NULL,"
+        " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT;"
+        " INSERT INTO old_consultations SELECT c.id, c.state, c.urgency, c.specialty,"
+        " c.patient_reference, c.patient_age_years, c.patient_sex,"
+        " c.requesting_organization_id, c.requester_id, c.assigned_specialist_id,"
+        " c.target_organization_id, c.preferred_specialist_id, c.wrapped_key,"
+        " t.sealed_question, t.sealed_summary, t.sealed_report, c.last_seq, c.candidate_count,"
+        " c.respond_by, c.escalated, c.created_at, c.updated_at"
+        " FROM consultations c JOIN consultation_texts t ON t.consultation_id = c.id;"
+        " DROP TABLE consultation_texts; DROP TABLE consultations;"
+        " ALTER TABLE old_consultations RENAME TO consultations;"
+        " CREATE INDEX consultations_by_requesting_organization"
+        " ON consultations(requesting_organization_id, id);"
+        " CREATE INDEX consultations_by_assigned_specialist"
+        " ON consultations(assigned_specialist_id);"
+        " CREATE INDEX consultations_due ON consultations(respond_by)"
+        " WHERE state IN (1, 2) AND respond_by IS NOT NULL;"
+        " DELETE FROM schema_migrations WHERE version = 11");
+    ASSERT_EQ(raw.column(text_columns).size(), 3u);
+  }
+  expect_texts_whole_after_reopening(originals);
+  EXPECT_EQ(store_->schema_version(), sqlite::latest_schema_version());
+  EXPECT_EQ(RawDatabase(path).column(text_columns), std::vector<std::string>{});
+  EXPECT_EQ(RawDatabase(path).column("PRAGMA foreign_key_check"), std::vector<std::string>{});
+  EXPECT_EQ(RawDatabase(path).column("PRAGMA integrity_check"), std::vector<std::string>{"ok"});
 }
 
 TEST(SqliteStore, IdleCheckpointsKeepTheWriteAheadLogSmall) {

@@ -175,6 +175,44 @@ void StoreContract::seed_directory() {
   }));
 }
 
+std::vector<Consultation> StoreContract::store_consultations_with_long_texts() {
+  seed_directory();
+  std::vector<Consultation> originals;
+  for (const char* id : {"c-1", "c-2", "c-3"}) {
+    auto c = make_consultation(id, ConsultationState::in_session);
+    c.sealed_summary = std::string(id) + std::string(20'000, '\x01');  // several pages
+    originals.push_back(c);
+  }
+  originals[1].sealed_report = std::string("rep\x00rt", 6);
+  EXPECT_TRUE(write([&](Tx& tx) {
+    for (const auto& c : originals) EXPECT_TRUE(tx.insert_consultation(c));
+    return true;
+  }));
+  store_.reset();
+  return originals;
+}
+
+void StoreContract::expect_texts_whole_after_reopening(
+    const std::vector<Consultation>& originals) {
+  reopen();
+  for (const auto& original : originals) {
+    const auto found =
+        read([&](Tx& tx) { return tx.find_consultation(original.id, SealedTexts::read); });
+    ASSERT_TRUE(found) << original.id;
+    EXPECT_EQ(fields(*found), fields(original)) << original.id;
+  }
+  write([](Tx& tx) {
+    tx.set_consultation_last_seq("c-2", 5, at(1'700'000'500));
+    return true;
+  });
+  auto expected = originals[1];
+  expected.last_seq = 5;
+  expected.updated_at = at(1'700'000'500);
+  const auto posted = read([](Tx& tx) { return tx.find_consultation("c-2", SealedTexts::read); });
+  ASSERT_TRUE(posted);
+  EXPECT_EQ(fields(*posted), fields(expected));
+}
+
 // ---- directory ----
 
 TEST_P(StoreContract, OrganizationsAndPairings) {
@@ -328,10 +366,10 @@ TEST_P(StoreContract, ConsultationRoundTripsEveryField) {
   const auto original = make_consultation("c-0001");
   EXPECT_TRUE(write([&](Tx& tx) { return tx.insert_consultation(original); }));
   EXPECT_FALSE(write([&](Tx& tx) { return tx.insert_consultation(original); }));
-  auto found = read([](Tx& tx) { return tx.find_consultation("c-0001"); });
+  auto found = read([](Tx& tx) { return tx.find_consultation("c-0001", SealedTexts::read); });
   ASSERT_TRUE(found);
   EXPECT_EQ(fields(*found), fields(original));
-  EXPECT_FALSE(read([](Tx& tx) { return tx.find_consultation("c-9999"); }));
+  EXPECT_FALSE(read([](Tx& tx) { return tx.find_consultation("c-9999", SealedTexts::read); }));
 
   auto changed = original;
   changed.state = ConsultationState::reported;
@@ -346,9 +384,6 @@ TEST_P(StoreContract, ConsultationRoundTripsEveryField) {
   changed.target_organization_id = "";
   changed.preferred_specialist_id = "";
   changed.wrapped_key = std::string("\x00\x00", 2);
-  changed.sealed_question = "other question";
-  changed.sealed_summary = "";
-  changed.sealed_report = std::string("rep\x00rt", 6);
   changed.last_seq = 1'000'000'000'000;
   changed.candidate_count = 5;
   changed.respond_by.reset();
@@ -359,9 +394,73 @@ TEST_P(StoreContract, ConsultationRoundTripsEveryField) {
     tx.update_consultation(changed);
     return true;
   });
-  found = read([](Tx& tx) { return tx.find_consultation("c-0001"); });
+  found = read([](Tx& tx) { return tx.find_consultation("c-0001", SealedTexts::read); });
   ASSERT_TRUE(found);
   EXPECT_EQ(fields(*found), fields(changed));
+}
+
+Consultation without_texts(Consultation c) {
+  c.sealed_question.clear();
+  c.sealed_summary.clear();
+  c.sealed_report.clear();
+  return c;
+}
+
+// A post reads and writes back the consultation without its sealed texts: they must survive
+// that, and only set_consultation_report changes one of them.
+TEST_P(StoreContract, SealedTextsAreReadWhenAskedForAndKeptByUpdates) {
+  seed_directory();
+  auto original = make_consultation("c-0001", ConsultationState::requested);
+  original.sealed_summary = std::string(40'000, 's');  // longer than a database page
+  original.respond_by = at(10);
+  ASSERT_TRUE(write([&](Tx& tx) { return tx.insert_consultation(original); }));
+  auto bare = read([](Tx& tx) { return tx.find_consultation("c-0001", SealedTexts::skip); });
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(fields(*bare), fields(without_texts(original)));
+  EXPECT_FALSE(read([](Tx& tx) { return tx.find_consultation("c-9999", SealedTexts::skip); }));
+  ConsultationQuery query;
+  query.coordinator_organization_id = "county";
+  const auto listed = read([&](Tx& tx) { return tx.list_consultations(query); });
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(fields(listed[0]), fields(without_texts(original)));
+  const auto due = read([](Tx& tx) { return tx.list_due_consultations(at(20), 5); });
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(fields(due[0]), fields(without_texts(original)));
+
+  auto moved = *bare;  // written back as read, and once with texts it should not write
+  moved.state = ConsultationState::in_session;
+  moved.updated_at = at(30);
+  auto stray = moved;
+  stray.sealed_question = "not the question";
+  stray.sealed_report = "not a report";
+  write([&](Tx& tx) {
+    tx.update_consultation(moved);
+    tx.update_consultation(stray);
+    tx.set_consultation_last_seq("c-0001", 9, at(40));
+    return true;
+  });
+  auto expected = original;
+  expected.state = ConsultationState::in_session;
+  expected.last_seq = 9;
+  expected.updated_at = at(40);
+  auto found = read([](Tx& tx) { return tx.find_consultation("c-0001", SealedTexts::read); });
+  ASSERT_TRUE(found);
+  EXPECT_EQ(fields(*found), fields(expected));
+
+  const auto report = std::string("rep\x00rt", 6) + std::string(70'000, 'r');
+  write([&](Tx& tx) {
+    tx.set_consultation_report("c-0001", report);
+    return true;
+  });
+  expected.sealed_report = report;
+  found = read([](Tx& tx) { return tx.find_consultation("c-0001", SealedTexts::read); });
+  ASSERT_TRUE(found);
+  EXPECT_EQ(fields(*found), fields(expected));
+  EXPECT_THROW(write([](Tx& tx) {
+                 tx.set_consultation_report("c-9999", "report");
+                 return true;
+               }),
+               StoreError);
 }
 
 TEST_P(StoreContract, SetConsultationLastSeqChangesOnlyItAndUpdatedAt) {
@@ -375,7 +474,7 @@ TEST_P(StoreContract, SetConsultationLastSeqChangesOnlyItAndUpdatedAt) {
   auto expected = original;
   expected.last_seq = 42;
   expected.updated_at = at(9);
-  auto found = read([](Tx& tx) { return tx.find_consultation("c-0001"); });
+  auto found = read([](Tx& tx) { return tx.find_consultation("c-0001", SealedTexts::read); });
   ASSERT_TRUE(found);
   EXPECT_EQ(fields(*found), fields(expected));
   EXPECT_THROW(write([](Tx& tx) {
@@ -762,7 +861,7 @@ TEST_P(StoreContract, DataSurvivesCloseAndReopen) {
   ASSERT_TRUE(user);
   EXPECT_EQ(fields(*user),
             fields(make_user("spec2", Role::specialist, "partner", {"cardiology", "dermatology"})));
-  auto found = read([](Tx& tx) { return tx.find_consultation("c-0001"); });
+  auto found = read([](Tx& tx) { return tx.find_consultation("c-0001", SealedTexts::read); });
   ASSERT_TRUE(found);
   EXPECT_EQ(fields(*found), fields(make_consultation("c-0001")));
   EXPECT_EQ(read([](Tx& tx) { return tx.list_log("c-0001", 0, 10); }).size(), 1u);

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "store/store.hpp"
 
@@ -54,6 +55,7 @@ class TempDir {
 Consultation make_consultation(std::string id,
                                ConsultationState state = ConsultationState::requested);
 
+
 // Fixture: a store opened on a fresh directory, plus a small directory of organisations and
 // users most tests share (see seed_directory in store_contract.cpp).
 class StoreContract : public ::testing::TestWithParam<StoreBackend> {
@@ -64,6 +66,14 @@ class StoreContract : public ::testing::TestWithParam<StoreBackend> {
   // Closes the store (draining its writer) and opens it again on the same directory.
   void reopen();
   void seed_directory();
+
+  // For the tests of migration 11 (the sealed texts in a table of their own): seeds the
+  // directory, stores three consultations whose summaries span several pages, one with a
+  // report, and closes the store, which the test then takes back to schema 10.
+  std::vector<Consultation> store_consultations_with_long_texts();
+  // Reopens the store (which migrates it) and checks that every consultation reads back whole
+  // and that a post's update of last_seq keeps the texts.
+  void expect_texts_whole_after_reopening(const std::vector<Consultation>& originals);
 
   // Runs fn in a read snapshot and returns what it returned.
   template <class Fn>

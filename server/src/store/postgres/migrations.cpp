@@ -330,10 +330,30 @@ CREATE TABLE audit_frontier (
 );
 )sql";
 
+// SQLite rebuilt its consultation log as a rowid table (migration 10 there); a PostgreSQL heap
+// already appends rows, so this number changes nothing here.
+constexpr const char* migration_10 = "SELECT 1;";
+
+// The sealed question, summary and report in a table of their own (see SQLite's migration 11):
+// a post reads and rewrites the consultation's row, and only a view of the consultation needs
+// them. Dropped columns keep their space until the table is next rewritten.
+constexpr const char* migration_11 = R"sql(
+CREATE TABLE consultation_texts (
+  consultation_id text COLLATE "C" PRIMARY KEY REFERENCES consultations(id),
+  sealed_question bytea NOT NULL,
+  sealed_summary bytea NOT NULL,
+  sealed_report bytea NOT NULL
+);
+INSERT INTO consultation_texts(consultation_id, sealed_question, sealed_summary, sealed_report)
+  SELECT id, sealed_question, sealed_summary, sealed_report FROM consultations;
+ALTER TABLE consultations DROP COLUMN sealed_question, DROP COLUMN sealed_summary,
+  DROP COLUMN sealed_report;
+)sql";
+
 constexpr Migration migrations[] = {
     {1, migration_1}, {2, migration_2}, {3, migration_3}, {4, migration_4},
     {5, migration_5}, {6, migration_6}, {7, migration_7}, {8, migration_8},
-    {9, migration_9},
+    {9, migration_9}, {10, migration_10}, {11, migration_11},
 };
 
 // Serialises migrations between nodes starting at once (released at COMMIT or ROLLBACK).

@@ -53,9 +53,6 @@ Params consultation_params(const Consultation& c) {
       .add_or_null(c.target_organization_id)
       .add_or_null(c.preferred_specialist_id)
       .add(Bytes{c.wrapped_key})
-      .add(Bytes{c.sealed_question})
-      .add(Bytes{c.sealed_summary})
-      .add(Bytes{c.sealed_report})
       .add(c.last_seq)
       .add(c.candidate_count)
       .add(c.respond_by)
@@ -240,23 +237,40 @@ int PostgresTx::delete_expired_sessions(TimePoint now) {
 
 // ---- consultations ----
 
-std::optional<Consultation> PostgresTx::find_consultation(std::string_view id) {
-  static const std::string sql = consultation_select() + "WHERE c.id = $1";
-  return first_row<Consultation>(db_.query(sql, Params::of(id)), read_consultation);
+std::optional<Consultation> PostgresTx::find_consultation(std::string_view id,
+                                                          SealedTexts texts) {
+  if (texts == SealedTexts::skip) {
+    static const std::string sql = consultation_select() + "WHERE c.id = $1";
+    return first_row<Consultation>(db_.query(sql, Params::of(id)), read_consultation);
+  }
+  static const std::string sql = std::string("SELECT ") + rows::consultation_columns +
+                                 rows::consultation_text_columns +
+                                 " FROM consultations c"
+                                 " JOIN consultation_texts t ON t.consultation_id = c.id"
+                                 " WHERE c.id = $1";
+  return first_row<Consultation>(db_.query(sql, Params::of(id)),
+                                 rows::read_consultation_with_texts<Row>);
 }
 
 bool PostgresTx::insert_consultation(const Consultation& consultation) {
   require_writable();
-  return db_.query(
-                "INSERT INTO consultations(id, state, urgency, specialty, patient_reference,"
-                " patient_age_years, patient_sex, requesting_organization_id, requester_id,"
-                " assigned_specialist_id, target_organization_id, preferred_specialist_id,"
-                " wrapped_key, sealed_question, sealed_summary, sealed_report, last_seq,"
-                " candidate_count, respond_by, escalated, created_at, updated_at) VALUES ($1,"
-                " $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
-                " $19, $20, $21, $22) ON CONFLICT DO NOTHING",
-                consultation_params(consultation))
-             .affected() == 1;
+  const bool inserted =
+      db_.query(
+             "INSERT INTO consultations(id, state, urgency, specialty, patient_reference,"
+             " patient_age_years, patient_sex, requesting_organization_id, requester_id,"
+             " assigned_specialist_id, target_organization_id, preferred_specialist_id,"
+             " wrapped_key, last_seq, candidate_count, respond_by, escalated, created_at,"
+             " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+             " $15, $16, $17, $18, $19) ON CONFLICT DO NOTHING",
+             consultation_params(consultation))
+          .affected() == 1;
+  if (!inserted) return false;
+  db_.query(
+      "INSERT INTO consultation_texts(consultation_id, sealed_question, sealed_summary,"
+      " sealed_report) VALUES ($1, $2, $3, $4)",
+      Params::of(consultation.id, Bytes{consultation.sealed_question},
+                 Bytes{consultation.sealed_summary}, Bytes{consultation.sealed_report}));
+  return true;
 }
 
 void PostgresTx::update_consultation(const Consultation& consultation) {
@@ -266,11 +280,18 @@ void PostgresTx::update_consultation(const Consultation& consultation) {
       " patient_reference = $5, patient_age_years = $6, patient_sex = $7,"
       " requesting_organization_id = $8, requester_id = $9, assigned_specialist_id = $10,"
       " target_organization_id = $11, preferred_specialist_id = $12, wrapped_key = $13,"
-      " sealed_question = $14, sealed_summary = $15, sealed_report = $16, last_seq = $17,"
-      " candidate_count = $18, respond_by = $19, escalated = $20, created_at = $21,"
-      " updated_at = $22 WHERE id = $1",
+      " last_seq = $14, candidate_count = $15, respond_by = $16, escalated = $17,"
+      " created_at = $18, updated_at = $19 WHERE id = $1",
       consultation_params(consultation));
   if (result.affected() != 1) throw StoreError("update_consultation: no such consultation");
+}
+
+void PostgresTx::set_consultation_report(std::string_view id, std::string_view sealed_report) {
+  require_writable();
+  const auto result =
+      db_.query("UPDATE consultation_texts SET sealed_report = $2 WHERE consultation_id = $1",
+                Params::of(id, Bytes{sealed_report}));
+  if (result.affected() != 1) throw StoreError("set_consultation_report: no such consultation");
 }
 
 void PostgresTx::set_consultation_last_seq(std::string_view id, std::int64_t last_seq,

@@ -53,15 +53,12 @@ void bind_consultation(Query& query, const Consultation& c) {
       .bind_or_null(11, c.target_organization_id)
       .bind_or_null(12, c.preferred_specialist_id)
       .bind(13, Blob{c.wrapped_key})
-      .bind(14, Blob{c.sealed_question})
-      .bind(15, Blob{c.sealed_summary})
-      .bind(16, Blob{c.sealed_report})
-      .bind(17, c.last_seq)
-      .bind(18, c.candidate_count)
-      .bind(19, c.respond_by)
-      .bind(20, c.escalated)
-      .bind(21, c.created_at)
-      .bind(22, c.updated_at);
+      .bind(14, c.last_seq)
+      .bind(15, c.candidate_count)
+      .bind(16, c.respond_by)
+      .bind(17, c.escalated)
+      .bind(18, c.created_at)
+      .bind(19, c.updated_at);
 }
 
 // ---- log ----
@@ -273,11 +270,22 @@ int SqliteTx::delete_expired_sessions(TimePoint now) {
 
 // ---- consultations ----
 
-std::optional<Consultation> SqliteTx::find_consultation(std::string_view id) {
-  static const std::string sql = consultation_select() + "WHERE c.id = ?1";
+std::optional<Consultation> SqliteTx::find_consultation(std::string_view id,
+                                                        SealedTexts texts) {
+  if (texts == SealedTexts::skip) {
+    static const std::string sql = consultation_select() + "WHERE c.id = ?1";
+    auto query = db_.query(sql);
+    query.bind(1, id);
+    return first<Consultation>(query, read_consultation);
+  }
+  static const std::string sql = std::string("SELECT ") + rows::consultation_columns +
+                                 rows::consultation_text_columns +
+                                 " FROM consultations c"
+                                 " JOIN consultation_texts t ON t.consultation_id = c.id"
+                                 " WHERE c.id = ?1";
   auto query = db_.query(sql);
   query.bind(1, id);
-  return first<Consultation>(query, read_consultation);
+  return first<Consultation>(query, rows::read_consultation_with_texts<Query>);
 }
 
 bool SqliteTx::insert_consultation(const Consultation& consultation) {
@@ -286,12 +294,19 @@ bool SqliteTx::insert_consultation(const Consultation& consultation) {
       "INSERT INTO consultations(id, state, urgency, specialty, patient_reference,"
       " patient_age_years, patient_sex, requesting_organization_id, requester_id,"
       " assigned_specialist_id, target_organization_id, preferred_specialist_id, wrapped_key,"
-      " sealed_question, sealed_summary, sealed_report, last_seq, candidate_count, respond_by,"
-      " escalated, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-      " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) ON CONFLICT DO NOTHING");
+      " last_seq, candidate_count, respond_by, escalated, created_at, updated_at) VALUES (?1,"
+      " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+      " ON CONFLICT DO NOTHING");
   bind_consultation(query, consultation);
   query.run();
-  return db_.changes() == 1;
+  if (db_.changes() != 1) return false;
+  db_.query(
+         "INSERT INTO consultation_texts(consultation_id, sealed_question, sealed_summary,"
+         " sealed_report) VALUES (?1, ?2, ?3, ?4)")
+      .bind_all(std::string_view(consultation.id), Blob{consultation.sealed_question},
+                Blob{consultation.sealed_summary}, Blob{consultation.sealed_report})
+      .run();
+  return true;
 }
 
 void SqliteTx::update_consultation(const Consultation& consultation) {
@@ -301,12 +316,19 @@ void SqliteTx::update_consultation(const Consultation& consultation) {
       " patient_reference = ?5, patient_age_years = ?6, patient_sex = ?7,"
       " requesting_organization_id = ?8, requester_id = ?9, assigned_specialist_id = ?10,"
       " target_organization_id = ?11, preferred_specialist_id = ?12, wrapped_key = ?13,"
-      " sealed_question = ?14, sealed_summary = ?15, sealed_report = ?16, last_seq = ?17,"
-      " candidate_count = ?18, respond_by = ?19, escalated = ?20, created_at = ?21,"
-      " updated_at = ?22 WHERE id = ?1");
+      " last_seq = ?14, candidate_count = ?15, respond_by = ?16, escalated = ?17,"
+      " created_at = ?18, updated_at = ?19 WHERE id = ?1");
   bind_consultation(query, consultation);
   query.run();
   if (db_.changes() != 1) throw StoreError("update_consultation: no such consultation");
+}
+
+void SqliteTx::set_consultation_report(std::string_view id, std::string_view sealed_report) {
+  require_writable();
+  db_.query("UPDATE consultation_texts SET sealed_report = ?2 WHERE consultation_id = ?1")
+      .bind_all(id, Blob{sealed_report})
+      .run();
+  if (db_.changes() != 1) throw StoreError("set_consultation_report: no such consultation");
 }
 
 void SqliteTx::set_consultation_last_seq(std::string_view id, std::int64_t last_seq,

@@ -34,9 +34,10 @@ class SqliteTx final : public Tx {
   int revoke_user_sessions(std::string_view user_id) override;
   int delete_expired_sessions(TimePoint now) override;
 
-  std::optional<Consultation> find_consultation(std::string_view id) override;
+  std::optional<Consultation> find_consultation(std::string_view id, SealedTexts texts) override;
   bool insert_consultation(const Consultation& consultation) override;
   void update_consultation(const Consultation& consultation) override;
+  void set_consultation_report(std::string_view id, std::string_view sealed_report) override;
   void set_consultation_last_seq(std::string_view id, std::int64_t last_seq,
                                  TimePoint updated_at) override;
   std::vector<Consultation> list_consultations(const ConsultationQuery& query) override;
