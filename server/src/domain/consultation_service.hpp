@@ -96,7 +96,7 @@ struct Notification {
 
 // How a caller relates to a consultation, for services that share its access rules.
 struct ConsultationAccess {
-  store::Consultation record;
+  store::Consultation record;  // without its sealed texts (store::SealedTexts::skip)
   std::vector<store::Participant> participants;
   Actor actor;
 };
