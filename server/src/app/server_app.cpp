@@ -80,6 +80,12 @@ ServerApp::~ServerApp() {
 
 namespace {
 
+// Threads that run the io_context (Config::io_threads, 0: one per core).
+std::size_t io_thread_count(const Config& config) {
+  if (config.io_threads != 0) return config.io_threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 // Fails start-up early, with one line naming the file, when a TLS file cannot be used. The
 // private key may be readable by its group (Debian's ssl-cert) but never by others.
 void check_tls_file(const std::string& path, const char* what, bool secret) {
@@ -203,6 +209,7 @@ std::uint16_t ServerApp::start() {
   options.max_connections_per_address = s.config.max_connections_per_address;
   options.new_connections_per_second_per_address =
       s.config.new_connections_per_second_per_address;
+  options.single_io_thread = io_thread_count(s.config) == 1;
   s.server = std::make_unique<net::Server>(s.io, options, s.api);
   register_metrics();
   const auto port = s.server->start();
@@ -449,8 +456,7 @@ void ServerApp::run(bool handle_signals) {
     });
   }
   auto work = boost::asio::make_work_guard(s.io);
-  std::size_t count = s.config.io_threads;
-  if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t count = io_thread_count(s.config);
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < count; ++i) {
     threads.emplace_back([&] { s.io.run(); });

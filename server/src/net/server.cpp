@@ -94,8 +94,11 @@ class Server::Impl : public std::enable_shared_from_this<Impl> {
  private:
   static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
     for (;;) {
-      const asio::any_io_executor session_strand = asio::make_strand(self->io_);
-      auto [ec, socket] = co_await self->acceptor_.async_accept(session_strand, use_tuple);
+      const asio::any_io_executor session_executor =
+          self->context_->options.single_io_thread
+              ? asio::any_io_executor(self->io_.get_executor())
+              : asio::any_io_executor(asio::make_strand(self->io_));
+      auto [ec, socket] = co_await self->acceptor_.async_accept(session_executor, use_tuple);
       if (!self->acceptor_.is_open()) break;
       if (ec) {
         spdlog::warn("net: accept failed: {}", ec.message());

@@ -48,6 +48,11 @@ struct ServerOptions {
   // 0: unlimited.
   std::size_t max_connections_per_address = 256;
   double new_connections_per_second_per_address = 50;
+  // The io_context is run by one thread only. Each session then runs on the io_context's own
+  // executor instead of a strand of its own: one thread already runs its handlers one at a
+  // time, and a strand costs a reference count and a type-erased copy in every operation
+  // (about 2% of a chat message's CPU). Never set it with more than one thread in io.run().
+  bool single_io_thread = false;
 };
 
 // Why a connection ended before it became a WebSocket session or answered an HTTP request.
@@ -68,7 +73,8 @@ struct NetCounters {
 // Accepts TLS connections on one port. Plain HTTP(S) requests are answered and closed
 // (Connection: close): GET /healthz, /readyz, /metrics. A WebSocket upgrade on /v1/ws with the
 // "telemed.v1" subprotocol becomes a session handed to handler->open(); every session runs on
-// its own strand of the io_context, which may be run by any number of threads.
+// its own strand of the io_context, which may be run by any number of threads (or on the
+// io_context's executor itself when one thread runs it: ServerOptions::single_io_thread).
 class Server {
  public:
   // Loads the certificate, key and client CA. Throws std::runtime_error with a one-line reason

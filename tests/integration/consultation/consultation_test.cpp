@@ -524,6 +524,55 @@ TEST(ConsultationEncryption, ClinicalTextNeverReachesTheDiskInClear) {
   }
 }
 
+// With one io thread the sessions share the io_context's executor instead of a strand each
+// (net::ServerOptions::single_io_thread): both sides posting at once, their answers coming back
+// from the store's writer, still arrive whole and in order on both sides.
+TEST(ConsultationsOnOneIoThread, BothSidesPipeliningAtOnceSeeEachOthersPostsInOrder) {
+  TestServer server([](app::Config& config) { config.io_threads = 1; });
+  auto clinician = server.login("yecheng.clinician");
+  auto specialist = server.login("shanghai.ortho");
+  const auto opened =
+      expect_consultation(clinician->call(open_frame("orthopedics", v1::URGENCY_ROUTINE)));
+  ASSERT_EQ(accept(*specialist, opened.id()).status().code(), v1::OK);
+  constexpr int count = 120;
+  const auto frames_of = [&](const std::string& who) {
+    std::vector<v1::ClientFrame> frames;
+    for (int i = 0; i < count; ++i) {
+      const auto n = std::to_string(i);
+      frames.push_back(post_frame(opened.id(), who + "-" + n, who + " " + n));
+    }
+    return frames;
+  };
+  auto from_specialist = std::async(std::launch::async, [&] {
+    return specialist->call_pipelined(frames_of("specialist"));
+  });
+  const auto clinician_answers = clinician->call_pipelined(frames_of("clinician"));
+  const auto specialist_answers = from_specialist.get();
+  for (const auto* answers : {&clinician_answers, &specialist_answers}) {
+    ASSERT_EQ(answers->size(), static_cast<std::size_t>(count));
+    std::uint64_t previous = 0;
+    for (const auto& answer : *answers) {
+      ASSERT_EQ(answer.status().code(), v1::OK);
+      EXPECT_GT(answer.post_message().seq(), previous);
+      previous = answer.post_message().seq();
+    }
+  }
+  const auto expect_posts_of = [&](Client& reader, const std::string& who) {
+    for (int i = 0; i < count; ++i) {
+      auto event = reader.wait_event(
+          [&](const v1::Event& e) {
+            return e.has_message_posted() &&
+                   e.message_posted().entry().body().text().rfind(who + " ", 0) == 0;
+          },
+          10s);
+      ASSERT_TRUE(event) << who << " " << i;
+      EXPECT_EQ(event->message_posted().entry().body().text(), who + " " + std::to_string(i));
+    }
+  };
+  expect_posts_of(*specialist, "clinician");
+  expect_posts_of(*clinician, "specialist");
+}
+
 TEST(ConsultationDeadlines, EscalationWidensThenExpiry) {
   TestServer server([](app::Config& config) {
     config.deadline_emergency = std::chrono::seconds(1);
