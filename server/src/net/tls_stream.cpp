@@ -15,6 +15,13 @@
 namespace tmc::net {
 namespace {
 
+// SSL_get_error needs the thread's error queue empty before each operation. ERR_clear_error()
+// resets all sixteen entries of the queue (two frees each) even when it is empty, as it nearly
+// always is; it was 1.7% of the io thread's samples, called twice per read or write.
+void clear_errors() {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
 TlsStream::Outbox& outbox(BIO* bio) { return *static_cast<TlsStream::Outbox*>(BIO_get_data(bio)); }
 
 int descriptor(BIO* bio) { return outbox(bio).descriptor; }
@@ -121,7 +128,7 @@ bool TlsStream::attempt(Kind kind, void* data, std::size_t size, boost::system::
   }
   if ((kind == Kind::read || kind == Kind::write) && size == 0) return true;
   SSL* ssl = ssl_.get();
-  ERR_clear_error();
+  clear_errors();
   errno = 0;
   int rc = 0;
   std::size_t done = 0;
@@ -174,7 +181,7 @@ bool TlsStream::attempt(Kind kind, void* data, std::size_t size, boost::system::
       break;
     }
   }
-  ERR_clear_error();
+  clear_errors();
   return true;
 }
 
