@@ -2,6 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
 
 #include "audit/canonical_record.hpp"
 
@@ -38,6 +42,44 @@ TEST(CanonicalRecord, EscapesJsonSpecials) {
   std::string out;
   append_json_string(out, std::string("a\"b\\c\n\x01", 7));
   EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001\"");
+}
+
+// Records are hashed as written, so format_utc must write what the snprintf pattern
+// "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ" writes, for any instant a record can hold.
+TEST(CanonicalRecord, UtcTextIsTheFixedWidthPattern) {
+  const auto pattern = [](TimePoint time) {
+    const auto day = floor<days>(time);
+    const year_month_day date(day);
+    const hh_mm_ss clock(time - day);
+    char text[48];
+    std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ",
+                  static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                  static_cast<unsigned>(date.day()), static_cast<int>(clock.hours().count()),
+                  static_cast<int>(clock.minutes().count()),
+                  static_cast<int>(clock.seconds().count()),
+                  static_cast<long long>(clock.subseconds().count()));
+    return std::string(text);
+  };
+  std::vector<TimePoint> times = {
+      TimePoint{},                                                  // the epoch
+      TimePoint{} - microseconds(1),                                // just before it
+      TimePoint(sys_days(year(1) / 1 / 1).time_since_epoch()),      // single-digit year
+      TimePoint(sys_days(year(999) / 12 / 31).time_since_epoch() + hours(23) + minutes(59) +
+                seconds(59) + microseconds(999999)),
+      TimePoint(sys_days(year(2000) / 2 / 29).time_since_epoch() + microseconds(10)),
+      TimePoint(sys_days(year(9999) / 12 / 31).time_since_epoch() + hours(23)),
+      TimePoint(sys_days(year(10000) / 1 / 1).time_since_epoch()),  // five digits
+      TimePoint(sys_days(year(-1) / 6 / 15).time_since_epoch()),    // before year 0
+  };
+  std::uint64_t state = 0x9e3779b97f4a7c15u;
+  for (int i = 0; i < 2000; ++i) {  // any microsecond from 1900 to 2200
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    const auto span = (sys_days(year(2200) / 1 / 1) - sys_days(year(1900) / 1 / 1));
+    const auto offset = microseconds(static_cast<std::int64_t>(
+        (state >> 1) % static_cast<std::uint64_t>(duration_cast<microseconds>(span).count())));
+    times.push_back(TimePoint(sys_days(year(1900) / 1 / 1).time_since_epoch() + offset));
+  }
+  for (const auto time : times) EXPECT_EQ(format_utc(time), pattern(time));
 }
 
 TEST(CanonicalRecord, UtcTextRoundTrips) {
