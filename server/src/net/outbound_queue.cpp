@@ -29,6 +29,11 @@ OutboundQueue::Frame OutboundQueue::pop() {
   return frame;
 }
 
+const std::string* OutboundQueue::peek() const {
+  const auto& lane = !control_.empty() ? control_ : bulk_;
+  return lane.empty() ? nullptr : lane.front().get();
+}
+
 void OutboundQueue::drop_bulk() {
   queued_bytes_ -= bytes_of(bulk_);
   bulk_.clear();

@@ -22,6 +22,8 @@ class OutboundQueue {
   [[nodiscard]] bool push(Frame frame, api::Lane lane);
   // The next frame to write (control lane first), or null when both lanes are empty.
   Frame pop();
+  // The frame pop() would return, left queued (null when both lanes are empty).
+  const std::string* peek() const;
   // Drops the bulk lane (a closing session only flushes control frames).
   void drop_bulk();
   // Drops everything.

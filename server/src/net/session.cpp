@@ -15,6 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -42,7 +43,26 @@ constexpr std::size_t websocket_write_buffer_bytes = 64 * 1024;
 // Frames up to this size are held while more are queued; a burst is sent once this much is held.
 constexpr std::size_t held_frame_max_bytes = 16 * 1024;
 constexpr std::size_t held_bytes_max = 64 * 1024;
+// Held frames are written to TLS together up to this many bytes: one record's plaintext.
+constexpr std::size_t coalesced_bytes_max = 16 * 1024;
 constexpr std::size_t close_reason_max = 123;  // RFC 6455: control frame payload <= 125
+
+// Appends payload as one binary WebSocket message the way a server sends it (FIN, no mask).
+void append_binary_frame(std::string& out, const std::string& payload) {
+  const std::size_t size = payload.size();
+  out += static_cast<char>(0x82);
+  if (size < 126) {
+    out += static_cast<char>(size);
+  } else if (size <= 0xFFFF) {
+    out += static_cast<char>(126);
+    out += static_cast<char>(size >> 8);
+    out += static_cast<char>(size & 0xFF);
+  } else {
+    out += static_cast<char>(127);
+    for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((size >> shift) & 0xFF);
+  }
+  out += payload;
+}
 
 std::string format_endpoint(const tcp::socket& socket) {
   boost::system::error_code ec;
@@ -333,13 +353,17 @@ class Session final : public api::Outbound,
   }
 
   // The one writer: control frames before bulk, then the close frame once closing. While more
-  // small frames wait, their records are held and leave together (one send for the burst).
+  // small frames wait, their records are held and leave together (one send for the burst), and
+  // the frames themselves are framed here and handed to TLS together, up to a record's worth:
+  // one record for several frames instead of one each (Beast writes a record per message).
+  // Beast's own writes (pongs, the close) go between whole records, so between whole frames.
   asio::awaitable<void> write_frames() {
     const auto self = shared_from_this();
     auto& tls = ws_->next_layer();
     try {
       bool holding = false;
       bool failed = false;
+      std::string coalesced;
       while (auto frame = queue_.pop()) {
         report_queue_bytes();
         const bool small = frame->size() <= held_frame_max_bytes;
@@ -351,7 +375,24 @@ class Session final : public api::Outbound,
           tls.hold_output();
           holding = true;
         }
-        if (!failed) {
+        if (!failed && holding && small) {
+          coalesced.clear();
+          append_binary_frame(coalesced, *frame);
+          while (const auto* next = queue_.peek()) {
+            if (next->size() > held_frame_max_bytes ||
+                coalesced.size() + 4 + next->size() > coalesced_bytes_max) {
+              break;
+            }
+            append_binary_frame(coalesced, *queue_.pop());
+          }
+          report_queue_bytes();
+          if (!ws_->is_open()) {  // Beast has closed: no data frame may follow its close frame
+            failed = true;
+          } else {
+            auto [ec, bytes] = co_await asio::async_write(tls, asio::buffer(coalesced), use_tuple);
+            failed = static_cast<bool>(ec);
+          }
+        } else if (!failed) {
           auto [ec, bytes] = co_await ws_->async_write(asio::buffer(*frame), use_tuple);
           failed = static_cast<bool>(ec);
         }

@@ -222,6 +222,15 @@ class NetServer : public ::testing::Test {
     return client;
   }
 
+  // A WebSocket session that counts the pongs it receives in pongs.
+  std::unique_ptr<Client> connect_counting_pongs(int& pongs) {
+    auto client = connect_ws();
+    client->control_callback([&pongs](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::pong) ++pongs;
+    });
+    return client;
+  }
+
   std::unique_ptr<Client> connect_ws() {
     beast::error_code ec;
     websocket::response_type response;
@@ -318,11 +327,8 @@ TEST_F(NetServer, EchoesLargeAndManyMessagesIntact) {
 TEST_F(NetServer, BurstsOfSmallAndLargeFramesWithPingsBetweenThemArriveInOrder) {
   options_.max_frame_bytes = 4 * 1024 * 1024;
   start();
-  auto client = connect_ws();
   int pongs = 0;
-  client->control_callback([&pongs](websocket::frame_type kind, beast::string_view) {
-    if (kind == websocket::frame_type::pong) ++pongs;
-  });
+  auto client = connect_counting_pongs(pongs);
   // Echoes queue up behind each other: small ones leave held together, a large one (more than
   // a held frame may be) first sends what is held; the pongs come between them.
   auto message = [](int i) {
@@ -343,6 +349,41 @@ TEST_F(NetServer, BurstsOfSmallAndLargeFramesWithPingsBetweenThemArriveInOrder) 
   }
   // Every ping was answered before the echo of the message written after it.
   EXPECT_EQ(pongs, count / 10);
+}
+
+// Queued small frames are framed by the server and written to TLS together (several frames in
+// one record): every length form of the WebSocket header (7-bit, 16-bit) and the sizes around
+// the held-frame bound arrive intact, in order, with pongs between whole frames.
+TEST_F(NetServer, BurstsOfFramesAtEveryHeaderLengthArriveIntactWithPongsBetween) {
+  options_.max_frame_bytes = 4 * 1024 * 1024;
+  start();
+  int pongs = 0;
+  auto client = connect_counting_pongs(pongs);
+  const std::vector<std::size_t> sizes = {1,    2,    125,   126,   127,   200,  1000,
+                                          4000, 8190, 16380, 16383, 16384, 16385, 70000};
+  auto message = [&](int i) {
+    std::string text(sizes[static_cast<std::size_t>(i) % sizes.size()], '\0');
+    for (std::size_t k = 0; k < text.size(); ++k) text[k] = static_cast<char>((k * 7 + i) % 251);
+    if (!text.empty()) text[0] = static_cast<char>('A' + i % 26);  // never the "bad" command
+    return text;
+  };
+  Watchdog watchdog(native(*client), event_deadline);
+  constexpr int count = 280;
+  int pings = 0;
+  for (int i = 0; i < count; ++i) {
+    client->write(asio::buffer(message(i)));
+    if (i % 9 == 0 && i + 1 < count) {  // each answered before a later message's echo
+      client->ping({});
+      ++pings;
+    }
+  }
+  beast::flat_buffer buffer;
+  for (int i = 0; i < count; ++i) {
+    client->read(buffer);
+    ASSERT_EQ(beast::buffers_to_string(buffer.data()), message(i)) << i;
+    buffer.clear();
+  }
+  EXPECT_EQ(pongs, pings);
 }
 
 TEST_F(NetServer, APeerThatResetsWhileBeingWrittenToEndsOnlyItsOwnSession) {
