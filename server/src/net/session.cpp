@@ -356,7 +356,9 @@ class Session final : public api::Outbound,
   // small frames wait, their records are held and leave together (one send for the burst), and
   // the frames themselves are framed here and handed to TLS together, up to a record's worth:
   // one record for several frames instead of one each (Beast writes a record per message).
-  // Beast's own writes (pongs, the close) go between whole records, so between whole frames.
+  // Beast's own writes (pongs, pings, the close) go between whole records, so between whole
+  // frames; while one of them waits for the socket with a record half sent, frames queue
+  // behind it through Beast.
   asio::awaitable<void> write_frames() {
     const auto self = shared_from_this();
     auto& tls = ws_->next_layer();
@@ -375,7 +377,7 @@ class Session final : public api::Outbound,
           tls.hold_output();
           holding = true;
         }
-        if (!failed && holding && small) {
+        if (!failed && holding && small && !tls.write_waiting()) {
           coalesced.clear();
           append_binary_frame(coalesced, *frame);
           while (const auto* next = queue_.peek()) {

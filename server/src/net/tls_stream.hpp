@@ -96,6 +96,9 @@ class TlsStream {
   void hold_output() noexcept { outbox_->holding = true; }
   // Bytes of records kept and not yet sent.
   std::size_t held_bytes() const noexcept { return outbox_->pending.size() - outbox_->sent; }
+  // A write waits for the socket with part of a record still inside OpenSSL, which then takes
+  // only that same write again: another write must queue behind it (Beast's writes do).
+  bool write_waiting() const noexcept { return writes_waiting_ > 0; }
   // Stops holding and sends every kept record. Token signature void(error_code, std::size_t).
   template <class Token>
   auto async_flush(Token&& token) {
@@ -145,6 +148,7 @@ class TlsStream {
     std::shared_ptr<std::string> owned;  // the joined copy of a multi-buffer write
     bool started = false;
     bool finished = false;
+    bool waiting = false;  // a write counted in writes_waiting_
     boost::system::error_code result;
     std::size_t transferred = 0;
 
@@ -153,12 +157,26 @@ class TlsStream {
       if (finished) return self.complete(result, transferred);
       const bool first = !started;
       started = true;
-      if (ec) return self.complete(ec, 0);
+      if (ec) {
+        if (waiting) {
+          waiting = false;
+          --stream.writes_waiting_;
+        }
+        return self.complete(ec, 0);
+      }
       socket_type::wait_type wait = socket_type::wait_read;
       if (!stream.attempt(kind, data, size, result, transferred, wait)) {
+        if (kind == Kind::write && !waiting) {
+          waiting = true;
+          ++stream.writes_waiting_;
+        }
         return stream.socket_.async_wait(wait, std::move(self));
       }
       finished = true;
+      if (waiting) {
+        waiting = false;
+        --stream.writes_waiting_;
+      }
       if (first) return boost::asio::post(stream.get_executor(), std::move(self));
       self.complete(result, transferred);
     }
@@ -168,7 +186,8 @@ class TlsStream {
   auto start(Kind kind, void* data, std::size_t size, Token&& token,
              std::shared_ptr<std::string> owned = nullptr) {
     return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
-        Op{*this, kind, data, size, std::move(owned), false, false, {}, 0}, token, socket_);
+        Op{*this, kind, data, size, std::move(owned), false, false, false, {}, 0}, token,
+        socket_);
   }
 
   // Sends what the outbox keeps. Same contract as attempt.
@@ -176,6 +195,7 @@ class TlsStream {
                      socket_type::wait_type& wait);
 
   socket_type socket_;
+  int writes_waiting_ = 0;          // see write_waiting()
   std::unique_ptr<Outbox> outbox_;  // before ssl_: the BIO points at it
   std::unique_ptr<SSL, SslFree> ssl_;
 };
