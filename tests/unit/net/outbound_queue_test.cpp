@@ -31,6 +31,23 @@ TEST(OutboundQueue, ControlDrainsBeforeBulkAndEachLaneKeepsOrder) {
   EXPECT_TRUE(queue.empty());
 }
 
+// The session's writer looks at the next frame before taking it into a coalesced write.
+TEST(OutboundQueue, PeekShowsWhatPopTakesNextAndLeavesItQueued) {
+  OutboundQueue queue{1024};
+  EXPECT_EQ(queue.peek(), nullptr);
+  ASSERT_TRUE(queue.push(frame("b1"), api::Lane::bulk));
+  ASSERT_NE(queue.peek(), nullptr);
+  EXPECT_EQ(*queue.peek(), "b1");
+  ASSERT_TRUE(queue.push(frame("c1"), api::Lane::control));
+  ASSERT_NE(queue.peek(), nullptr);
+  EXPECT_EQ(*queue.peek(), "c1");  // control first, as pop
+  EXPECT_EQ(queue.queued_bytes(), 4u);
+  EXPECT_EQ(next(queue), "c1");
+  EXPECT_EQ(*queue.peek(), "b1");
+  EXPECT_EQ(next(queue), "b1");
+  EXPECT_EQ(queue.peek(), nullptr);
+}
+
 TEST(OutboundQueue, RefusesAFrameThatWouldExceedTheLimit) {
   OutboundQueue queue{10};
   ASSERT_TRUE(queue.push(frame("123456"), api::Lane::control));
