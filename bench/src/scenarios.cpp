@@ -529,8 +529,8 @@ void open_accepted_consultation(Bench& bench, ProtocolSession& clinician,
   request->set_specialty(bench.options.specialty);
   request->set_urgency(pb::URGENCY_ROUTINE);
   request->set_question("Load test consultation");
-  // A clinical summary as long as a real one can be: its sealed copy is part of the
-  // consultation's stored row, which every post loads and updates.
+  // A clinical summary as long as a real one can be, to show that a post's cost does not
+  // depend on it (the sealed texts are stored apart from the row a post loads and updates).
   if (bench.options.summary_bytes > 0) {
     request->set_clinical_summary(std::string(bench.options.summary_bytes, 's'));
   }

@@ -158,10 +158,7 @@ class TlsStream {
       const bool first = !started;
       started = true;
       if (ec) {
-        if (waiting) {
-          waiting = false;
-          --stream.writes_waiting_;
-        }
+        stop_waiting();
         return self.complete(ec, 0);
       }
       socket_type::wait_type wait = socket_type::wait_read;
@@ -173,12 +170,15 @@ class TlsStream {
         return stream.socket_.async_wait(wait, std::move(self));
       }
       finished = true;
-      if (waiting) {
-        waiting = false;
-        --stream.writes_waiting_;
-      }
+      stop_waiting();
       if (first) return boost::asio::post(stream.get_executor(), std::move(self));
       self.complete(result, transferred);
+    }
+
+    void stop_waiting() {
+      if (!waiting) return;
+      waiting = false;
+      --stream.writes_waiting_;
     }
   };
 
