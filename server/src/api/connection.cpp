@@ -181,6 +181,7 @@ void ApiConnection::on_closed() {
     closed_ = true;
     caller = caller_;
   }
+  closed_flag_->store(true);
   if (caller) api_.registry().remove(caller->user.id, this);
 }
 
@@ -204,6 +205,7 @@ std::shared_ptr<const domain::Caller> ApiConnection::caller() const {
 }
 
 void ApiConnection::set_caller(std::optional<domain::Caller> caller) {
+  if (caller) caller->connection_closed = closed_flag_;
   auto next = caller ? std::make_shared<const domain::Caller>(*caller) : nullptr;
   std::shared_ptr<const domain::Caller> previous;
   bool closed = false;

@@ -1,6 +1,7 @@
 // Api state of one WebSocket connection: decoding, authentication state and ordered request lanes.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -73,6 +74,8 @@ class ApiConnection final : public Connection,
   std::shared_ptr<const domain::Caller> caller_;
   LaneState lanes_[2];
   bool closed_ = false;
+  // closed_ as the callers made here carry it (Caller::connection_closed), for the services.
+  std::shared_ptr<std::atomic<bool>> closed_flag_ = std::make_shared<std::atomic<bool>>(false);
   std::optional<domain::TokenBucket> request_rate_;   // empty: unlimited
   std::optional<domain::TokenBucket> refusal_rate_;   // refusals tolerated before closing
   bool abusive_ = false;

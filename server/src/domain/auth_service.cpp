@@ -123,7 +123,7 @@ Result<LoginOutcome> AuthService::open_session(const store::User& user,
     return true;
   });
   if (!opened) return make_error(Code::unauthenticated, kBadCredentials);
-  outcome.caller = Caller{user, session.token_hash, remote_address};
+  outcome.caller = Caller{user, session.token_hash, remote_address, nullptr};
   outcome.expires_at = session.expires_at;
   audit_.record({user.id, user.organization_id, "login", {}, AuditOutcome::success,
                  remote_address});
@@ -154,7 +154,7 @@ Result<LoginOutcome> AuthService::resume(const std::string& token,
                  remote_address});
   LoginOutcome outcome;
   outcome.session_token = token;
-  outcome.caller = Caller{*user, hash, remote_address};
+  outcome.caller = Caller{*user, hash, remote_address, nullptr};
   outcome.expires_at = session->expires_at;
   return outcome;
 }

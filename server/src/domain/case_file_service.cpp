@@ -528,6 +528,11 @@ void CaseFileService::seal_chunk(const Caller& caller, const std::string& upload
   std::lock_guard lock(upload.mutex);
   if (upload.row_gone) upload.closed = true;  // expired meanwhile
   if (upload.closed) return refuse(upload_not_found());
+  // Sealed under the upload's lock or not at all: a resume on another connection, once the
+  // client saw this one end, may already have said where to continue.
+  if (caller.connection_gone()) {
+    return refuse(make_error(Code::cancelled, "the connection closed before the chunk was taken"));
+  }
   bool failed = false;
   {
     std::lock_guard disk(upload.disk);

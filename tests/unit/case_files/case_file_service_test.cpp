@@ -355,6 +355,31 @@ TEST_F(CaseFileServiceTest, ChunksAreSealedWhileEarlierOnesWaitForTheDiskAndAnsw
   EXPECT_EQ(file->value.sha256, crypto::sha256(data));
 }
 
+// A chunk that reaches the service after its connection closed is not taken: a resume on
+// another connection, once the client saw the first one end, may already have said where to
+// continue, and nothing else may move the upload past that.
+TEST_F(CaseFileServiceTest, AChunkWhoseConnectionHasClosedIsNotTaken) {
+  const auto data = bytes(3 * kChunk, 6);
+  const auto& id = begin(data).upload_id;
+  const auto piece = [&](int n) { return std::string_view(data).substr(n * kChunk, kChunk); };
+  const auto closed = std::make_shared<std::atomic<bool>>(false);
+  Caller connection = caller_;
+  connection.connection_closed = closed;
+  auto taken = service_->upload_chunk(connection, id, 0, piece(0));
+  ASSERT_TRUE(taken.has_value()) << taken.error().message;
+  closed->store(true);
+  auto refused = service_->upload_chunk(connection, id, kChunk, piece(1));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, Code::cancelled);
+  EXPECT_EQ(blobs_->segment_count(id), 1u);
+
+  EXPECT_EQ(resumed_offset(id), kChunk);
+  send(id, data, kChunk, data.size());
+  auto file = service_->finish_upload(caller_, id);
+  ASSERT_TRUE(file.has_value()) << file.error().message;
+  EXPECT_EQ(file->value.sha256, crypto::sha256(data));
+}
+
 TEST_F(CaseFileServiceTest,
        AFailedWriteRefusesTheChunksBehindItAndTheUploadResumesWhereItIsDurable) {
   const auto data = bytes(6 * kChunk, 5);
