@@ -346,10 +346,17 @@ class Session final : public api::Outbound,
     start_writing();
   }
 
+  // The writer starts on a later turn of the executor, not inside this call (co_spawn would
+  // run it at once): by then whatever else the same handler enqueued, or the handlers already
+  // queued before it, is waiting too and leaves in the same record and send. A sender's own
+  // event and the response after it are two frames queued back to back, which a writer started
+  // at once sent as two.
   void start_writing() {
     if (writing_) return;
     writing_ = true;
-    asio::co_spawn(strand_, write_frames(), asio::detached);
+    asio::post(strand_, [self = shared_from_this()] {
+      asio::co_spawn(self->strand_, self->write_frames(), asio::detached);
+    });
   }
 
   // The one writer: control frames before bulk, then the close frame once closing. While more

@@ -88,6 +88,9 @@ class FakeHandler : public api::Handler {
     void on_binary(std::string_view payload) override {
       if (payload == "bad") {
         outbound_->close(api::CloseCode::protocol_error, "undecodable frame");
+      } else if (payload == "pair") {  // two frames queued by one handler, as the api does
+        outbound_->send(std::make_shared<const std::string>("first"), api::Lane::control);
+        outbound_->send(std::make_shared<const std::string>("second"), api::Lane::control);
       } else if (payload == "flood") {
         const auto chunk = std::make_shared<const std::string>(16 * 1024, 'x');
         for (int i = 0; i < 200; ++i) outbound_->send(chunk, api::Lane::bulk);
@@ -384,6 +387,31 @@ TEST_F(NetServer, BurstsOfFramesAtEveryHeaderLengthArriveIntactWithPongsBetween)
     buffer.clear();
   }
   EXPECT_EQ(pongs, pings);
+}
+
+// Frames one handler queues back to back (the api's event to a sender's own session and the
+// response after it) leave in one TLS record: the session's writer starts after that handler,
+// not inside its first send with only the first frame queued.
+TEST_F(NetServer, FramesQueuedTogetherLeaveInOneTlsRecord) {
+  start();
+  auto client = connect_ws();
+  EXPECT_EQ(echo(*client, "warm"), "warm");  // whatever the handshake left to read is read
+  int records = 0;
+  SSL* ssl = client->next_layer().native_handle();
+  SSL_set_msg_callback_arg(ssl, &records);
+  SSL_set_msg_callback(ssl, [](int write_p, int, int content_type, const void*, std::size_t,
+                               SSL*, void* arg) {
+    if (write_p == 0 && content_type == SSL3_RT_HEADER) ++*static_cast<int*>(arg);
+  });
+  Watchdog watchdog(native(*client), event_deadline);
+  client->write(asio::buffer(std::string("pair")));
+  beast::flat_buffer buffer;
+  for (const char* expected : {"first", "second"}) {
+    client->read(buffer);
+    EXPECT_EQ(beast::buffers_to_string(buffer.data()), expected);
+    buffer.clear();
+  }
+  EXPECT_EQ(records, 1);
 }
 
 TEST_F(NetServer, APeerThatResetsWhileBeingWrittenToEndsOnlyItsOwnSession) {
