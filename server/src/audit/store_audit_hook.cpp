@@ -105,15 +105,24 @@ void StoreAuditHook::settled(Settled how) noexcept {
                std::make_move_iterator(in_tx_.end()));
   in_tx_.clear();
   if (held_.empty()) return;
+  // The audit thread hears of it only when its wait may be over: records queued for it, a
+  // head's clock started, or a flush that waited for this batch. In a busy chat it is
+  // otherwise waiting for the head's deadline, and a wake at every commit was a futex call on
+  // the writer and a wake-up for nothing.
+  bool wake = flush_target_ > signed_up_to_;
   switch (how) {
     case Settled::committed:
       durable_ += held_.size();
       ++tail_commits_;
-      if (!oldest_unsigned_) oldest_unsigned_ = std::chrono::steady_clock::now();
+      if (!oldest_unsigned_) {
+        oldest_unsigned_ = std::chrono::steady_clock::now();
+        wake = true;
+      }
       written_.notify_all();
       break;
     case Settled::not_appended:  // the ops committed: their events are written on their own
       for (auto& timed : held_) queue_.push_back(std::move(timed));
+      wake = true;
       break;
     case Settled::batch_failed:  // so were the ops they describe
       spdlog::warn("audit: {} events of a rolled-back write batch dropped", held_.size());
@@ -122,7 +131,7 @@ void StoreAuditHook::settled(Settled how) noexcept {
       break;
   }
   held_.clear();
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void StoreAuditHook::record(const domain::AuditEvent& event) {
