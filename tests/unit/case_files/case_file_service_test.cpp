@@ -360,7 +360,8 @@ TEST_F(CaseFileServiceTest, ChunksAreSealedWhileEarlierOnesWaitForTheDiskAndAnsw
 // continue, and nothing else may move the upload past that.
 TEST_F(CaseFileServiceTest, AChunkWhoseConnectionHasClosedIsNotTaken) {
   const auto data = bytes(3 * kChunk, 6);
-  const auto& id = begin(data).upload_id;
+  const auto session = begin(data);
+  const auto& id = session.upload_id;
   const auto piece = [&](int n) { return std::string_view(data).substr(n * kChunk, kChunk); };
   const auto closed = std::make_shared<std::atomic<bool>>(false);
   Caller connection = caller_;
