@@ -71,7 +71,7 @@ struct Fixture {
       for (const char* username : kCallers) {
         auto user = tx.find_user_by_username(username);
         if (!user) fail(std::string("no demo user ") + username);
-        callers.push_back({*user, "fuzz-session", "127.0.0.1:1"});
+        callers.push_back({*user, "fuzz-session", "127.0.0.1:1", nullptr});
       }
     });
     consultations = std::make_unique<domain::ConsultationService>(*store, clock, audit, vault,
