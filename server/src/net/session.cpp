@@ -47,19 +47,20 @@ constexpr std::size_t held_bytes_max = 64 * 1024;
 constexpr std::size_t coalesced_bytes_max = 16 * 1024;
 constexpr std::size_t close_reason_max = 123;  // RFC 6455: control frame payload <= 125
 
-// Appends payload as one binary WebSocket message the way a server sends it (FIN, no mask).
+// Only held frames are framed here, so the 7- and 16-bit length forms are all it needs.
+static_assert(held_frame_max_bytes <= 0xFFFF);
+
+// Appends payload (at most held_frame_max_bytes) as one binary WebSocket message the way a
+// server sends it (FIN, no mask).
 void append_binary_frame(std::string& out, const std::string& payload) {
   const std::size_t size = payload.size();
   out += static_cast<char>(0x82);
   if (size < 126) {
     out += static_cast<char>(size);
-  } else if (size <= 0xFFFF) {
+  } else {
     out += static_cast<char>(126);
     out += static_cast<char>(size >> 8);
     out += static_cast<char>(size & 0xFF);
-  } else {
-    out += static_cast<char>(127);
-    for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((size >> shift) & 0xFF);
   }
   out += payload;
 }
