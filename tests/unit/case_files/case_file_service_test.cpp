@@ -3,13 +3,16 @@
 #include "domain/case_file_service.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -300,6 +303,31 @@ TEST_F(CaseFileServiceTest, FileNamesAreLabels) {
 }
 
 // Answers of upload_chunk_async in the order they arrive: (chunk number, result).
+// Uploads are bulk work: the threads that write them yield the core to chat and requests
+// (case_file_service.cpp says why), and nothing else in the process is lowered with them.
+TEST_F(CaseFileServiceTest, FileWritersRunAtTheLowestPriorityAndNothingElseDoes) {
+  errno = 0;
+  const int base = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));  // the test's own
+  ASSERT_EQ(errno, 0);
+  int writers = 0;
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    const auto tid = static_cast<id_t>(std::stoul(task.path().filename().string()));
+    errno = 0;
+    const int nice = ::getpriority(PRIO_PROCESS, tid);
+    ASSERT_EQ(errno, 0) << name;
+    if (name == "tmc-files") {
+      ++writers;
+      EXPECT_EQ(nice, 19);
+    } else {
+      EXPECT_EQ(nice, base) << name;
+    }
+  }
+  EXPECT_EQ(writers, 4);
+}
+
 class Answers {
  public:
   CaseFileService::ChunkDone recorder(int number) {
