@@ -66,7 +66,8 @@ class Server::Impl : public std::enable_shared_from_this<Impl> {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      acceptor_.close(ec);
+      boost::system::error_code ignored;  // the reason to report is ec's, not the close's
+      acceptor_.close(ignored);
       throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
     }
     const auto port = acceptor_.local_endpoint().port();

@@ -660,6 +660,24 @@ TEST(NetServerOptions, RejectsAMissingCertificate) {
   EXPECT_THROW(Server(io, options, std::make_shared<FakeHandler>()), std::runtime_error);
 }
 
+TEST_F(NetServer, APortAlreadyInUseIsRefusedWithTheReason) {
+  start();
+  asio::io_context other_io;
+  auto options = options_;
+  options.listen_port = port_;
+  Server second(other_io, options, handler_);
+  try {
+    second.start();
+    FAIL() << "a second server listened on the same port";
+  } catch (const std::runtime_error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("127.0.0.1:" + std::to_string(port_)), std::string::npos) << message;
+    EXPECT_NE(message.find(boost::system::error_code(asio::error::address_in_use).message()),
+              std::string::npos)
+        << message;
+  }
+}
+
 TEST(NetServerOptions, RejectsAnInvalidAddress) {
   asio::io_context io;
   ServerOptions options;
