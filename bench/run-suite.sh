@@ -84,10 +84,26 @@ fi
 # A step's heading, with the time since the suite started.
 step() { printf '\n--> [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
-# Waits until something accepts TCP connections on 127.0.0.1:PORT (10 s at most).
+# Fails when something already accepts TCP connections on 127.0.0.1:PORT: a server left over
+# from an earlier run would answer in place of the one about to start (which cannot listen and
+# exits), and its CPU would not be the one measured.
+require_free_port() {
+    local port="$1"
+    if (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
+        echo "run-suite: port ${port} is already in use (a server from an earlier run?)" >&2
+        return 1
+    fi
+}
+
+# Waits until something accepts TCP connections on 127.0.0.1:PORT (10 s at most) while PID,
+# the process started to listen there, still runs.
 wait_for_port() {
-    local port="$1" attempt
+    local port="$1" pid="$2" attempt
     for attempt in $(seq 100); do
+        if ! kill -0 "${pid}" 2>/dev/null; then
+            echo "run-suite: the process meant to listen on port ${port} exited" >&2
+            return 1
+        fi
         if (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then return 0; fi
         sleep 0.1
     done
@@ -147,6 +163,7 @@ for peer in beast-stock beast-tuned wspp-tuned; do
     fi
     for run in $(seq "${repeat}"); do
         step "peer ${peer} (run ${run}): echo, ${echo_connections} connections, ${window} in flight"
+        require_free_port "${port}" || exit 1
         if [[ "${peer}" == wspp-* ]]; then
             taskset -c "${server_core}" "${peers_dir}/${peer}" "${port}" "${cert}" "${key}" \
                 >/dev/null 2>&1 &
@@ -155,7 +172,7 @@ for peer in beast-stock beast-tuned wspp-tuned; do
                 "${key}" >/dev/null 2>&1 &
         fi
         peer_pid=$!
-        wait_for_port "${port}" || exit 1
+        wait_for_port "${port}" "${peer_pid}" || exit 1
         load "${echo_args[@]}" --target "127.0.0.1:${port}" --server-pid "${peer_pid}" \
             --label "${peer}" || echo "run-suite: ${peer} echo failed" >&2
         kill -TERM "${peer_pid}" 2>/dev/null || true
@@ -191,6 +208,7 @@ done
 tmc_port=9443
 # start_server [EXTRA SERVER OPTIONS]
 start_server() {
+    require_free_port "${tmc_port}" || exit 1
     taskset -c "${server_core}" "${build_dir}/server/tmc-server" --data-dir "${data}" \
         --listen "127.0.0.1:${tmc_port}" --tls-cert "${cert}" --tls-key "${key}" \
         --io-threads 1 --log-level warn --idle-timeout-s 300 \
@@ -199,7 +217,7 @@ start_server() {
         --max-frame-bytes $((2 * 1024 * 1024)) --upload-chunk-bytes "${upload_chunk_bytes}" "$@" \
         >"${work}/server.log" 2>&1 &
     server_pid=$!
-    wait_for_port "${tmc_port}"
+    wait_for_port "${tmc_port}" "${server_pid}" || { cat "${work}/server.log" >&2; exit 1; }
 }
 stop_server() {
     kill -TERM "${server_pid}" 2>/dev/null || true
