@@ -91,6 +91,7 @@ def main():
                 "resumed_per_server_cpu_second": figure(resumed, "operations_per_server_cpu_second"),
                 "tls_sessions_resumed": figure(resumed, "tls_sessions_resumed"),
                 "idle_sessions": figure(idle, "sessions_open"),
+                "idle_server_cpu_percent": figure(idle, "server_cpu_percent"),
                 "rss_kib_per_session": figure(idle, "server_rss_kib_per_session")}
 
     single = [p for run in runs if run.get("scenario") == "upload" and run.get("label") == "tmc-single"
@@ -186,6 +187,8 @@ def main():
          False),
         ("server RSS per idle session (KiB)", sessions["rss_kib_per_session"], 32.0,
          ratio(sessions["rss_kib_per_session"], 32.0), "<= 32 KiB", 1.0, False),
+        ("server CPU while holding the idle sessions (% of a core, informational)",
+         sessions["idle_server_cpu_percent"], None, None, "-", None, False),
         ("new sessions per server CPU-s / tuned Beast handshakes per server CPU-s",
          sessions["full_per_server_cpu_second"], beast_shakes,
          ratio(sessions["full_per_server_cpu_second"], beast_shakes), ">= 1.0", 1.0, True),

@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
       "resumed", po::value(&options.resumed_connections)->default_value(1000),
       "connections: second wave resuming TLS sessions; echo: handshakes measured first")(
       "settle", po::value(&options.settle_seconds)->default_value(2),
-      "connections: seconds before RSS is read")(
+      "connections: seconds the sessions are held idle (server CPU measured) before RSS is read")(
       "uploads", po::value(&options.uploads)->default_value(1), "upload: concurrent files")(
       "upload-mib", po::value<std::uint64_t>()->default_value(64), "upload: MiB per file")(
       "chunk-kib", po::value<std::size_t>()->default_value(256), "upload: chunk size")(

@@ -1189,13 +1189,17 @@ ScenarioResult run_connections(const Options& options) {
       [&](std::size_t failures) {
         if (failures > 0) return bench.io.stop();
         wave(0, options.connections, false, full, [&] {
-          idle.server_rss_kib_before = full.server_rss_kib_before;
+          // The idle phase is the settle time: what the server spends only holding the sessions.
+          clock.begin(idle);
           settle.expires_after(std::chrono::milliseconds(
               static_cast<long>(options.settle_seconds * 1000)));
           settle.async_wait([&](const boost::system::error_code&) {
-            clock.begin(idle);
-            idle.server_rss_kib_before = full.server_rss_kib_before;
             clock.end(idle);
+            idle.server_rss_kib_before = full.server_rss_kib_before;
+            idle.figures.emplace_back("server_cpu_percent",
+                                      idle.seconds > 0
+                                          ? 100.0 * idle.server_cpu_seconds / idle.seconds
+                                          : 0.0);
             std::size_t open = 0;
             for (std::size_t i = 0; i < options.connections; ++i) {
               open += sessions[i]->connection.open() ? 1 : 0;
