@@ -145,11 +145,7 @@ void Api::end_user_sessions(const std::string& user_id, const std::string& reaso
 }
 
 std::vector<std::string> Api::live_session_token_hashes() const {
-  std::vector<std::string> hashes;
-  for (const auto& session : registry_.all()) {
-    if (auto caller = session->caller()) hashes.push_back(caller->session_token_hash);
-  }
-  return hashes;
+  return registry_.token_hashes();
 }
 
 void Api::end_sessions(const std::vector<std::string>& token_hashes, const std::string& reason) {

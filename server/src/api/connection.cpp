@@ -215,7 +215,9 @@ void ApiConnection::set_caller(std::optional<domain::Caller> caller) {
     closed = closed_;
   }
   if (previous) api_.registry().remove(previous->user.id, this);
-  if (caller && !closed) api_.registry().add(caller->user.id, shared_from_this());
+  if (caller && !closed) {
+    api_.registry().add(caller->user.id, caller->session_token_hash, shared_from_this());
+  }
 }
 
 }  // namespace tmc::api

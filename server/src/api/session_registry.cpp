@@ -5,23 +5,30 @@
 
 namespace tmc::api {
 
-void SessionRegistry::add(const std::string& user_id,
+void SessionRegistry::add(const std::string& user_id, const std::string& token_hash,
                           const std::shared_ptr<ApiConnection>& connection) {
   std::lock_guard lock(mutex_);
-  by_user_.emplace(user_id, connection);
+  by_user_.emplace(user_id, Entry{connection, connection.get(), token_hash});
+  ++by_token_[token_hash];
 }
 
 void SessionRegistry::remove(const std::string& user_id, const ApiConnection* connection) {
   std::lock_guard lock(mutex_);
   auto [first, last] = by_user_.equal_range(user_id);
   for (auto it = first; it != last;) {
-    auto live = it->second.lock();
-    if (!live || live.get() == connection) {
-      it = by_user_.erase(it);
+    if (it->second.address == connection || it->second.connection.expired()) {
+      it = erase(it);
     } else {
       ++it;
     }
   }
+}
+
+std::unordered_multimap<std::string, SessionRegistry::Entry>::iterator SessionRegistry::erase(
+    std::unordered_multimap<std::string, Entry>::iterator it) {
+  const auto counted = by_token_.find(it->second.token_hash);
+  if (counted != by_token_.end() && --counted->second == 0) by_token_.erase(counted);
+  return by_user_.erase(it);
 }
 
 std::vector<std::shared_ptr<ApiConnection>> SessionRegistry::sessions_of(
@@ -30,7 +37,7 @@ std::vector<std::shared_ptr<ApiConnection>> SessionRegistry::sessions_of(
   std::lock_guard lock(mutex_);
   auto [first, last] = by_user_.equal_range(user_id);
   for (auto it = first; it != last; ++it) {
-    if (auto live = it->second.lock()) out.push_back(std::move(live));
+    if (auto live = it->second.connection.lock()) out.push_back(std::move(live));
   }
   return out;
 }
@@ -43,7 +50,7 @@ std::vector<std::shared_ptr<ApiConnection>> SessionRegistry::sessions_of(
     for (const auto& user_id : user_ids) {
       auto [first, last] = by_user_.equal_range(user_id);
       for (auto it = first; it != last; ++it) {
-        if (auto live = it->second.lock()) out.push_back(std::move(live));
+        if (auto live = it->second.connection.lock()) out.push_back(std::move(live));
       }
     }
   }
@@ -55,9 +62,17 @@ std::vector<std::shared_ptr<ApiConnection>> SessionRegistry::sessions_of(
 std::vector<std::shared_ptr<ApiConnection>> SessionRegistry::all() const {
   std::vector<std::shared_ptr<ApiConnection>> out;
   std::lock_guard lock(mutex_);
-  for (const auto& [user_id, weak] : by_user_) {
-    if (auto live = weak.lock()) out.push_back(std::move(live));
+  for (const auto& [user_id, entry] : by_user_) {
+    if (auto live = entry.connection.lock()) out.push_back(std::move(live));
   }
+  return out;
+}
+
+std::vector<std::string> SessionRegistry::token_hashes() const {
+  std::vector<std::string> out;
+  std::lock_guard lock(mutex_);
+  out.reserve(by_token_.size());
+  for (const auto& [token_hash, connections] : by_token_) out.push_back(token_hash);
   return out;
 }
 

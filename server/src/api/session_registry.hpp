@@ -14,9 +14,14 @@ class ApiConnection;
 
 // Thread-safe. Holds weak references only, and never calls into a connection while its lock is
 // held: look-ups copy the live connections out first (STYLE.md rule 3).
+//
+// It also counts the connections signed in with each login session (token hash), so that the
+// revocation sweep gets each live token once without visiting, and locking, every connection:
+// with 12,000 idle sessions that visit was two thirds of the sweep's CPU.
 class SessionRegistry {
  public:
-  void add(const std::string& user_id, const std::shared_ptr<ApiConnection>& connection);
+  void add(const std::string& user_id, const std::string& token_hash,
+           const std::shared_ptr<ApiConnection>& connection);
   void remove(const std::string& user_id, const ApiConnection* connection);
 
   // Live connections of one user (every device).
@@ -25,11 +30,23 @@ class SessionRegistry {
   std::vector<std::shared_ptr<ApiConnection>> sessions_of(
       const std::vector<std::string>& user_ids) const;
   std::vector<std::shared_ptr<ApiConnection>> all() const;
+  // Token hashes of the live signed-in connections, each once.
+  std::vector<std::string> token_hashes() const;
   std::size_t size() const;
 
  private:
+  struct Entry {
+    std::weak_ptr<ApiConnection> connection;
+    const ApiConnection* address;  // what remove() is given
+    std::string token_hash;
+  };
+  // Erases it, and its token's count with it when it was the token's last connection.
+  std::unordered_multimap<std::string, Entry>::iterator erase(
+      std::unordered_multimap<std::string, Entry>::iterator it);
+
   mutable std::mutex mutex_;
-  std::unordered_multimap<std::string, std::weak_ptr<ApiConnection>> by_user_;
+  std::unordered_multimap<std::string, Entry> by_user_;
+  std::unordered_map<std::string, std::size_t> by_token_;  // connections per token hash
 };
 
 }  // namespace tmc::api
