@@ -149,6 +149,9 @@ int main(int argc, char** argv) {
       "connections: second wave resuming TLS sessions; echo: handshakes measured first")(
       "settle", po::value(&options.settle_seconds)->default_value(2),
       "connections: seconds the sessions are held idle (server CPU measured) before RSS is read")(
+      "sign-ins", po::value(&options.sign_ins)->default_value(options.sign_ins),
+      "connections: distinct session tokens (sign-ins before the waves, cycling through the "
+      "users; real clients each hold their own)")(
       "uploads", po::value(&options.uploads)->default_value(1), "upload: concurrent files")(
       "upload-mib", po::value<std::uint64_t>()->default_value(64), "upload: MiB per file")(
       "chunk-kib", po::value<std::size_t>()->default_value(256), "upload: chunk size")(

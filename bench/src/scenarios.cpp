@@ -1114,12 +1114,17 @@ ScenarioResult run_connections(const Options& options) {
                      {"connections", std::to_string(options.connections)},
                      {"resumed_connections", std::to_string(options.resumed_connections)},
                      {"source_addresses", std::to_string(options.source_addresses)},
-                     {"handshake_concurrency", std::to_string(options.handshake_concurrency)}};
+                     {"handshake_concurrency", std::to_string(options.handshake_concurrency)},
+                     {"sign_ins", std::to_string(options.sign_ins)}};
   if (options.users.empty()) {
     result.error = "connections needs a users file (sessions are resumed with their tokens)";
     return result;
   }
-  const std::size_t login_count = std::min<std::size_t>(options.users.size(), 16);
+  if (options.sign_ins == 0) {
+    result.error = "--sign-ins must be at least 1";
+    return result;
+  }
+  const std::size_t login_count = options.sign_ins;
   std::vector<std::unique_ptr<ProtocolSession>> logins;
   std::vector<std::string> tokens(login_count);
   std::vector<std::unique_ptr<ProtocolSession>> sessions;
@@ -1178,10 +1183,12 @@ ScenarioResult run_connections(const Options& options) {
             result.error = "login connection: " + error;
             return done(false);
           }
-          login(session, options.users[index], [&, index, done](std::string error,
-                                                                 const pb::LoginResult& login) {
+          const auto& user = options.users[index % options.users.size()];
+          login(session, user, [&, index, done](std::string error, const pb::LoginResult& login) {
             if (!error.empty()) result.error = "login: " + error;
             tokens[index] = login.session_token();
+            // The token outlives its connection; closing it keeps descriptors for the waves.
+            asio::post(bench.io, [&session = *logins[index]] { session.connection.abort(); });
             done(error.empty());
           });
         });
@@ -1217,7 +1224,6 @@ ScenarioResult run_connections(const Options& options) {
               }
               resumed.figures.emplace_back("tls_sessions_resumed", static_cast<double>(reused));
               for (auto& session : sessions) session->connection.abort();
-              for (auto& session : logins) session->connection.abort();
               bench.io.stop();
             });
           });

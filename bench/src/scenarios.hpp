@@ -41,6 +41,7 @@ struct Options {
   std::size_t handshake_concurrency = 64;   // connections
   std::size_t resumed_connections = 1000;   // connections: second wave resuming TLS sessions
   double settle_seconds = 2;                // connections: before RSS is read
+  std::size_t sign_ins = 16;  // connections: distinct session tokens the sessions resume
   std::size_t uploads = 1;                  // upload: concurrent files
   std::uint64_t upload_bytes = std::uint64_t{64} << 20;
   std::size_t chunk_bytes = 256 * 1024;

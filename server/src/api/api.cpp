@@ -148,6 +148,10 @@ std::vector<std::string> Api::live_session_token_hashes() const {
   return registry_.token_hashes();
 }
 
+std::uint64_t Api::live_session_token_generation() const {
+  return registry_.token_generation();
+}
+
 void Api::end_sessions(const std::vector<std::string>& token_hashes, const std::string& reason) {
   const std::unordered_set<std::string> ended(token_hashes.begin(), token_hashes.end());
   for (auto& session : registry_.all()) {

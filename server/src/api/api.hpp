@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -115,6 +116,8 @@ class Api final : public Handler {
   void end_user_sessions(const std::string& user_id, const std::string& reason);
   // Token hashes of every live signed-in session (for the revocation sweep).
   std::vector<std::string> live_session_token_hashes() const;
+  // Moves on whenever a token joins or leaves live_session_token_hashes() (read it first).
+  std::uint64_t live_session_token_generation() const;
   // Ends every live session holding one of these tokens: SessionClosing, then close 1008.
   void end_sessions(const std::vector<std::string>& token_hashes, const std::string& reason);
 

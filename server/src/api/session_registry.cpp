@@ -9,7 +9,7 @@ void SessionRegistry::add(const std::string& user_id, const std::string& token_h
                           const std::shared_ptr<ApiConnection>& connection) {
   std::lock_guard lock(mutex_);
   by_user_.emplace(user_id, Entry{connection, connection.get(), token_hash});
-  ++by_token_[token_hash];
+  if (++by_token_[token_hash] == 1) ++token_generation_;
 }
 
 void SessionRegistry::remove(const std::string& user_id, const ApiConnection* connection) {
@@ -27,7 +27,10 @@ void SessionRegistry::remove(const std::string& user_id, const ApiConnection* co
 std::unordered_multimap<std::string, SessionRegistry::Entry>::iterator SessionRegistry::erase(
     std::unordered_multimap<std::string, Entry>::iterator it) {
   const auto counted = by_token_.find(it->second.token_hash);
-  if (counted != by_token_.end() && --counted->second == 0) by_token_.erase(counted);
+  if (counted != by_token_.end() && --counted->second == 0) {
+    by_token_.erase(counted);
+    ++token_generation_;
+  }
   return by_user_.erase(it);
 }
 
@@ -74,6 +77,11 @@ std::vector<std::string> SessionRegistry::token_hashes() const {
   out.reserve(by_token_.size());
   for (const auto& [token_hash, connections] : by_token_) out.push_back(token_hash);
   return out;
+}
+
+std::uint64_t SessionRegistry::token_generation() const {
+  std::lock_guard lock(mutex_);
+  return token_generation_;
 }
 
 std::size_t SessionRegistry::size() const {

@@ -259,7 +259,9 @@ void ServerApp::schedule_session_sweep() {
     if (!s.session_sweep_running.exchange(true)) {
       boost::asio::post(s.api->workers(), [&s] {
         try {
-          const auto ended = s.auth->sweep_sessions(s.api->live_session_token_hashes());
+          const auto ended =
+              s.auth->sweep_sessions(s.api->live_session_token_generation(),
+                                     [&s] { return s.api->live_session_token_hashes(); });
           if (!ended.empty()) s.api->end_sessions(ended, "session revoked or expired");
         } catch (const std::exception& failure) {
           spdlog::error("session sweep failed: {}", failure.what());

@@ -2,7 +2,8 @@
 #include "domain/auth_service.hpp"
 
 #include <algorithm>
-#include <unordered_set>
+#include <string_view>
+#include <unordered_map>
 
 #include "crypto/token.hpp"
 #include "crypto/totp.hpp"
@@ -19,6 +20,9 @@ constexpr const char* kEnrolmentRequired =
     "this role requires a second factor, but none is enrolled for this user; ask an "
     "administrator to run 'tmc-admin user totp enroll'";
 constexpr std::chrono::minutes max_touch_interval{1};
+// The sweep of live sessions looks at every live token's row at least this often even when the
+// session epoch has not moved.
+constexpr std::chrono::minutes full_check_interval{1};
 
 std::int64_t unix_seconds(TimePoint time) {
   return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
@@ -223,35 +227,94 @@ std::chrono::microseconds AuthService::touch_interval() const {
 }
 
 std::vector<std::string> AuthService::sweep_sessions(
+    std::uint64_t live_generation,
+    const std::function<std::vector<std::string>()>& live_token_hashes) {
+  return sweep(live_generation, live_token_hashes);
+}
+
+std::vector<std::string> AuthService::sweep_sessions(
     const std::vector<std::string>& live_token_hashes) {
-  if (live_token_hashes.empty()) {
-    std::lock_guard lock(touched_mutex_);
-    touched_.clear();
+  return sweep(std::nullopt, [&] { return live_token_hashes; });
+}
+
+std::vector<std::string> AuthService::sweep(
+    std::optional<std::uint64_t> live_generation,
+    const std::function<std::vector<std::string>()>& list) {
+  std::lock_guard lock(sweep_mutex_);
+  const auto now = clock_.now();
+  // Read first: a change committed after this read moves the epoch past it, so the next sweep
+  // looks at every row again even if this one's look-ups missed the change.
+  std::int64_t epoch = 0;
+  store_.read([&](store::Tx& tx) { epoch = tx.session_epoch(); });
+  // A known token can meanwhile only have expired, which its expiry says, or idled out, which
+  // the touches below prevent while it is live; every other change moves the epoch.
+  const bool every_row = checked_epoch_ != epoch || now - checked_at_ >= full_check_interval;
+  if (!every_row && live_generation && swept_generation_ == live_generation && now < next_due_) {
     return {};
   }
-  const auto now = clock_.now();
-  std::vector<std::string> invalid;
-  store_.read([&](store::Tx& tx) {
-    invalid = tx.list_invalid_sessions(live_token_hashes, now,
-                                       now - options_.session_idle_timeout);
-  });
-  const std::unordered_set<std::string> ended(invalid.begin(), invalid.end());
-  std::vector<std::string> due;
-  {
-    std::lock_guard lock(touched_mutex_);
-    std::unordered_map<std::string, TimePoint> still_live;
+  const auto live_token_hashes = list();
+  swept_generation_ = live_generation;
+
+  std::vector<std::string> unseen;
+  if (!every_row) {
     for (const auto& hash : live_token_hashes) {
-      if (ended.contains(hash)) continue;
-      const auto found = touched_.find(hash);
-      if (found == touched_.end() || now - found->second >= touch_interval()) {
-        due.push_back(hash);
-        still_live[hash] = now;
-      } else {
-        still_live[hash] = found->second;
-      }
+      if (!live_tokens_.contains(hash)) unseen.push_back(hash);
     }
-    touched_ = std::move(still_live);
   }
+  const auto& look_up = every_row ? live_token_hashes : unseen;
+  std::vector<store::SessionExpiry> valid;
+  if (!look_up.empty()) {
+    store_.read([&](store::Tx& tx) {
+      valid = tx.list_valid_sessions(look_up, now, now - options_.session_idle_timeout);
+    });
+  }
+  std::unordered_map<std::string_view, TimePoint> expiries;
+  for (const auto& session : valid) expiries.emplace(session.token_hash, session.expires_at);
+
+  // Touches are persisted for every token whose last one is at least half an interval old,
+  // so that the live tokens' touches fall due together, not one sweep after another.
+  const auto touch_every = touch_interval();
+  const auto sweep_number = ++sweeps_;
+  std::vector<std::string> invalid;
+  std::vector<std::string> due;
+  bool touch_due = false;
+  for (const auto& hash : live_token_hashes) {
+    auto known = live_tokens_.find(hash);
+    if (known != live_tokens_.end() && known->second.swept == sweep_number) continue;  // twice
+    if (every_row || known == live_tokens_.end()) {
+      const auto found = expiries.find(hash);
+      if (found == expiries.end()) {
+        if (known != live_tokens_.end()) live_tokens_.erase(known);
+        if (std::find(invalid.begin(), invalid.end(), hash) == invalid.end()) {
+          invalid.push_back(hash);
+        }
+        continue;
+      }
+      if (known == live_tokens_.end()) known = live_tokens_.emplace(hash, LiveToken{}).first;
+      known->second.expires_at = found->second;
+    } else if (known->second.expires_at <= now) {
+      live_tokens_.erase(known);
+      invalid.push_back(hash);
+      continue;
+    }
+    known->second.swept = sweep_number;
+    touch_due = touch_due || now - known->second.touched_at >= touch_every;
+  }
+  std::erase_if(live_tokens_,
+                [sweep_number](const auto& entry) { return entry.second.swept != sweep_number; });
+  if (every_row) {
+    checked_epoch_ = epoch;
+    checked_at_ = now;
+  }
+  next_due_ = checked_at_ + full_check_interval;
+  for (auto& [hash, token] : live_tokens_) {
+    if (touch_due && now - token.touched_at >= touch_every / 2) {
+      token.touched_at = now;
+      due.push_back(hash);
+    }
+    next_due_ = std::min({next_due_, token.expires_at, token.touched_at + touch_every});
+  }
+  if (!invalid.empty()) next_due_ = now;  // listed again until their connections are gone
   if (!due.empty()) {
     store_.write([&](store::Tx& tx) {
       tx.touch_sessions(due, now);

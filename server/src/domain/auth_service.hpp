@@ -2,7 +2,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -83,10 +86,18 @@ class AuthService {
   // Removes the second factor. NOT_FOUND for an unknown user or one without TOTP.
   Status disable_totp(const std::string& username);
 
-  // For the periodic sweep of live sessions: returns the token hashes among live_token_hashes
-  // that are no longer valid (revoked, expired, user disabled, idle), and records the others as
-  // in use (persisted at most once per touch interval per token). One batched read, and a
-  // batched write only when some session is due for its touch.
+  // For the periodic sweep of live sessions: returns the token hashes among the live ones that
+  // are no longer valid (revoked, expired, user disabled, idle), and records the others as in
+  // use (persisted at most once per touch interval per token). live_generation moves on
+  // whenever the set of live tokens changes; live_token_hashes lists them, each once, and is
+  // called only when something may have changed: that set, the store's session epoch (a session
+  // revoked or a user disabled, by any process), a known token's expiry or touch, once a minute
+  // regardless, or after a sweep that ended some. Rows are read only for tokens not seen before,
+  // or for all of them when the epoch moved or a minute passed.
+  std::vector<std::string> sweep_sessions(
+      std::uint64_t live_generation,
+      const std::function<std::vector<std::string>()>& live_token_hashes);
+  // The same with the live tokens given (taken as a change of the set each time).
   std::vector<std::string> sweep_sessions(const std::vector<std::string>& live_token_hashes);
 
   bool requires_totp(store::Role role) const;
@@ -98,6 +109,8 @@ class AuthService {
   std::optional<std::int64_t> match_totp(const store::TotpEnrollment& enrollment,
                                          const std::string& code) const;
   std::chrono::microseconds touch_interval() const;
+  std::vector<std::string> sweep(std::optional<std::uint64_t> live_generation,
+                                 const std::function<std::vector<std::string>()>& list);
 
   store::Store& store_;
   const Clock& clock_;
@@ -105,8 +118,21 @@ class AuthService {
   AuthOptions options_;
   const crypto::KeyRing* keys_;
   LoginThrottle throttle_;
-  std::mutex touched_mutex_;
-  std::unordered_map<std::string, TimePoint> touched_;  // token hash -> last persisted use
+  // What the sweep of live sessions knows about each live token: valid at the last look at its
+  // row, until expires_at; its use last persisted at touched_at; swept: the last sweep that
+  // listed it. Guarded by sweep_mutex_, like the rest of the sweep's state.
+  struct LiveToken {
+    TimePoint expires_at{};
+    TimePoint touched_at{};
+    std::uint64_t swept = 0;
+  };
+  std::mutex sweep_mutex_;
+  std::unordered_map<std::string, LiveToken> live_tokens_;
+  std::uint64_t sweeps_ = 0;
+  std::optional<std::uint64_t> swept_generation_;  // of the live set at the last listing
+  std::optional<std::int64_t> checked_epoch_;      // session_epoch at the last look at every row
+  TimePoint checked_at_{};                         // when that look was
+  TimePoint next_due_{};  // the earliest expiry, touch or full look among the known tokens
 };
 
 }  // namespace tmc::domain

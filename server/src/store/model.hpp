@@ -54,6 +54,12 @@ struct SessionRecord {
   bool revoked = false;
 };
 
+// A valid session found by the sweep of live sessions, with when it expires.
+struct SessionExpiry {
+  std::string token_hash;
+  TimePoint expires_at{};
+};
+
 // ---- consultations -------------------------------------------------------------------------
 
 enum class ConsultationState {

@@ -141,11 +141,16 @@ class Tx {
   virtual void touch_sessions(const std::vector<std::string>& token_hashes, TimePoint at) = 0;
   // When the session was last in use (its creation if never touched); nullopt when unknown.
   virtual std::optional<TimePoint> find_session_last_seen(std::string_view token_hash) = 0;
-  // The subset of token_hashes that is no longer valid: unknown, revoked, expired at now, last
-  // used before idle_before, or whose user is disabled. One batched look-up (for the sweep of
-  // live sessions).
-  virtual std::vector<std::string> list_invalid_sessions(
+  // The still-valid sessions among token_hashes (not revoked, not expired at now, used since
+  // idle_before, their user not disabled), each once with its expiry; unknown hashes are left
+  // out. One batched look-up (for the sweep of live sessions).
+  virtual std::vector<SessionExpiry> list_valid_sessions(
       const std::vector<std::string>& token_hashes, TimePoint now, TimePoint idle_before) = 0;
+  // A counter that every change able to end a session other than by time moves on: a session
+  // revoked, deleted or given another expiry or user, a user disabled, enabled or deleted.
+  // Kept by triggers, so changes made by any process or node, or by hand, count. Read before
+  // list_valid_sessions, an unchanged value means the sessions it checked are as they were.
+  virtual std::int64_t session_epoch() = 0;
   // (end of auth)
 
   // ---- case files ----

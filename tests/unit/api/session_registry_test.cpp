@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "api/api.hpp"
@@ -84,6 +85,30 @@ TEST_F(LiveTokens, AConnectionDroppedWithoutCloseLeavesOnTheNextRemovalForItsUse
   dropped.reset();  // gone without on_closed: only a weak reference was held
   kept->set_caller(caller("u1", "token-c"));  // replacing the caller removes for user u1
   EXPECT_EQ(live(), std::vector<std::string>{"token-c"});
+  api_.stop();
+}
+
+TEST_F(LiveTokens, TheGenerationMovesExactlyWhenTheSetOfTokensChanges) {
+  auto phone = open();
+  auto laptop = open();
+  auto last = api_.live_session_token_generation();
+  // Whether the generation moved since the last call.
+  const auto moved = [&] {
+    const auto now = api_.live_session_token_generation();
+    return std::exchange(last, now) != now;
+  };
+  phone->set_caller(caller("u1", "token-a"));
+  EXPECT_TRUE(moved()) << "a token joined";
+  laptop->set_caller(caller("u1", "token-a"));
+  EXPECT_FALSE(moved()) << "a second connection of the same token";
+  phone->on_closed();
+  EXPECT_FALSE(moved()) << "the token is still live on the laptop";
+  laptop->set_caller(caller("u1", "token-b"));
+  EXPECT_TRUE(moved()) << "token-a left, token-b joined";
+  EXPECT_EQ(live(), std::vector<std::string>{"token-b"});
+  laptop->on_closed();
+  EXPECT_TRUE(moved()) << "the last token left";
+  EXPECT_TRUE(live().empty());
   api_.stop();
 }
 

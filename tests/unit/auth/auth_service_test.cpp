@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <random>
+#include <utility>
 
 #include "crypto/totp.hpp"
 #include "domain/directory_service.hpp"
@@ -209,6 +210,108 @@ TEST_F(AuthServiceTest, SweepChecksManySessionsInBatches) {
   const auto ended = auth_->sweep_sessions(live);
   EXPECT_EQ(ended.size(), 150u);
   EXPECT_EQ(std::find(ended.begin(), ended.end(), alice->caller.session_token_hash), ended.end());
+}
+
+// The sweep as the server runs it: the live tokens with the generation of their set.
+class SweepTest : public AuthServiceTest {
+ protected:
+  std::vector<std::string> sweep() {
+    return auth_->sweep_sessions(generation_, [&] {
+      ++listed_;
+      return live_;
+    });
+  }
+  void set_live(std::vector<std::string> live) {
+    live_ = std::move(live);
+    ++generation_;
+  }
+  // Whether the sweep listed the live tokens since the last call.
+  bool listed() { return std::exchange(listed_, 0) > 0; }
+  // The same database as another process (tmc-admin, another node) sees it.
+  std::unique_ptr<store::Store> other_process() {
+    store::SqliteOptions options;
+    options.path = (dir_ / "tmc.db").string();
+    return store::open_sqlite_store(options);
+  }
+
+  std::vector<std::string> live_;
+  std::uint64_t generation_ = 0;
+  int listed_ = 0;
+};
+
+TEST_F(SweepTest, ListsTheLiveTokensOnlyWhenSomethingMayHaveChanged) {
+  const auto alice = login("alice");
+  ASSERT_TRUE(alice);
+  set_live({alice->caller.session_token_hash});
+  EXPECT_TRUE(sweep().empty());
+  EXPECT_TRUE(listed()) << "the first sweep";
+  for (int i = 0; i < 10; ++i) {
+    clock_.advance(500ms);
+    EXPECT_TRUE(sweep().empty());
+    EXPECT_FALSE(listed()) << "nothing changed, sweep " << i;
+  }
+  add_user("bob", store::Role::clinician);
+  const auto bob = login("bob");
+  ASSERT_TRUE(bob);
+  clock_.advance(500ms);
+  EXPECT_TRUE(sweep().empty());
+  EXPECT_FALSE(listed()) << "a new session elsewhere that is not live here";
+  set_live({alice->caller.session_token_hash, bob->caller.session_token_hash});
+  EXPECT_TRUE(sweep().empty());
+  EXPECT_TRUE(listed()) << "a token joined";
+  // The touches, due a minute after the last, keep both from idling out: half an hour later,
+  // with nothing else happening, both sessions can still be resumed.
+  for (int second = 0; second < 1800; second += 5) {
+    clock_.advance(5s);
+    EXPECT_TRUE(sweep().empty());
+  }
+  EXPECT_TRUE(auth_->resume(alice->session_token, kAddress));
+  EXPECT_TRUE(auth_->resume(bob->session_token, kAddress));
+}
+
+TEST_F(SweepTest, EndsSessionsRevokedOrDisabledByAnotherProcess) {
+  add_user("bob", store::Role::clinician);
+  add_user("carol", store::Role::clinician);
+  const auto alice = login("alice");
+  const auto bob = login("bob");
+  const auto carol = login("carol");
+  ASSERT_TRUE(alice && bob && carol);
+  set_live({alice->caller.session_token_hash, bob->caller.session_token_hash,
+            carol->caller.session_token_hash});
+  EXPECT_TRUE(sweep().empty());
+
+  auto other = other_process();
+  ASSERT_TRUE(other->write([&](store::Tx& tx) {
+    return tx.revoke_session(bob->caller.session_token_hash);
+  }));
+  clock_.advance(500ms);
+  EXPECT_EQ(sweep(), std::vector<std::string>{bob->caller.session_token_hash});
+  clock_.advance(500ms);
+  EXPECT_EQ(sweep(), std::vector<std::string>{bob->caller.session_token_hash})
+      << "told again until its connections are gone";
+  set_live({alice->caller.session_token_hash, carol->caller.session_token_hash});
+  clock_.advance(500ms);
+  EXPECT_TRUE(sweep().empty());
+
+  ASSERT_TRUE(other->write([&](store::Tx& tx) {
+    return tx.set_user_disabled(carol->caller.user.id, true);
+  }));
+  clock_.advance(500ms);
+  EXPECT_EQ(sweep(), std::vector<std::string>{carol->caller.session_token_hash});
+}
+
+TEST_F(SweepTest, EndsASessionWhenItExpiresThoughNothingElseChanged) {
+  auto options = AuthOptions{};
+  options.session_lifetime = 10s;
+  auth_ = make_auth(options);
+  const auto alice = login("alice");
+  ASSERT_TRUE(alice);
+  set_live({alice->caller.session_token_hash});
+  EXPECT_TRUE(sweep().empty());
+  clock_.advance(9500ms);
+  EXPECT_TRUE(sweep().empty());
+  clock_.advance(500ms);
+  EXPECT_EQ(sweep(), std::vector<std::string>{alice->caller.session_token_hash});
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "audit_search_cases.hpp"
@@ -357,6 +359,88 @@ TEST_P(StoreContract, Sessions) {
   EXPECT_FALSE(read([&](Tx& tx) { return tx.find_session(first.token_hash); }));
   EXPECT_FALSE(read([&](Tx& tx) { return tx.find_session(second.token_hash); }));
   EXPECT_TRUE(read([&](Tx& tx) { return tx.find_session(third.token_hash); }));
+}
+
+TEST_P(StoreContract, ValidSessionsComeWithTheirExpiry) {
+  seed_directory();
+  ASSERT_TRUE(write([&](Tx& tx) {
+    tx.insert_session({token('a'), "clin", at(10), at(1000), false});
+    tx.insert_session({token('b'), "clin", at(20), at(2000), false});
+    tx.insert_session({token('c'), "clin", at(30), at(3000), false});  // revoked below
+    tx.insert_session({token('d'), "clin", at(40), at(500), false});   // expired at 500
+    tx.insert_session({token('e'), "spec1", at(50), at(5000), false});  // user disabled below
+    tx.insert_session({token('f'), "clin", at(5), at(6000), false});   // idle since 5
+    tx.revoke_session(token('c'));
+    tx.set_user_disabled("spec1", true);
+    tx.touch_sessions({token('a')}, at(60));
+    return true;
+  }));
+  std::vector<std::string> asked{token('a'), token('b'), token('c'), token('d'),
+                                 token('e'), token('f'), token('z'), token('b')};
+  for (int i = 0; i < 150; ++i) asked.push_back(std::string(31, 'q') + static_cast<char>(i));
+  asked.push_back(token('a'));  // after a whole batch of unknown ones
+  auto valid = read([&](Tx& tx) { return tx.list_valid_sessions(asked, at(500), at(8)); });
+  std::sort(valid.begin(), valid.end(),
+            [](const auto& x, const auto& y) { return x.token_hash < y.token_hash; });
+  ASSERT_EQ(valid.size(), 2u);
+  EXPECT_EQ(valid[0].token_hash, token('a'));
+  EXPECT_EQ(valid[0].expires_at, at(1000));
+  EXPECT_EQ(valid[1].token_hash, token('b'));
+  EXPECT_EQ(valid[1].expires_at, at(2000));
+  // Idle is measured from the last touch: 'a' was touched at 60, 'b' not since 20.
+  valid = read([&](Tx& tx) { return tx.list_valid_sessions(asked, at(500), at(30)); });
+  ASSERT_EQ(valid.size(), 1u);
+  EXPECT_EQ(valid[0].token_hash, token('a'));
+  EXPECT_TRUE(read([&](Tx& tx) { return tx.list_valid_sessions({}, at(500), at(8)); }).empty());
+}
+
+TEST_P(StoreContract, SessionEpochMovesWithEveryChangeThatCanEndASession) {
+  seed_directory();
+  const auto epoch = [&] { return read([](Tx& tx) { return tx.session_epoch(); }); };
+  auto last = epoch();
+  // Whether the epoch moved since the last call.
+  const auto moved = [&] {
+    const auto now = epoch();
+    return std::exchange(last, now) != now;
+  };
+  ASSERT_TRUE(write([&](Tx& tx) {
+    tx.insert_session({token('a'), "clin", at(10), at(100), false});
+    tx.insert_session({token('b'), "clin", at(20), at(200), false});
+    tx.insert_session({token('c'), "spec1", at(30), at(300), false});
+    tx.insert_session({token('d'), "spec2", at(30), at(300), false});
+    return true;
+  }));
+  EXPECT_FALSE(moved()) << "a new session";
+  write([&](Tx& tx) {
+    tx.touch_sessions({token('a'), token('b')}, at(40));
+    return true;
+  });
+  EXPECT_FALSE(moved()) << "a touch";
+  EXPECT_FALSE(write([&](Tx& tx) {
+    tx.revoke_session(token('a'));
+    return false;  // rolled back
+  }));
+  EXPECT_FALSE(moved()) << "a revocation rolled back";
+  EXPECT_FALSE(write([](Tx& tx) { return tx.revoke_session(token('z')); }));
+  EXPECT_FALSE(moved()) << "an unknown session";
+  EXPECT_TRUE(write([&](Tx& tx) { return tx.revoke_session(token('a')); }));
+  EXPECT_TRUE(moved()) << "a revocation";
+  write([](Tx& tx) { return tx.revoke_user_sessions("clin") == 1; });
+  EXPECT_TRUE(moved()) << "a user's sessions revoked";
+  EXPECT_TRUE(write([](Tx& tx) { return tx.set_user_disabled("spec1", true); }));
+  EXPECT_TRUE(moved()) << "a user disabled";
+  write([](Tx& tx) { return tx.set_user_disabled("spec1", true); });
+  EXPECT_FALSE(moved()) << "a disabled user disabled again";
+  EXPECT_TRUE(write([](Tx& tx) { return tx.set_user_disabled("spec1", false); }));
+  EXPECT_TRUE(moved()) << "a user enabled";
+  write([](Tx& tx) { return tx.delete_expired_sessions(at(50)) == 0; });
+  EXPECT_FALSE(moved()) << "no expired session to delete";
+  write([](Tx& tx) { return tx.delete_expired_sessions(at(250)) == 2; });
+  EXPECT_TRUE(moved()) << "expired sessions deleted";
+  reopen();
+  EXPECT_EQ(epoch(), last) << "the epoch is stored";
+  write([&](Tx& tx) { return tx.revoke_session(token('d')); });
+  EXPECT_TRUE(moved()) << "a revocation after a restart";
 }
 
 // ---- consultations ----

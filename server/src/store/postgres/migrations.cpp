@@ -350,10 +350,44 @@ ALTER TABLE consultations DROP COLUMN sealed_question, DROP COLUMN sealed_summar
   DROP COLUMN sealed_report;
 )sql";
 
+// The counter of changes able to end a session (see SQLite's migration 12). Its triggers are
+// deferred to the commit and bump it once per transaction: the counter's row is then locked
+// only by a transaction that takes no other lock after it, so two transactions (a logout and a
+// user disabled with all their sessions, say) cannot deadlock on it, and deleting ten thousand
+// expired sessions leaves one new row version, not ten thousand.
+constexpr const char* migration_12 = R"sql(
+CREATE TABLE session_epoch (
+  id integer PRIMARY KEY CHECK (id = 1),
+  value bigint NOT NULL,
+  last_transaction bigint
+);
+INSERT INTO session_epoch(id, value) VALUES (1, 0);
+CREATE FUNCTION bump_session_epoch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE session_epoch SET value = value + 1, last_transaction = txid_current()
+    WHERE id = 1 AND last_transaction IS DISTINCT FROM txid_current();
+  RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER sessions_epoch_on_update AFTER UPDATE ON sessions
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  WHEN (OLD.revoked IS DISTINCT FROM NEW.revoked OR OLD.expires_at IS DISTINCT FROM NEW.expires_at
+    OR OLD.user_id IS DISTINCT FROM NEW.user_id OR OLD.token_hash IS DISTINCT FROM NEW.token_hash)
+  EXECUTE FUNCTION bump_session_epoch();
+CREATE CONSTRAINT TRIGGER sessions_epoch_on_delete AFTER DELETE ON sessions
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_session_epoch();
+CREATE CONSTRAINT TRIGGER users_epoch_on_update AFTER UPDATE ON users
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  WHEN (OLD.disabled IS DISTINCT FROM NEW.disabled OR OLD.id IS DISTINCT FROM NEW.id)
+  EXECUTE FUNCTION bump_session_epoch();
+CREATE CONSTRAINT TRIGGER users_epoch_on_delete AFTER DELETE ON users
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_session_epoch();
+)sql";
+
 constexpr Migration migrations[] = {
     {1, migration_1}, {2, migration_2}, {3, migration_3}, {4, migration_4},
     {5, migration_5}, {6, migration_6}, {7, migration_7}, {8, migration_8},
-    {9, migration_9}, {10, migration_10}, {11, migration_11},
+    {9, migration_9}, {10, migration_10}, {11, migration_11}, {12, migration_12},
 };
 
 // Serialises migrations between nodes starting at once (released at COMMIT or ROLLBACK).

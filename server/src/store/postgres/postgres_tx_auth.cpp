@@ -1,7 +1,5 @@
 // SQL for authentication on PostgreSQL: TOTP enrolments and session activity/validity checks.
-#include <algorithm>
 #include <string>
-#include <unordered_set>
 
 #include "store/postgres/postgres_tx.hpp"
 
@@ -83,25 +81,22 @@ std::optional<TimePoint> PostgresTx::find_session_last_seen(std::string_view tok
       [](const Row& row) { return row.time(0); });
 }
 
-std::vector<std::string> PostgresTx::list_invalid_sessions(
+std::vector<SessionExpiry> PostgresTx::list_valid_sessions(
     const std::vector<std::string>& token_hashes, TimePoint now, TimePoint idle_before) {
-  std::unordered_set<std::string> valid;
-  if (!token_hashes.empty()) {
-    const auto result = db_.query(
-        "SELECT s.token_hash FROM sessions s JOIN users u ON u.id = s.user_id"
-        " WHERE NOT s.revoked AND NOT u.disabled AND s.expires_at > $1"
-        " AND coalesce(s.last_seen_at, s.created_at) >= $2 AND s.token_hash IN"
-        " (SELECT decode(h, 'hex') FROM unnest($3::text[]) AS h)",
-        Params::of(now, idle_before, hex_array(token_hashes)));
-    for (int row = 0; row < result.rows(); ++row) valid.insert(result.bytes(row, 0));
-  }
-  std::vector<std::string> invalid;
-  for (const auto& hash : token_hashes) {
-    if (!valid.contains(hash) && std::find(invalid.begin(), invalid.end(), hash) == invalid.end()) {
-      invalid.push_back(hash);
-    }
-  }
-  return invalid;
+  if (token_hashes.empty()) return {};
+  const auto result = db_.query(
+      "SELECT s.token_hash, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id"
+      " WHERE NOT s.revoked AND NOT u.disabled AND s.expires_at > $1"
+      " AND coalesce(s.last_seen_at, s.created_at) >= $2 AND s.token_hash IN"
+      " (SELECT decode(h, 'hex') FROM unnest($3::text[]) AS h)",
+      Params::of(now, idle_before, hex_array(token_hashes)));
+  return collect_rows<SessionExpiry>(
+      result, [](const Row& row) { return SessionExpiry{row.blob(0), row.time(1)}; });
+}
+
+std::int64_t PostgresTx::session_epoch() {
+  const auto result = db_.query("SELECT value FROM session_epoch WHERE id = 1");
+  return result.empty() ? 0 : result.int64(0, 0);
 }
 
 }  // namespace tmc::store::postgres

@@ -397,10 +397,43 @@ ALTER TABLE consultations DROP COLUMN sealed_report;
 ALTER TABLE consultations DROP COLUMN sealed_question;
 )sql";
 
+// A counter that moves on with every change able to end a session other than by time
+// (Tx::session_epoch): the sweep of live sessions reads it, and looks at each live session's row
+// only when it moved, instead of every live token's row twice a second (10% of a core with
+// 12,000 signed-in connections). Triggers keep it, so `tmc-admin` in another process, or an
+// edit by hand, counts as well. Creating a session does not move it: the sweep looks up the
+// tokens it has not seen before anyway.
+constexpr const char* migration_12 = R"sql(
+CREATE TABLE session_epoch (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  value INTEGER NOT NULL
+) STRICT;
+INSERT INTO session_epoch VALUES (1, 0);
+CREATE TRIGGER sessions_epoch_on_update AFTER UPDATE ON sessions
+  WHEN OLD.revoked IS NOT NEW.revoked OR OLD.expires_at IS NOT NEW.expires_at
+    OR OLD.user_id IS NOT NEW.user_id OR OLD.token_hash IS NOT NEW.token_hash
+BEGIN
+  UPDATE session_epoch SET value = value + 1 WHERE id = 1;
+END;
+CREATE TRIGGER sessions_epoch_on_delete AFTER DELETE ON sessions
+BEGIN
+  UPDATE session_epoch SET value = value + 1 WHERE id = 1;
+END;
+CREATE TRIGGER users_epoch_on_update AFTER UPDATE ON users
+  WHEN OLD.disabled IS NOT NEW.disabled OR OLD.id IS NOT NEW.id
+BEGIN
+  UPDATE session_epoch SET value = value + 1 WHERE id = 1;
+END;
+CREATE TRIGGER users_epoch_on_delete AFTER DELETE ON users
+BEGIN
+  UPDATE session_epoch SET value = value + 1 WHERE id = 1;
+END;
+)sql";
+
 constexpr Migration migrations[] = {
-    {1, migration_1}, {2, migration_2}, {3, migration_3}, {4, migration_4},
-    {5, migration_5}, {6, migration_6}, {7, migration_7}, {8, migration_8},
-    {9, migration_9}, {10, migration_10}, {11, migration_11},
+    {1, migration_1},   {2, migration_2},   {3, migration_3}, {4, migration_4},
+    {5, migration_5},   {6, migration_6},   {7, migration_7}, {8, migration_8},
+    {9, migration_9},   {10, migration_10}, {11, migration_11}, {12, migration_12},
 };
 
 int applied_version(Connection& connection) {

@@ -85,8 +85,9 @@ class SqliteTx final : public Tx {
   bool use_totp_step(std::string_view user_id, std::int64_t step) override;
   void touch_sessions(const std::vector<std::string>& token_hashes, TimePoint at) override;
   std::optional<TimePoint> find_session_last_seen(std::string_view token_hash) override;
-  std::vector<std::string> list_invalid_sessions(const std::vector<std::string>& token_hashes,
-                                                 TimePoint now, TimePoint idle_before) override;
+  std::vector<SessionExpiry> list_valid_sessions(const std::vector<std::string>& token_hashes,
+                                                  TimePoint now, TimePoint idle_before) override;
+  std::int64_t session_epoch() override;
   // (end of auth)
 
   // ---- case files (implemented in sqlite_tx_case_files.cpp) ----

@@ -1,5 +1,4 @@
 // SQL for authentication on SQLite: TOTP enrolments and session activity/validity checks.
-#include <algorithm>
 #include <string>
 #include <unordered_set>
 
@@ -24,7 +23,7 @@ std::string placeholders(int first, int count) {
 
 const std::string& valid_sessions_sql() {
   static const std::string sql =
-      "SELECT s.token_hash FROM sessions s JOIN users u ON u.id = s.user_id"
+      "SELECT s.token_hash, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id"
       " WHERE s.revoked = 0 AND u.disabled = 0 AND s.expires_at > ?1"
       " AND coalesce(s.last_seen_at, s.created_at) >= ?2 AND s.token_hash IN (" +
       placeholders(3, session_batch) + ")";
@@ -111,24 +110,26 @@ std::optional<TimePoint> SqliteTx::find_session_last_seen(std::string_view token
   return query.time(0);
 }
 
-std::vector<std::string> SqliteTx::list_invalid_sessions(
+std::vector<SessionExpiry> SqliteTx::list_valid_sessions(
     const std::vector<std::string>& token_hashes, TimePoint now, TimePoint idle_before) {
-  std::unordered_set<std::string> valid;
+  std::vector<SessionExpiry> valid;
+  std::unordered_set<std::string> found;
   for (std::size_t from = 0; from < token_hashes.size(); from += session_batch) {
     auto query = db_.query(valid_sessions_sql());
     query.bind(1, now);
     query.bind(2, idle_before);
     bind_batch(query, 3, token_hashes, from);
-    while (query.step()) valid.insert(query.blob(0));
-  }
-  std::vector<std::string> invalid;
-  for (const auto& hash : token_hashes) {
-    if (!valid.contains(hash) &&
-        std::find(invalid.begin(), invalid.end(), hash) == invalid.end()) {
-      invalid.push_back(hash);
+    while (query.step()) {
+      auto hash = query.blob(0);
+      if (found.insert(hash).second) valid.push_back({std::move(hash), query.time(1)});
     }
   }
-  return invalid;
+  return valid;
+}
+
+std::int64_t SqliteTx::session_epoch() {
+  auto query = db_.query("SELECT value FROM session_epoch WHERE id = 1");
+  return query.step() ? query.int64(0) : 0;
 }
 
 }  // namespace tmc::store::sqlite
