@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "crypto/token.hpp"
 #include "crypto/totp.hpp"
@@ -253,7 +254,6 @@ std::vector<std::string> AuthService::sweep(
     return {};
   }
   const auto live_token_hashes = list();
-  swept_generation_ = live_generation;
 
   std::vector<std::string> unseen;
   if (!every_row) {
@@ -276,6 +276,7 @@ std::vector<std::string> AuthService::sweep(
   const auto touch_every = touch_interval();
   const auto sweep_number = ++sweeps_;
   std::vector<std::string> invalid;
+  std::unordered_set<std::string_view> reported;  // a token listed twice is reported once
   std::vector<std::string> due;
   bool touch_due = false;
   for (const auto& hash : live_token_hashes) {
@@ -285,16 +286,14 @@ std::vector<std::string> AuthService::sweep(
       const auto found = expiries.find(hash);
       if (found == expiries.end()) {
         if (known != live_tokens_.end()) live_tokens_.erase(known);
-        if (std::find(invalid.begin(), invalid.end(), hash) == invalid.end()) {
-          invalid.push_back(hash);
-        }
+        if (reported.insert(hash).second) invalid.push_back(hash);
         continue;
       }
       if (known == live_tokens_.end()) known = live_tokens_.emplace(hash, LiveToken{}).first;
       known->second.expires_at = found->second;
     } else if (known->second.expires_at <= now) {
       live_tokens_.erase(known);
-      invalid.push_back(hash);
+      if (reported.insert(hash).second) invalid.push_back(hash);
       continue;
     }
     known->second.swept = sweep_number;
@@ -321,6 +320,8 @@ std::vector<std::string> AuthService::sweep(
       return true;
     });
   }
+  // Last: a sweep that failed before here is not taken as having seen this set.
+  swept_generation_ = live_generation;
   return invalid;
 }
 
