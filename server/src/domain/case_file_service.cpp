@@ -32,6 +32,10 @@ void log_blob_left(const blob::BlobStoreError& error) {
 constexpr std::size_t kMaxFileNameBytes = 255;
 constexpr std::size_t kMaxMediaTypeBytes = 127;
 constexpr int kExpiryBatch = 100;
+// How often an upload's row records its progress while chunks arrive. Recovery and resume go by
+// the stored segments, not the row, so the row only needs to show that the upload is alive;
+// an update per chunk was a commit and a sync per MiB.
+constexpr std::chrono::seconds kProgressInterval{1};
 // Threads writing sealed chunks: an upload's chunks go to one of them, so this many uploads'
 // disk writes (and syncs) can proceed at once.
 constexpr std::size_t kFileWriterThreads = 4;
@@ -191,6 +195,7 @@ struct CaseFileService::Active {
   bool failed = false;           // a write failed: later chunks are refused until recover()
   bool progress_queued = false;  // an update of the row's committed offset waits on the store
   TimePoint stored_at{};         // when the last chunk became durable (the row's updated_at)
+  TimePoint progress_at{};       // when the last update of the row was queued
 
   explicit Active(store::Upload upload)
       : row(std::move(upload)),
@@ -417,15 +422,20 @@ Result<UploadSession> CaseFileService::resume_upload(const Caller& caller,
   drain(upload);  // chunks sent before the connection dropped count
   if (upload.recovered) {
     // Another node sharing the store may have taken the upload further since this one wrote
-    // it: then the writer held here is stale and is rebuilt from the stored segments. (The row
-    // may lag this node's own writes, which record it after answering.)
+    // it: then the writer held here is stale and is rebuilt from the stored segments. The
+    // stored segments tell, not the row, which follows them only now and then.
     std::optional<store::Upload> row;
     store_.read([&](store::Tx& tx) { row = tx.find_upload(upload_id); });
     if (!row) return upload_not_found();
-    std::lock_guard disk(upload.disk);
-    if (row->committed_offset > upload.committed_locked() || upload.failed) {
-      upload.recovered = false;
+    std::optional<std::uint64_t> stored;
+    try {
+      stored = blobs_->segment_count(upload_id);
+    } catch (const blob::BlobStoreError&) {
+      // Unknown: rebuilt from what can be read, which reports the error if it persists.
     }
+    std::lock_guard disk(upload.disk);
+    const bool held = upload.finished || (stored && *stored == upload.durable / upload.chunk_size);
+    if (!held || upload.failed) upload.recovered = false;
   }
   if (!upload.recovered) {
     if (auto recovered = recover(upload); !recovered) return recovered.error();
@@ -633,7 +643,12 @@ void CaseFileService::store_chunk(const std::shared_ptr<Active>& upload, SealedC
       upload->durable = chunk.end;
       if (chunk.finished) upload->finished = std::move(chunk.finished);
       upload->stored_at = clock_.now();
-      record_progress = !std::exchange(upload->progress_queued, true);
+      record_progress =
+          !upload->progress_queued && upload->stored_at - upload->progress_at >= kProgressInterval;
+      if (record_progress) {
+        upload->progress_queued = true;
+        upload->progress_at = upload->stored_at;
+      }
     } else {
       upload->failed = true;  // the next chunk recovers from what is durable
     }
@@ -652,9 +667,9 @@ void CaseFileService::store_chunk(const std::shared_ptr<Active>& upload, SealedC
   upload->drained.notify_all();
 }
 
-// The row follows the stored segments (which are what recovery trusts) with at most one update
-// queued per upload: the update takes the committed offset when the store's writer runs it, so
-// the chunks written meanwhile share it instead of a commit each.
+// The row follows the stored segments (which are what recovery trusts) at most once per
+// kProgressInterval and with at most one update queued per upload: the update takes the
+// committed offset when the store's writer runs it, so the chunks written meanwhile share it.
 void CaseFileService::queue_progress(const std::shared_ptr<Active>& upload) {
   try {
     store_.write_async(

@@ -134,10 +134,15 @@ class CaseFileServiceTest : public ::testing::Test {
   // A new service instance: in-memory writers are lost, stored rows and segments remain.
   void restart() {
     service_.reset();
+    service_ = another_node();
+  }
+
+  // A service sharing the store and the segments with service_, as another node does.
+  std::unique_ptr<CaseFileService> another_node() {
     CaseFileLimits limits;
     limits.chunk_bytes = kChunk;
     limits.upload_expiry = 1h;
-    service_ = std::make_unique<CaseFileService>(
+    return std::make_unique<CaseFileService>(
         *store_, std::make_unique<SharedBlobStore>(*blobs_, writes_), clock_, audit_, vault_,
         *consultations_, limits);
   }
@@ -165,6 +170,25 @@ class CaseFileServiceTest : public ::testing::Test {
   // Pretends a crash hit after the segments were stored but before the row recorded them.
   void rewind_row(const std::string& id, std::uint64_t offset) {
     store_->write([&](store::Tx& tx) { return tx.set_upload_progress(id, offset, clock_.now()); });
+  }
+
+  // The row as stored once every write queued before the call has run.
+  store::Upload stored_row(const std::string& id) {
+    store_->write([](store::Tx&) { return false; });  // the writer runs writes in order
+    std::optional<store::Upload> row;
+    store_->read([&](store::Tx& tx) { row = tx.find_upload(id); });
+    EXPECT_TRUE(row.has_value());
+    return row.value_or(store::Upload{});
+  }
+
+  // Finishing gives the file's hash, and its fourth chunk reads back.
+  void finishes_whole(const std::string& id, const std::string& data) {
+    auto file = service_->finish_upload(caller_, id);
+    ASSERT_TRUE(file.has_value()) << file.error().message;
+    EXPECT_EQ(file->value.sha256, crypto::sha256(data));
+    auto read = service_->read(caller_, file->value.id, 3 * kChunk, kChunk);
+    ASSERT_TRUE(read.has_value());
+    EXPECT_EQ(read->data, data.substr(3 * kChunk, kChunk));
   }
 
   std::uint64_t resumed_offset(const std::string& id) {
@@ -286,6 +310,48 @@ TEST_F(CaseFileServiceTest, AFinishedBlobWhoseRowLaggedIsRecognisedAfterARestart
   ASSERT_TRUE(tail.has_value());
   EXPECT_EQ(tail->data, data.substr(kChunk));
   EXPECT_TRUE(tail->eof);
+}
+
+TEST_F(CaseFileServiceTest, TheRowRecordsAnUploadsProgressAtMostOnceASecond) {
+  const auto data = bytes(4 * kChunk, 6);
+  const auto id = begin(data).upload_id;
+  const auto started = clock_.now();
+  send(id, data, 0, kChunk);
+  EXPECT_EQ(stored_row(id).committed_offset, kChunk);
+  send(id, data, kChunk, 3 * kChunk);  // within the same second: no update of the row
+  EXPECT_EQ(stored_row(id).committed_offset, kChunk);
+  EXPECT_EQ(resumed_offset(id), 3 * kChunk);  // the segments tell, and resume records them
+  EXPECT_EQ(stored_row(id).committed_offset, 3 * kChunk);
+
+  clock_.advance(1s);
+  send(id, data, 3 * kChunk, 4 * kChunk);
+  const auto row = stored_row(id);
+  EXPECT_EQ(row.committed_offset, 4 * kChunk);
+  EXPECT_EQ(row.updated_at, started + 1s);
+}
+
+TEST_F(CaseFileServiceTest, AnUploadTakenFurtherOnAnotherNodeResumesWhereItsSegmentsEnd) {
+  const auto data = bytes(5 * kChunk + 7, 4);
+  const auto id = begin(data).upload_id;
+  send(id, data, 0, 2 * kChunk);  // this node holds a writer after two chunks
+
+  // The client moves to another node, which goes on from the stored segments.
+  auto other = another_node();
+  BeginUpload resume;
+  resume.upload_id = id;
+  auto there = other->begin_upload(caller_, resume);
+  ASSERT_TRUE(there.has_value()) << there.error().message;
+  EXPECT_EQ(there->committed_offset, 2 * kChunk);
+  for (std::uint64_t offset = 2 * kChunk; offset < 4 * kChunk; offset += kChunk) {
+    auto committed = other->upload_chunk(caller_, id, offset, data.substr(offset, kChunk));
+    ASSERT_TRUE(committed.has_value()) << committed.error().message;
+  }
+  rewind_row(id, 2 * kChunk);  // its row has not caught up with its segments
+
+  // Back on the first node: its writer is stale, so it resumes after the other node's chunks.
+  EXPECT_EQ(resumed_offset(id), 4 * kChunk);
+  send(id, data, 4 * kChunk, data.size());
+  finishes_whole(id, data);
 }
 
 TEST_F(CaseFileServiceTest, FileNamesAreLabels) {
@@ -434,12 +500,7 @@ TEST_F(CaseFileServiceTest,
 
   EXPECT_EQ(resumed_offset(id), kChunk);
   send(id, data, kChunk, data.size());
-  auto file = service_->finish_upload(caller_, id);
-  ASSERT_TRUE(file.has_value()) << file.error().message;
-  EXPECT_EQ(file->value.sha256, crypto::sha256(data));
-  auto read = service_->read(caller_, file->value.id, 3 * kChunk, kChunk);
-  ASSERT_TRUE(read.has_value());
-  EXPECT_EQ(read->data, data.substr(3 * kChunk, kChunk));
+  finishes_whole(id, data);
 }
 }  // namespace
 }  // namespace tmc::domain
