@@ -286,6 +286,39 @@ TEST(SqliteStore, IdleCheckpointsKeepTheWriteAheadLogSmall) {
   reopened->read([](Tx& tx) { EXPECT_TRUE(tx.find_organization("org-2999").has_value()); });
 }
 
+// The writer remembers consultations only within a batch: a change made between batches by
+// another process (tmc-admin, an edit by hand) is what the next batch reads.
+class SqliteWriter : public StoreContract {};
+INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteWriter, ::testing::Values(StoreBackend{"Sqlite", open_in}),
+                         backend_name);
+
+TEST_P(SqliteWriter, ABatchReadsWhatAnotherProcessChangedSinceTheLastOne) {
+  seed_directory();
+  ASSERT_TRUE(write([](Tx& tx) {
+    return tx.insert_consultation(make_consultation("c-0001", ConsultationState::in_session)) &&
+           tx.add_participant("c-0001", {"clin", ParticipantKind::requester, 0});
+  }));
+  const auto look = [this] {
+    std::optional<Consultation> consultation;
+    std::size_t participants = 0;
+    write([&](Tx& tx) {
+      consultation = tx.find_consultation("c-0001", SealedTexts::skip);
+      participants = tx.list_participants("c-0001").size();
+      return true;
+    });
+    EXPECT_TRUE(consultation.has_value());
+    return std::make_pair(consultation ? consultation->state : ConsultationState::unspecified,
+                          participants);
+  };
+  EXPECT_EQ(look(), std::make_pair(ConsultationState::in_session, std::size_t{1}));
+  RawDatabase raw(database_path(dir_->path()));
+  raw.exec("UPDATE consultations SET state = 6 WHERE id = 'c-0001'");
+  raw.exec(
+      "INSERT INTO consultation_participants(consultation_id, user_id, kind, read_seq)"
+      " VALUES ('c-0001', 'spec1', 2, 0)");
+  EXPECT_EQ(look(), std::make_pair(ConsultationState::closed, std::size_t{2}));
+}
+
 TEST(SqliteStore, UnopenablePathIsAStoreError) {
   TempDir dir;
   SqliteOptions options;

@@ -865,6 +865,76 @@ TEST_P(StoreContract, RejectedOpLeavesNoTraceWhileBatchMateCommits) {
   EXPECT_TRUE(read([](Tx& tx) { return tx.find_organization("kept"); }));
 }
 
+// What the ops of one batch read of a consultation and its participants (the SQLite writer
+// remembers it for the rest of the batch): each op sees what the ops before it kept, and
+// nothing of what a rolled-back op did.
+TEST_P(StoreContract, OpsOfOneBatchSeeTheConsultationAsTheOpsBeforeThemLeftIt) {
+  seed_directory();
+  const auto original = make_consultation("c-0001", ConsultationState::in_session);
+  ASSERT_TRUE(write([&](Tx& tx) {
+    return tx.insert_consultation(original) &&
+           tx.add_participant("c-0001", {"clin", ParticipantKind::requester, 0});
+  }));
+  struct Seen {
+    std::optional<Consultation> consultation;
+    std::vector<Participant> participants;
+  };
+  std::vector<Seen> seen;
+  const auto look = [&seen](Tx& tx) {
+    seen.push_back({tx.find_consultation("c-0001", SealedTexts::skip),
+                    tx.list_participants("c-0001")});
+    return true;
+  };
+  std::vector<Completion> done(7);
+  auto release = hold_writer(*store_);
+  store_->write_async(look, done[0].callback());
+  store_->write_async(
+      [&](Tx& tx) {  // changes and reads both, then is rolled back
+        auto changed = original;
+        changed.state = ConsultationState::closed;
+        tx.update_consultation(changed);
+        tx.add_participant("c-0001", {"spec1", ParticipantKind::specialist, 0});
+        look(tx);
+        return false;
+      },
+      done[1].callback());
+  store_->write_async(look, done[2].callback());
+  store_->write_async(
+      [](Tx& tx) { return tx.add_participant("c-0001", {"spec1", ParticipantKind::specialist, 0}); },
+      done[3].callback());
+  store_->write_async(look, done[4].callback());
+  store_->write_async(
+      [](Tx& tx) {  // what a post and an acknowledgement write
+        tx.set_consultation_last_seq("c-0001", 9, at(9));
+        return tx.advance_read_seq("c-0001", "clin", 9);
+      },
+      done[5].callback());
+  store_->write_async(look, done[6].callback());
+  release();
+  for (auto& completion : done) {
+    const auto [kept, error] = completion.promise.get_future().get();
+    EXPECT_FALSE(error);
+  }
+  EXPECT_EQ(store_->writer_stats().last_batch_size, 7u);
+
+  ASSERT_EQ(seen.size(), 5u);
+  for (const auto& each : seen) ASSERT_TRUE(each.consultation.has_value());
+  EXPECT_EQ(seen[0].consultation->state, ConsultationState::in_session);
+  EXPECT_EQ(seen[0].participants.size(), 1u);
+  EXPECT_EQ(seen[1].consultation->state, ConsultationState::closed);  // inside the rolled-back op
+  EXPECT_EQ(seen[1].participants.size(), 2u);
+  EXPECT_EQ(seen[2].consultation->state, ConsultationState::in_session);  // and after it
+  EXPECT_EQ(seen[2].participants.size(), 1u);
+  EXPECT_EQ(seen[3].participants.size(), 2u);  // a participant added by a kept op
+  EXPECT_EQ(seen[3].consultation->last_seq, original.last_seq);
+  EXPECT_EQ(seen[4].consultation->last_seq, 9);
+  EXPECT_EQ(seen[4].consultation->updated_at, at(9));
+  ASSERT_EQ(seen[4].participants.size(), 2u);
+  EXPECT_EQ(seen[4].participants[0].user_id, "clin");
+  EXPECT_EQ(seen[4].participants[0].read_seq, 9);
+  EXPECT_EQ(seen[4].participants[1].read_seq, 0);
+}
+
 TEST_P(StoreContract, ThrowingOpFailsOnlyItsCaller) {
   auto release = hold_writer(*store_);
   Completion thrower;

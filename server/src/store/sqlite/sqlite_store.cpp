@@ -41,7 +41,9 @@ using sqlite::SqliteTx;
 // bounded and is still copied back mostly when the writer is idle.
 class SqliteBatchBackend final : public BatchBackend {
  public:
-  explicit SqliteBatchBackend(Connection& connection) : db_(connection) {
+  // tx is the batches' SqliteTx on connection: it forgets what it remembered whenever a batch
+  // begins or ends and when an op's changes are rolled back.
+  SqliteBatchBackend(Connection& connection, SqliteTx& tx) : db_(connection), tx_(tx) {
     db_.on_wal_commit([this](int frames) noexcept {
       if (frames < copied_) copied_ = 0;  // the WAL restarted from its beginning
       frames_ = frames;
@@ -67,14 +69,17 @@ class SqliteBatchBackend final : public BatchBackend {
   }
 
   void begin() override {
+    tx_.forget_consultations();
     full_sync();
     db_.run("BEGIN IMMEDIATE");
   }
   void commit() override {
+    tx_.forget_consultations();
     db_.run("COMMIT");
     index_audit(kBusyIndexRecords);
   }
   void rollback() noexcept override {
+    tx_.forget_consultations();
     if (!db_.in_transaction()) return;  // SQLite may already have rolled it back
     try {
       db_.exec("ROLLBACK");
@@ -87,6 +92,7 @@ class SqliteBatchBackend final : public BatchBackend {
   // From the statement cache, like the savepoint itself: ops that keep nothing are common
   // enough under load that parsing these again each time showed in a profile.
   void rollback_to_savepoint() override {
+    tx_.forget_consultations();
     db_.run("ROLLBACK TO op");
     db_.run("RELEASE op");
   }
@@ -165,6 +171,7 @@ class SqliteBatchBackend final : public BatchBackend {
   }
 
   Connection& db_;
+  SqliteTx& tx_;
   std::mutex interrupt_mutex_;
   bool idle_checkpoint_running_ = false;  // op_queued() interrupts it (interrupt_mutex_)
   int frames_ = 0;  // frames in the WAL after the last commit
@@ -189,7 +196,7 @@ class SqliteStore final : public Store {
                                                        vfs_or_default(options.vfs));
                  }),
         write_tx_(write_connection_, true),
-        backend_(write_connection_),
+        backend_(write_connection_, write_tx_),
         writer_(backend_, options.max_batch > 0 ? static_cast<std::size_t>(options.max_batch) : 1) {
   }
 

@@ -81,8 +81,13 @@ std::optional<Record> first(Query& query, Reader read) {
 
 }  // namespace
 
-void SqliteTx::require_writable() const {
+void SqliteTx::require_writable(Remembered remembered) {
   if (!writable_) throw StoreError("read-only transaction");
+  if (remembered == Remembered::forgotten) forget_consultations();
+}
+
+void SqliteTx::forget_consultations() noexcept {
+  if (!memo_.empty()) memo_.clear();
 }
 
 // ---- directory ----
@@ -273,10 +278,17 @@ int SqliteTx::delete_expired_sessions(TimePoint now) {
 std::optional<Consultation> SqliteTx::find_consultation(std::string_view id,
                                                         SealedTexts texts) {
   if (texts == SealedTexts::skip) {
+    if (writable_) {
+      if (auto found = memo_.find(id); found != memo_.end() && found->second.consultation) {
+        return found->second.consultation;
+      }
+    }
     static const std::string sql = consultation_select() + "WHERE c.id = ?1";
     auto query = db_.query(sql);
     query.bind(1, id);
-    return first<Consultation>(query, read_consultation);
+    auto consultation = first<Consultation>(query, read_consultation);
+    if (writable_ && consultation) memo_[consultation->id].consultation = consultation;
+    return consultation;
   }
   static const std::string sql = std::string("SELECT ") + rows::consultation_columns +
                                  rows::consultation_text_columns +
@@ -333,11 +345,15 @@ void SqliteTx::set_consultation_report(std::string_view id, std::string_view sea
 
 void SqliteTx::set_consultation_last_seq(std::string_view id, std::int64_t last_seq,
                                          TimePoint updated_at) {
-  require_writable();
+  require_writable(Remembered::unchanged);
   db_.query("UPDATE consultations SET last_seq = ?2, updated_at = ?3 WHERE id = ?1")
       .bind_all(id, last_seq, updated_at)
       .run();
   if (db_.changes() != 1) throw StoreError("set_consultation_last_seq: no such consultation");
+  if (auto found = memo_.find(id); found != memo_.end() && found->second.consultation) {
+    found->second.consultation->last_seq = last_seq;
+    found->second.consultation->updated_at = updated_at;
+  }
 }
 
 std::vector<Consultation> SqliteTx::list_consultations(const ConsultationQuery& query) {
@@ -387,13 +403,21 @@ std::vector<Consultation> SqliteTx::list_due_consultations(TimePoint now, int li
 }
 
 std::vector<Participant> SqliteTx::list_participants(std::string_view consultation_id) {
+  if (writable_) {
+    if (auto found = memo_.find(consultation_id);
+        found != memo_.end() && found->second.participants) {
+      return *found->second.participants;
+    }
+  }
   auto query = db_.query(
       "SELECT user_id, kind, read_seq FROM consultation_participants"
       " WHERE consultation_id = ?1 ORDER BY user_id");
   query.bind(1, consultation_id);
-  return collect<Participant>(query, [](const Query& row) {
+  auto participants = collect<Participant>(query, [](const Query& row) {
     return Participant{row.text(0), static_cast<ParticipantKind>(row.int32(1)), row.int64(2)};
   });
+  if (writable_) memo_[std::string(consultation_id)].participants = participants;
+  return participants;
 }
 
 bool SqliteTx::add_participant(std::string_view consultation_id, const Participant& p) {
@@ -408,13 +432,22 @@ bool SqliteTx::add_participant(std::string_view consultation_id, const Participa
 
 bool SqliteTx::advance_read_seq(std::string_view consultation_id, std::string_view user_id,
                                 std::int64_t seq) {
-  require_writable();
+  require_writable(Remembered::unchanged);
   db_.query(
          "UPDATE consultation_participants SET read_seq = max(read_seq, ?3)"
          " WHERE consultation_id = ?1 AND user_id = ?2")
       .bind_all(consultation_id, user_id, seq)
       .run();
-  return db_.changes() == 1;
+  if (db_.changes() != 1) return false;
+  if (auto found = memo_.find(consultation_id);
+      found != memo_.end() && found->second.participants) {
+    for (auto& participant : *found->second.participants) {
+      if (participant.user_id == user_id) {
+        participant.read_seq = std::max(participant.read_seq, seq);
+      }
+    }
+  }
+  return true;
 }
 
 std::vector<Candidate> SqliteTx::list_candidates(std::string_view consultation_id) {
@@ -450,7 +483,7 @@ bool SqliteTx::mark_candidate_declined(std::string_view consultation_id, std::st
 }
 
 bool SqliteTx::append_log(const LogRecord& record) {
-  require_writable();
+  require_writable(Remembered::unchanged);
   db_.query(
          "INSERT INTO consultation_log(consultation_id, seq, sender_id, client_msg_id,"
          " posted_at, sealed_body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"

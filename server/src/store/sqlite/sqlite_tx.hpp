@@ -1,8 +1,13 @@
 // Tx over one SQLite connection: the SQL for every store operation.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
+#include "common/text_hash.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/store.hpp"
 
@@ -10,9 +15,19 @@ namespace tmc::store::sqlite {
 
 // The caller owns the transaction (BEGIN/COMMIT); SqliteTx only runs statements. A read-only
 // SqliteTx throws StoreError("read-only transaction") from every write method.
+//
+// The writer's SqliteTx remembers the consultations (without their sealed texts) and the
+// participant lists it has read, for the rest of the batch: a batch of posts reads each
+// consultation once instead of once per message. Every write method forgets all of it, except
+// those that change neither (the log, the audit records, the cluster events) and the two that
+// keep what they change up to date (a post's last_seq, a participant's read_seq). The batch's
+// owner calls forget_consultations() when a batch begins or ends and when an op's savepoint is
+// rolled back, so nothing an abandoned write did is remembered.
 class SqliteTx final : public Tx {
  public:
   SqliteTx(Connection& connection, bool writable) : db_(connection), writable_(writable) {}
+
+  void forget_consultations() noexcept;
 
   std::optional<Organization> find_organization(std::string_view id) override;
   std::vector<Organization> list_organizations() override;
@@ -152,13 +167,21 @@ class SqliteTx final : public Tx {
   // (end of cluster events)
 
  private:
-  void require_writable() const;
+  // What a write method does to the remembered consultations.
+  enum class Remembered { forgotten, unchanged };
+  void require_writable(Remembered remembered = Remembered::forgotten);
   std::optional<User> find_user_where(const std::string& sql, std::string_view key);
   void load_specialties(User& user);
   std::vector<Consultation> collect_consultations(Query& query);
 
+  struct Memo {
+    std::optional<Consultation> consultation;  // without the sealed texts
+    std::optional<std::vector<Participant>> participants;
+  };
+
   Connection& db_;
   bool writable_;
+  std::unordered_map<std::string, Memo, TextHash, std::equal_to<>> memo_;  // by consultation id
 };
 
 }  // namespace tmc::store::sqlite

@@ -49,7 +49,7 @@ std::int64_t SqliteTx::audit_log_size() {
 }
 
 void SqliteTx::append_audit_record(const AuditRow& row) {
-  require_writable();
+  require_writable(Remembered::unchanged);
   db_.query(
          "INSERT INTO audit_records(idx, time, actor_id, action, patient_reference, record,"
          " leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING")

@@ -7,7 +7,7 @@
 namespace tmc::store::sqlite {
 
 std::int64_t SqliteTx::append_event(const EventRow& row) {
-  require_writable();
+  require_writable(Remembered::unchanged);
   auto query = db_.query(
       "INSERT INTO event_outbox (origin, created_at, recipients, wrapped_key, sealed_event)"
       " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id");
