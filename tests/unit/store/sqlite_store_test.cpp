@@ -14,6 +14,7 @@
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store_contract.hpp"
+#include "wal_counting_vfs.hpp"
 
 namespace tmc::store::testing {
 namespace {
@@ -317,6 +318,65 @@ TEST_P(SqliteWriter, ABatchReadsWhatAnotherProcessChangedSinceTheLastOne) {
       "INSERT INTO consultation_participants(consultation_id, user_id, kind, read_seq)"
       " VALUES ('c-0001', 'spec1', 2, 0)");
   EXPECT_EQ(look(), std::make_pair(ConsultationState::closed, std::size_t{2}));
+}
+
+// The same writer over a disk whose log writes can be made to fail.
+std::unique_ptr<Store> open_over_counting_vfs(const std::string& dir) {
+  SqliteOptions options;
+  options.path = database_path(dir);
+  options.vfs = counting_vfs();
+  return open_sqlite_store(options);
+}
+
+class SqliteWriterOnAFailingDisk : public StoreContract {
+ protected:
+  void TearDown() override {
+    wal_counts().fail_writes = false;
+    StoreContract::TearDown();
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteWriterOnAFailingDisk,
+                         ::testing::Values(StoreBackend{"Sqlite", open_over_counting_vfs}),
+                         backend_name);
+
+// What the writer remembers of a consultation outlives its batch, but nothing of a batch whose
+// commit failed: the next batch reads the consultation as the database still has it.
+TEST_P(SqliteWriterOnAFailingDisk, ABatchWhoseCommitFailedLeavesNothingOfItRemembered) {
+  seed_directory();
+  ASSERT_TRUE(write([](Tx& tx) {
+    return tx.insert_consultation(make_consultation("c-0001", ConsultationState::in_session)) &&
+           tx.add_participant("c-0001", {"clin", ParticipantKind::requester, 0});
+  }));
+  const auto look = [](Tx& tx) {
+    const auto consultation = tx.find_consultation("c-0001", SealedTexts::skip);
+    return std::make_pair(consultation ? consultation->state : ConsultationState::unspecified,
+                          tx.list_participants("c-0001").size());
+  };
+  std::pair<ConsultationState, std::size_t> seen;
+  ASSERT_TRUE(write([&](Tx& tx) {
+    seen = look(tx);
+    return true;
+  }));
+  EXPECT_EQ(seen, std::make_pair(ConsultationState::in_session, std::size_t{1}));
+
+  wal_counts().fail_writes = true;
+  EXPECT_THROW(write([&](Tx& tx) {
+                 auto changed = *tx.find_consultation("c-0001", SealedTexts::skip);
+                 changed.state = ConsultationState::closed;
+                 tx.update_consultation(changed);
+                 tx.add_participant("c-0001", {"spec1", ParticipantKind::specialist, 0});
+                 seen = look(tx);
+                 return true;
+               }),
+               StoreError);
+  wal_counts().fail_writes = false;
+  EXPECT_EQ(seen, std::make_pair(ConsultationState::closed, std::size_t{2}));  // inside it
+
+  ASSERT_TRUE(write([&](Tx& tx) {
+    seen = look(tx);
+    return true;
+  }));
+  EXPECT_EQ(seen, std::make_pair(ConsultationState::in_session, std::size_t{1}));
 }
 
 TEST(SqliteStore, UnopenablePathIsAStoreError) {

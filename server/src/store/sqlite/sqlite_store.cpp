@@ -41,8 +41,12 @@ using sqlite::SqliteTx;
 // bounded and is still copied back mostly when the writer is idle.
 class SqliteBatchBackend final : public BatchBackend {
  public:
-  // tx is the batches' SqliteTx on connection: it forgets what it remembered whenever a batch
-  // begins or ends and when an op's changes are rolled back.
+  // tx is the batches' SqliteTx on connection. What it remembers of consultations outlives a
+  // batch while no other connection commits: this connection's own writes keep it right
+  // (SqliteTx), and SQLite's data_version, read once the batch holds the write lock, moves on
+  // whenever another connection (another process, or another node on the same file) has
+  // committed. It forgets when that happened, and when an op's changes or a batch are rolled
+  // back.
   SqliteBatchBackend(Connection& connection, SqliteTx& tx) : db_(connection), tx_(tx) {
     db_.on_wal_commit([this](int frames) noexcept {
       if (frames < copied_) copied_ = 0;  // the WAL restarted from its beginning
@@ -69,13 +73,15 @@ class SqliteBatchBackend final : public BatchBackend {
   }
 
   void begin() override {
-    tx_.forget_consultations();
     full_sync();
     db_.run("BEGIN IMMEDIATE");
+    auto version = db_.query("PRAGMA data_version");
+    const std::int64_t now = version.step() ? version.int64(0) : -1;
+    if (now != data_version_ || now < 0) tx_.forget_consultations();
+    data_version_ = now;
   }
   void commit() override {
-    tx_.forget_consultations();
-    db_.run("COMMIT");
+    db_.run("COMMIT");  // a failed commit is rolled back, which forgets
     index_audit(kBusyIndexRecords);
   }
   void rollback() noexcept override {
@@ -178,6 +184,7 @@ class SqliteBatchBackend final : public BatchBackend {
   int copied_ = 0;  // of those, copied back by the last checkpoint
   bool relaxed_sync_ = false;  // synchronous = NORMAL may still be set (index_audit)
   bool checkpoint_failing_ = false;  // the last checkpoint failed (and was logged)
+  std::int64_t data_version_ = -1;  // PRAGMA data_version when the last batch began
 };
 
 const char* vfs_or_default(const std::string& vfs) { return vfs.empty() ? nullptr : vfs.c_str(); }

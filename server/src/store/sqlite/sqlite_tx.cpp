@@ -90,6 +90,12 @@ void SqliteTx::forget_consultations() noexcept {
   if (!memo_.empty()) memo_.clear();
 }
 
+SqliteTx::Memo& SqliteTx::remember(std::string_view consultation_id) {
+  if (auto found = memo_.find(consultation_id); found != memo_.end()) return found->second;
+  if (memo_.size() >= kMaxRemembered) memo_.clear();
+  return memo_[std::string(consultation_id)];
+}
+
 // ---- directory ----
 
 std::optional<Organization> SqliteTx::find_organization(std::string_view id) {
@@ -287,7 +293,7 @@ std::optional<Consultation> SqliteTx::find_consultation(std::string_view id,
     auto query = db_.query(sql);
     query.bind(1, id);
     auto consultation = first<Consultation>(query, read_consultation);
-    if (writable_ && consultation) memo_[consultation->id].consultation = consultation;
+    if (writable_ && consultation) remember(consultation->id).consultation = consultation;
     return consultation;
   }
   static const std::string sql = std::string("SELECT ") + rows::consultation_columns +
@@ -416,7 +422,7 @@ std::vector<Participant> SqliteTx::list_participants(std::string_view consultati
   auto participants = collect<Participant>(query, [](const Query& row) {
     return Participant{row.text(0), static_cast<ParticipantKind>(row.int32(1)), row.int64(2)};
   });
-  if (writable_) memo_[std::string(consultation_id)].participants = participants;
+  if (writable_) remember(consultation_id).participants = participants;
   return participants;
 }
 

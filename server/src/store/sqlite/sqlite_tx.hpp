@@ -1,6 +1,7 @@
 // Tx over one SQLite connection: the SQL for every store operation.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -17,12 +18,13 @@ namespace tmc::store::sqlite {
 // SqliteTx throws StoreError("read-only transaction") from every write method.
 //
 // The writer's SqliteTx remembers the consultations (without their sealed texts) and the
-// participant lists it has read, for the rest of the batch: a batch of posts reads each
-// consultation once instead of once per message. Every write method forgets all of it, except
-// those that change neither (the log, the audit records, the cluster events) and the two that
-// keep what they change up to date (a post's last_seq, a participant's read_seq). The batch's
-// owner calls forget_consultations() when a batch begins or ends and when an op's savepoint is
-// rolled back, so nothing an abandoned write did is remembered.
+// participant lists it has read (up to kMaxRemembered consultations, then it starts again): a
+// conversation's posts read their consultation once instead of once per message. Every write method forgets all of it,
+// except those that change neither (the log, the audit records, the cluster events) and the two
+// that keep what they change up to date (a post's last_seq, a participant's read_seq). The
+// batch's owner calls forget_consultations() when an op's savepoint or a batch is rolled back,
+// so nothing an abandoned write did is remembered, and when a batch begins after another
+// connection committed, so nothing another process or node changed is missed.
 class SqliteTx final : public Tx {
  public:
   SqliteTx(Connection& connection, bool writable) : db_(connection), writable_(writable) {}
@@ -178,6 +180,10 @@ class SqliteTx final : public Tx {
     std::optional<Consultation> consultation;  // without the sealed texts
     std::optional<std::vector<Participant>> participants;
   };
+  // A bound on what is remembered: the consultations a busy node's batches keep coming back to,
+  // each a few hundred bytes with its participants.
+  static constexpr std::size_t kMaxRemembered = 4096;
+  Memo& remember(std::string_view consultation_id);  // forgets everything at the bound
 
   Connection& db_;
   bool writable_;
