@@ -1,6 +1,8 @@
 // tmc-client's consult commands end to end, in process, against a real server over TLS.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <map>
 #include <sstream>
 #include <string>
@@ -12,6 +14,17 @@ namespace tmc::testing {
 namespace {
 
 class ClientCli : public CliTest {};
+
+// The day after tomorrow (UTC), as YYYY-MM-DD: later than today in Beijing and Xinjiang time.
+std::string day_after_tomorrow() {
+  const std::chrono::year_month_day day{
+      std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
+      std::chrono::days{2}};
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(day.year()),
+                static_cast<unsigned>(day.month()), static_cast<unsigned>(day.day()));
+  return text;
+}
 
 TEST_F(ClientCli, OpenAcceptChatReportAndRead) {
   login("bachu.clinician");
@@ -102,9 +115,12 @@ TEST_F(ClientCli, ScheduleShowsTimesInTheViewersZoneWithTheSpecialists) {
   login("yengisar.clinician");
   const std::string specialist = server_.user_id("jining.eye1");
 
+  // From a later day, so that the first slot is a Tuesday's first whenever the test runs (on a
+  // Tuesday afternoon in Beijing, today's first slots are over).
   const auto published = run_as(
       "jining.eye1", {"schedule", "publish", "--weekdays", "tue", "--from", "14:00", "--to",
-                      "17:00", "--tz", "Asia/Shanghai", "--slot", "30m", "--capacity", "1"});
+                      "17:00", "--tz", "Asia/Shanghai", "--slot", "30m", "--capacity", "1",
+                      "--valid-from", day_after_tomorrow()});
   ASSERT_EQ(published.exit_code, 0) << published.err;
   EXPECT_NE(published.out.find("for Dr. Kong Jie (Jining Partner Hospital)"), std::string::npos)
       << published.out;
