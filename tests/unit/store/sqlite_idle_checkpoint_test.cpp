@@ -14,6 +14,7 @@
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store_contract.hpp"
+#include "vfs_over_default.hpp"
 
 namespace tmc::store::testing {
 namespace {
@@ -58,40 +59,23 @@ struct DatabaseWriteGate {
 };
 
 DatabaseWriteGate gate;
-sqlite3_vfs* default_vfs = nullptr;
-sqlite3_io_methods gated_methods;
-const sqlite3_io_methods* default_methods = nullptr;
+VfsOverDefault gated;
 
 int gated_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   gate.pass();
-  return default_methods->xWrite(file, data, amount, offset);
+  return gated.base_methods->xWrite(file, data, amount, offset);
 }
 
+// The main database file gets the default file with its writes gated.
 int gated_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags,
                int* out_flags) {
-  const int rc = default_vfs->xOpen(default_vfs, name, file, flags, out_flags);
-  if (rc != SQLITE_OK || (flags & SQLITE_OPEN_MAIN_DB) == 0) return rc;
-  if (default_methods == nullptr) {
-    default_methods = file->pMethods;
-    gated_methods = *file->pMethods;
-    gated_methods.xWrite = gated_write;
-  }
-  file->pMethods = &gated_methods;
-  return rc;
+  return gated.open_file(name, file, flags, out_flags, SQLITE_OPEN_MAIN_DB,
+                         [](sqlite3_io_methods& methods) { methods.xWrite = gated_write; });
 }
 
 const char* gated_vfs() {
-  static sqlite3_vfs vfs = [] {
-    default_vfs = sqlite3_vfs_find(nullptr);
-    sqlite3_vfs copy = *default_vfs;
-    copy.zName = "tmc-test-database-write-gate";
-    copy.xOpen = gated_open;
-    copy.pNext = nullptr;
-    return copy;
-  }();
-  static const bool registered = sqlite3_vfs_register(&vfs, 0) == SQLITE_OK;
-  EXPECT_TRUE(registered);
-  return vfs.zName;
+  static const char* const name = gated.install("tmc-test-database-write-gate", gated_open);
+  return name;
 }
 
 Organization organization(const std::string& id, std::size_t name_bytes) {

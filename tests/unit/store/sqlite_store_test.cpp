@@ -287,18 +287,27 @@ TEST(SqliteStore, IdleCheckpointsKeepTheWriteAheadLogSmall) {
   reopened->read([](Tx& tx) { EXPECT_TRUE(tx.find_organization("org-2999").has_value()); });
 }
 
-// The writer remembers consultations only within a batch: a change made between batches by
-// another process (tmc-admin, an edit by hand) is what the next batch reads.
-class SqliteWriter : public StoreContract {};
+// The writer remembers consultations across batches until another connection commits: a
+// change made between batches by another process (tmc-admin, an edit by hand) is what the next
+// batch reads.
+class SqliteWriterTest : public StoreContract {
+ protected:
+  // The directory, and c-0001 in session with its requester as its one participant.
+  void store_consultation_in_session() {
+    seed_directory();
+    ASSERT_TRUE(write([](Tx& tx) {
+      return tx.insert_consultation(make_consultation("c-0001", ConsultationState::in_session)) &&
+             tx.add_participant("c-0001", {"clin", ParticipantKind::requester, 0});
+    }));
+  }
+};
+
+class SqliteWriter : public SqliteWriterTest {};
 INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteWriter, ::testing::Values(StoreBackend{"Sqlite", open_in}),
                          backend_name);
 
 TEST_P(SqliteWriter, ABatchReadsWhatAnotherProcessChangedSinceTheLastOne) {
-  seed_directory();
-  ASSERT_TRUE(write([](Tx& tx) {
-    return tx.insert_consultation(make_consultation("c-0001", ConsultationState::in_session)) &&
-           tx.add_participant("c-0001", {"clin", ParticipantKind::requester, 0});
-  }));
+  store_consultation_in_session();
   const auto look = [this] {
     std::optional<Consultation> consultation;
     std::size_t participants = 0;
@@ -328,7 +337,7 @@ std::unique_ptr<Store> open_over_counting_vfs(const std::string& dir) {
   return open_sqlite_store(options);
 }
 
-class SqliteWriterOnAFailingDisk : public StoreContract {
+class SqliteWriterOnAFailingDisk : public SqliteWriterTest {
  protected:
   void TearDown() override {
     wal_counts().fail_writes = false;
@@ -342,11 +351,7 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteWriterOnAFailingDisk,
 // What the writer remembers of a consultation outlives its batch, but nothing of a batch whose
 // commit failed: the next batch reads the consultation as the database still has it.
 TEST_P(SqliteWriterOnAFailingDisk, ABatchWhoseCommitFailedLeavesNothingOfItRemembered) {
-  seed_directory();
-  ASSERT_TRUE(write([](Tx& tx) {
-    return tx.insert_consultation(make_consultation("c-0001", ConsultationState::in_session)) &&
-           tx.add_participant("c-0001", {"clin", ParticipantKind::requester, 0});
-  }));
+  store_consultation_in_session();
   const auto look = [](Tx& tx) {
     const auto consultation = tx.find_consultation("c-0001", SealedTexts::skip);
     return std::make_pair(consultation ? consultation->state : ConsultationState::unspecified,
