@@ -13,6 +13,8 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "tmc/client/error.hpp"
@@ -87,6 +89,9 @@ Transport::Transport(asio::any_io_executor executor, const ClientOptions& option
 Transport::~Transport() = default;
 
 asio::awaitable<void> Transport::connect() {
+  // One deadline for the whole connection, from here: loading the trust store (the system's is
+  // about 140 certificates) and resolving count against it as well.
+  const auto deadline = std::chrono::steady_clock::now() + options_.connect_timeout;
   state_ = std::make_unique<State>(executor_, options_);
   auto& ws = state_->ws;
   auto& tcp_layer = beast::get_lowest_layer(ws);
@@ -101,7 +106,7 @@ asio::awaitable<void> Transport::connect() {
       co_await resolver.async_resolve(options_.host, options_.port, redirect(ec));
   if (ec) fail(ec, "cannot resolve " + options_.host);
 
-  tcp_layer.expires_after(options_.connect_timeout);
+  tcp_layer.expires_at(deadline);
   co_await tcp_layer.async_connect(endpoints, redirect(ec));
   if (ec) fail(ec, "cannot connect to " + where);
 
@@ -119,7 +124,10 @@ asio::awaitable<void> Transport::connect() {
   // From here the WebSocket stream runs its own timers (Beast wants the TCP ones off).
   tcp_layer.expires_never();
   auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::client);
-  timeouts.handshake_timeout = options_.connect_timeout;
+  // Beast counts the upgrade's timeout from the upgrade's start: what is left of the deadline
+  // (none left: it times out at once).
+  timeouts.handshake_timeout = std::max<std::chrono::steady_clock::duration>(
+      deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
   ws.set_option(timeouts);
   ws.set_option(websocket::stream_base::decorator(
       [subprotocol = options_.subprotocol](websocket::request_type& request) {

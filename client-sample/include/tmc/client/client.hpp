@@ -28,7 +28,9 @@ class Client {
 
   // Resolves, connects TCP, performs the TLS handshake (server certificate verified against
   // options.ca_file, SNI, host name check; optional client certificate) and the WebSocket
-  // upgrade to wss://host:port/v1/ws with options.subprotocol, all within connect_timeout.
+  // upgrade to wss://host:port/v1/ws with options.subprotocol, all within connect_timeout from
+  // the call (resolving counts against it, though only BlockingClient interrupts a resolver that
+  // never answers).
   // Throws ClientError: a readable line naming the step that failed, including a refused upgrade
   // (errc::upgrade_refused) or subprotocol (errc::subprotocol_refused).
   boost::asio::awaitable<void> connect();
