@@ -103,6 +103,8 @@ class BlockingClient::Impl {
   }
 
   void connect() {
+    // Client::connect ends by connect_timeout, unless the resolver never answers: this net, at
+    // twice that, ends that case too (and names no step).
     run(bounded(client_->connect(), options_.connect_timeout + options_.connect_timeout,
                 "the connection to " + options_.host + ":" + options_.port));
     std::lock_guard lock(mutex_);
