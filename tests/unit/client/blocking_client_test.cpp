@@ -148,8 +148,8 @@ TEST(BlockingClient, NonTlsPeerFailsTheHandshake) {
 TEST(BlockingClient, SilentPeerTimesOutWithinConnectTimeout) {
   PeerServer server("");
   // The set-up (loading the trust store) counts against the timeout too: the dev CA loads far
-  // faster than the system's 140 certificates, which under ThreadSanitizer on a loaded machine
-  // took longer than a 300 ms timeout.
+  // faster than the system's (about 140 certificates), which under ThreadSanitizer on a loaded
+  // machine took longer than a 300 ms timeout.
   const auto [error, elapsed] = dev_ca_connect(server.port(), 1s);
   EXPECT_LT(elapsed, 5s);
   EXPECT_NE(std::string(error.what()).find("TLS handshake"), std::string::npos) << error.what();
