@@ -68,10 +68,36 @@ void write_json(JsonWriter& json, const ScenarioResult& result) {
           .end_object();
     }
     for (const auto& [key, value] : phase.figures) json.number(key, value);
+    if (!phase.server_thread_cpu_seconds.empty()) {
+      json.begin_object("server_thread_cpu_seconds");
+      for (const auto& [name, seconds] : phase.server_thread_cpu_seconds) {
+        json.number(name, seconds);
+      }
+      json.end_object();
+    }
     json.end_object();
   }
   json.end_array();
   json.end_object();
+}
+
+// One line: each server thread name's share of the phase's server CPU, from 1% up.
+void print_thread_shares(const PhaseResult& phase) {
+  double total = 0;
+  for (const auto& [name, seconds] : phase.server_thread_cpu_seconds) total += seconds;
+  if (total <= 0) return;
+  std::printf("    server CPU by thread:");
+  double rest = 0;
+  for (const auto& [name, seconds] : phase.server_thread_cpu_seconds) {
+    const double percent = 100.0 * seconds / total;
+    if (percent >= 1.0) {
+      std::printf(" %s %.0f%%", name.c_str(), percent);
+    } else {
+      rest += percent;
+    }
+  }
+  if (rest >= 0.1) std::printf(" others %.1f%%", rest);
+  std::printf("\n");
 }
 
 void print_table(const ScenarioResult& result) {
@@ -98,6 +124,7 @@ void print_table(const ScenarioResult& result) {
     for (const auto& [key, value] : phase.figures) {
       if (value != 0) std::printf("    %s = %.6g\n", key.c_str(), value);
     }
+    print_thread_shares(phase);
   }
   if (!result.error.empty()) std::printf("  ERROR: %s\n", result.error.c_str());
   std::fflush(stdout);

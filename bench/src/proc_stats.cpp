@@ -1,13 +1,20 @@
-// Reading another process's CPU clock, /proc/PID/stat (utime, stime) and /proc/PID/status (VmRSS).
+// Reading another process's CPU clock, /proc/PID/stat (utime, stime), /proc/PID/status (VmRSS)
+// and its threads' run times (/proc/PID/task).
 #include "proc_stats.hpp"
 
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <system_error>
 
 namespace tmc::bench {
 namespace {
@@ -40,6 +47,26 @@ std::optional<double> stat_cpu_seconds(const std::string& line) {
   return std::nullopt;
 }
 
+// The first line of a file, or nothing when it cannot be read.
+std::optional<std::string> first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  return line;
+}
+
+// A thread's run time: schedstat's first field (nanoseconds on the CPU), else stat's ticks.
+std::optional<double> thread_cpu_seconds(const std::string& dir) {
+  if (const auto line = first_line(dir + "/schedstat")) {
+    errno = 0;
+    char* end = nullptr;
+    const unsigned long long ns = std::strtoull(line->c_str(), &end, 10);
+    if (errno == 0 && end != line->c_str()) return static_cast<double>(ns) / 1e9;
+  }
+  if (const auto line = first_line(dir + "/stat")) return stat_cpu_seconds(*line);
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<ProcSample> sample_process(pid_t pid) {
@@ -61,6 +88,41 @@ std::optional<ProcSample> sample_process(pid_t pid) {
     }
   }
   return sample;
+}
+
+std::vector<ThreadSample> sample_threads(pid_t pid) {
+  std::vector<ThreadSample> threads;
+  if (pid <= 0) return threads;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(tasks, error)) {
+    const std::string dir = entry.path().string();
+    const std::string tid_text = entry.path().filename().string();
+    char* end = nullptr;
+    const long tid = std::strtol(tid_text.c_str(), &end, 10);
+    if (tid <= 0 || *end != '\0') continue;
+    auto name = first_line(dir + "/comm");
+    auto cpu = thread_cpu_seconds(dir);
+    if (!name || !cpu) continue;  // the thread exited while it was being read
+    threads.push_back({static_cast<pid_t>(tid), std::move(*name), *cpu});
+  }
+  return threads;
+}
+
+std::vector<std::pair<std::string, double>> cpu_by_thread_name(
+    const std::vector<ThreadSample>& before, const std::vector<ThreadSample>& after) {
+  std::map<pid_t, double> started;
+  for (const auto& thread : before) started[thread.tid] = thread.cpu_seconds;
+  std::map<std::string, double> by_name;
+  for (const auto& thread : after) {
+    const auto earlier = started.find(thread.tid);
+    const double from = earlier == started.end() ? 0 : earlier->second;
+    by_name[thread.name] += std::max(thread.cpu_seconds - from, 0.0);
+  }
+  std::vector<std::pair<std::string, double>> result(by_name.begin(), by_name.end());
+  std::stable_sort(result.begin(), result.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  return result;
 }
 
 double own_cpu_seconds() {

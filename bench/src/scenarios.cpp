@@ -93,11 +93,13 @@ struct Bench {
   std::vector<asio::ip::address> locals;
 };
 
-// Server and client CPU, server RSS and wall time between begin() and end().
+// Server and client CPU (the server's also by thread), server RSS and wall time between begin()
+// and end().
 class PhaseClock {
  public:
   explicit PhaseClock(pid_t server) : server_(server) {}
   void begin(PhaseResult& result) {
+    server_threads_ = sample_threads(server_);
     start_ = Clock::now();
     client_cpu_ = own_cpu_seconds();
     if (auto sample = sample_process(server_)) {
@@ -112,10 +114,12 @@ class PhaseClock {
       result.server_cpu_seconds = sample->cpu_seconds - server_cpu_;
       result.server_rss_kib_after = sample->rss_kib;
     }
+    result.server_thread_cpu_seconds = cpu_by_thread_name(server_threads_, sample_threads(server_));
   }
 
  private:
   pid_t server_;
+  std::vector<ThreadSample> server_threads_;
   Clock::time_point start_;
   double client_cpu_ = 0;
   double server_cpu_ = 0;

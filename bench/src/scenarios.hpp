@@ -70,6 +70,8 @@ struct PhaseResult {
   double server_rss_kib_after = 0;
   Histogram latency;
   std::vector<std::pair<std::string, double>> figures;  // scenario-specific extras
+  // The server's CPU seconds by thread name (cpu_by_thread_name), largest first.
+  std::vector<std::pair<std::string, double>> server_thread_cpu_seconds;
 
   double rate() const { return seconds > 0 ? static_cast<double>(operations) / seconds : 0; }
   double per_server_cpu_second() const {

@@ -1,5 +1,6 @@
 // The server's CPU seconds and RSS as the load generator samples them: every thread's time, to
-// well under the 10 ms of a clock tick, and nothing for a process that is gone.
+// well under the 10 ms of a clock tick, and nothing for a process that is gone; and the same
+// time by thread name, which is how the server's threads say what they do.
 #include "proc_stats.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <string>
 #include <thread>
 
 namespace tmc::bench {
@@ -80,6 +87,93 @@ TEST(SampleProcess, HasNothingForAProcessThatIsGone) {
   EXPECT_FALSE(sample_process(child).has_value());
   EXPECT_FALSE(sample_process(0).has_value());
   EXPECT_FALSE(sample_process(-1).has_value());
+  EXPECT_TRUE(sample_threads(child).empty());
+  EXPECT_TRUE(sample_threads(0).empty());
+}
+
+double seconds_of(const std::vector<std::pair<std::string, double>>& by_name,
+                  const std::string& name) {
+  const auto it = std::find_if(by_name.begin(), by_name.end(),
+                               [&name](const auto& entry) { return entry.first == name; });
+  return it == by_name.end() ? -1 : it->second;
+}
+
+// A thread that names itself, then spins when told to and stays alive until released.
+class NamedSpinner {
+ public:
+  explicit NamedSpinner(std::string name)
+      : thread_([this, name = std::move(name)] {
+          ::pthread_setname_np(::pthread_self(), name.c_str());
+          wait_for(Stage::named, Stage::spin);
+          used_ = spin(0.02);
+          wait_for(Stage::spun, Stage::release);
+        }) {
+    wait_until(Stage::named);
+  }
+  ~NamedSpinner() {
+    advance(Stage::release);
+    thread_.join();
+  }
+  // Returns the CPU seconds the spin used.
+  double spin_once() {
+    advance(Stage::spin);
+    wait_until(Stage::spun);
+    return used_;
+  }
+
+ private:
+  enum class Stage { starting, named, spin, spun, release };
+  void advance(Stage to) {
+    {
+      std::lock_guard lock(mutex_);
+      stage_ = to;
+    }
+    changed_.notify_all();
+  }
+  void wait_until(Stage stage) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return stage_ >= stage; });
+  }
+  // On the thread: says it reached `reached`, then waits for `next`.
+  void wait_for(Stage reached, Stage next) {
+    advance(reached);
+    wait_until(next);
+  }
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  Stage stage_ = Stage::starting;
+  double used_ = 0;
+  std::thread thread_;  // last: starts once the rest is ready
+};
+
+TEST(SampleThreads, CountsWhatANamedThreadUsedBetweenTwoSamplesUnderItsName) {
+  NamedSpinner spinner("bench-spinner");
+  const auto before = sample_threads(::getpid());
+  ASSERT_GE(before.size(), 2u);
+  const double used = spinner.spin_once();
+  const auto after = sample_threads(::getpid());
+  const auto by_name = cpu_by_thread_name(before, after);
+  const double measured = seconds_of(by_name, "bench-spinner");
+  // Its 20 ms of spinning, to well under a clock tick: the rest is waking and telling.
+  EXPECT_GE(measured, used);
+  EXPECT_LT(measured, used + 0.005);
+  EXPECT_EQ(by_name.front().first, "bench-spinner");  // the busiest name first
+}
+
+TEST(CpuByThreadName, AddsUpAPoolCountsANewThreadWholeAndAnExitedOneNotAtAll) {
+  const std::vector<ThreadSample> before = {
+      {10, "tmc-server", 5.0}, {11, "tmc-worker", 1.0}, {12, "tmc-worker", 2.0},
+      {13, "tmc-files", 7.0}};
+  const std::vector<ThreadSample> after = {
+      {10, "tmc-server", 5.5}, {11, "tmc-worker", 1.25}, {12, "tmc-worker", 2.5},
+      {14, "tmc-worker", 0.5}};  // 13 exited, 14 is new
+  const auto by_name = cpu_by_thread_name(before, after);
+  ASSERT_EQ(by_name.size(), 2u);
+  EXPECT_EQ(by_name[0].first, "tmc-worker");
+  EXPECT_DOUBLE_EQ(by_name[0].second, 1.25);
+  EXPECT_EQ(by_name[1].first, "tmc-server");
+  EXPECT_DOUBLE_EQ(by_name[1].second, 0.5);
 }
 
 }  // namespace
