@@ -40,6 +40,26 @@ def figure(found, key, sub=None):
     return median(values)
 
 
+def thread_shares(found):
+    """The median share of the server's CPU each thread name had in the phases, largest first
+    (names under half a percent left out)."""
+    shares = {}
+    for phase in found:
+        split = phase.get("server_thread_cpu_seconds") or {}
+        total = sum(split.values())
+        if total <= 0:
+            continue
+        for name, seconds in split.items():
+            shares.setdefault(name, []).append(seconds / total)
+    medians = {name: median(values) for name, values in shares.items()}
+    return dict(sorted(((name, share) for name, share in medians.items() if share >= 0.005),
+                       key=lambda item: -item[1]))
+
+
+def shares_text(shares):
+    return " ".join(f"{name} {share * 100:.0f}%" for name, share in shares.items()) or "n/a"
+
+
 def baseline(runs, label):
     return median([run.get("mib_per_second") for run in runs
                    if run.get("scenario") == "baseline" and run.get("label") == label])
@@ -75,6 +95,9 @@ def main():
         chat[f"open_{percent}"] = {key: figure(found, key, "latency_us")
                                    for key in ("p50", "p99", "p99_9", "max")}
         chat[f"open_{percent}"]["rate"] = figure(found, "rate")
+    chat["thread_shares"] = {
+        "closed_loop": thread_shares(chat_closed),
+        "open_50": thread_shares(phases(runs, "chat", "tmc", "open 50% of max"))}
     # The closed loop with the smallest and largest messages of the issue's 64 B - 1 KiB range.
     chat["by_message_bytes"] = {}
     for size in (64, 256, 1024):
@@ -92,7 +115,8 @@ def main():
                 "tls_sessions_resumed": figure(resumed, "tls_sessions_resumed"),
                 "idle_sessions": figure(idle, "sessions_open"),
                 "idle_server_cpu_percent": figure(idle, "server_cpu_percent"),
-                "rss_kib_per_session": figure(idle, "server_rss_kib_per_session")}
+                "rss_kib_per_session": figure(idle, "server_rss_kib_per_session"),
+                "full_thread_shares": thread_shares(full)}
 
     single = [p for run in runs if run.get("scenario") == "upload" and run.get("label") == "tmc-single"
               for p in run.get("phases", [])]
@@ -106,6 +130,7 @@ def main():
                 "server_cpu_seconds_per_mib": figure(found, "server_cpu_seconds_per_mib")}
     upload = {"single_mib_per_second": figure(single, "mib_per_second"),
               "single_server_cpu_seconds_per_mib": figure(single, "server_cpu_seconds_per_mib"),
+              "single_thread_shares": thread_shares(single),
               "concurrent_mib_per_second": matrix["4x64MiB_1024KiB"]["mib_per_second"],
               "by_files_and_chunk": matrix}
     # Chat beside uploads counts only where the uploads outlasted the chat's measurement: the
@@ -245,6 +270,11 @@ def main():
           f"others' p99 {fmt(ms(slow_consumer['others_p99_us']), 1)} ms; "
           f"runs whose session was closed before its stall (not counted): "
           f"{slow_consumer['runs_closed_before_the_stall']} of {slow_consumer['runs']}")
+    print("server CPU by thread (median shares): chat closed loop "
+          f"{shares_text(chat['thread_shares']['closed_loop'])}; chat at 50% of max "
+          f"{shares_text(chat['thread_shares']['open_50'])}; new sessions "
+          f"{shares_text(sessions['full_thread_shares'])}; one upload "
+          f"{shares_text(upload['single_thread_shares'])}")
     print(f"chat beside uploads: runs in which the uploads lasted throughout the chat's "
           f"measurement: {chat['beside_uploads']['runs_with_uploads_throughout']} of "
           f"{chat['beside_uploads']['runs']} (the figure is theirs when there are any)")
