@@ -94,10 +94,13 @@ std::vector<ThreadSample> sample_threads(pid_t pid) {
   std::vector<ThreadSample> threads;
   if (pid <= 0) return threads;
   const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  // Threads come and go while the directory is read, and the process may end: errors end the
+  // listing rather than throw.
   std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(tasks, error)) {
-    const std::string dir = entry.path().string();
-    const std::string tid_text = entry.path().filename().string();
+  for (std::filesystem::directory_iterator it(tasks, error), last; !error && it != last;
+       it.increment(error)) {
+    const std::string dir = it->path().string();
+    const std::string tid_text = it->path().filename().string();
     char* end = nullptr;
     const long tid = std::strtol(tid_text.c_str(), &end, 10);
     if (tid <= 0 || *end != '\0') continue;
