@@ -160,6 +160,13 @@ std::uint16_t ServerApp::start() {
   scheduling_options.reminders.lead_times = s.config.reminder_lead_times;
   s.scheduling = std::make_unique<domain::SchedulingService>(
       *s.store, s.clock, s.audit, *s.consultations, scheduling_options);
+  // A consultation that ends takes its booked reviews with it, in the same commit.
+  s.consultations->on_ended([scheduling = s.scheduling.get()](
+                                store::Tx& tx, const std::string& consultation_id,
+                                std::string_view state, TimePoint now,
+                                std::vector<domain::Notification>& notifications) {
+    scheduling->cancel_reviews_of_ended(tx, consultation_id, state, now, notifications);
+  });
   // Lead times may have changed in the configuration since appointments were booked.
   s.scheduling->apply_reminder_policy(s.clock.now());
   // (end of scheduling wiring)

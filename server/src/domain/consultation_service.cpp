@@ -167,6 +167,16 @@ Status ConsultationService::append_system_notice(store::Tx& tx, const std::strin
   return ok();
 }
 
+void ConsultationService::end_dependants(store::Tx& tx, Loaded& loaded, TimePoint now,
+                                        std::vector<Notification>& notifications) const {
+  if (!ended_) return;
+  ended_(tx, loaded.record.id, state_name(loaded.record.state), now, notifications);
+  // The hook's notices moved last_seq on in the row; the view answered must not lag behind it.
+  if (auto row = tx.find_consultation(loaded.record.id, store::SealedTexts::skip)) {
+    loaded.record.last_seq = row->last_seq;
+  }
+}
+
 Actor ConsultationService::actor_for(store::Tx& tx, const Caller& caller,
                                      const Loaded& loaded) const {
   const auto& user = caller.user;
@@ -487,6 +497,9 @@ Result<Outcome<ConsultationView>> ConsultationService::transition(
       loaded->record.respond_by.reset();
     }
     tx.update_consultation(loaded->record);
+    if (is_terminal(decision->next) && !is_terminal(previous_state)) {
+      end_dependants(tx, *loaded, loaded->record.updated_at, notifications);
+    }
     auto shared = shared_view(*loaded);
     if (decision->state_changed || previous_state != decision->next) {
       std::vector<std::string> recipients = loaded->participant_ids();
@@ -695,12 +708,34 @@ bool ConsultationService::post_in(store::Tx& tx, const Caller& caller, const std
     return false;
   }
   if (patient_reference != nullptr) *patient_reference = loaded->record.patient_reference;
+  Outcome<PostedMessage> outcome{{0, now}, {}};
+  // A retry answers the original seq and posted_at, and publishes the message again: the first
+  // attempt may have committed on a node that died before its event went out, and recipients
+  // may see an event twice but never miss one.
+  auto answer_retry = [&](const store::LogRecord& original) {
+    outcome.value = {original.seq, original.posted_at};
+    auto stored = decode_body(Vault::open(loaded->key, original.sealed_body,
+                                          aad(id, "log") + "|" + std::to_string(original.seq)));
+    if (!stored) throw std::runtime_error("stored message is malformed");
+    outcome.notifications.push_back(Notification::posted(
+        loaded->participant_ids(),
+        LogEntry{id, original.seq, original.sender_id, original.posted_at, *stored}));
+    result.emplace(std::move(outcome));
+    return false;
+  };
   auto decision = decide_for(tx, caller, *loaded, ConsultationAction::post_message);
   if (!decision) {
+    // The message may have been stored before the consultation moved on (closed, cancelled)
+    // and its answer lost with the link: the retry still answers it. Only the sender's own
+    // message is looked up, so this reveals nothing the caller did not write.
+    if (!signal) {
+      if (auto original = tx.find_log_by_client_msg_id(id, caller.user.id, client_msg_id)) {
+        return answer_retry(*original);
+      }
+    }
     result.emplace(decision.error());
     return false;
   }
-  Outcome<PostedMessage> outcome{{0, now}, {}};
   if (signal) {  // relayed, not stored, no state change
     std::vector<std::string> others;
     for (const auto& p : loaded->participants) {
@@ -720,17 +755,7 @@ bool ConsultationService::post_in(store::Tx& tx, const Caller& caller, const std
                                   aad(id, "log") + "|" + std::to_string(seq))})) {
     auto original = tx.find_log_by_client_msg_id(id, caller.user.id, client_msg_id);
     if (!original) throw std::runtime_error("a retried message is not in the log");
-    outcome.value = {original->seq, original->posted_at};  // an idempotent retry
-    // Published again: the first attempt may have committed on a node that died before its
-    // event went out, and recipients may see an event twice but never miss one.
-    auto stored = decode_body(Vault::open(loaded->key, original->sealed_body,
-                                          aad(id, "log") + "|" + std::to_string(original->seq)));
-    if (!stored) throw std::runtime_error("stored message is malformed");
-    outcome.notifications.push_back(Notification::posted(
-        loaded->participant_ids(),
-        LogEntry{id, original->seq, original->sender_id, original->posted_at, *stored}));
-    result.emplace(std::move(outcome));
-    return false;
+    return answer_retry(*original);
   }
   record.last_seq = seq;
   record.updated_at = now;
@@ -925,6 +950,8 @@ std::vector<Notification> ConsultationService::process_deadlines(TimePoint now) 
       record.state = decision->next;
       record.updated_at = now;
       tx.update_consultation(record);
+      std::vector<Notification> ended;
+      if (is_terminal(record.state)) end_dependants(tx, *loaded, now, ended);
       auto shared = shared_view(*loaded);
       if (!added.empty()) {
         notifications.push_back(Notification::about(Notification::Kind::offered, added, shared));
@@ -935,6 +962,7 @@ std::vector<Notification> ConsultationService::process_deadlines(TimePoint now) 
         for (const auto& id : loaded->candidate_ids()) append_unique(recipients, id);
       }
       notifications.push_back(Notification::about(Notification::Kind::updated, recipients, shared));
+      for (auto& note : ended) notifications.push_back(std::move(note));
       audit_.record({"",
                      "",
                      *action == ConsultationAction::escalate ? "consultation.escalate"

@@ -195,6 +195,15 @@ class ConsultationService {
   std::optional<ConsultationAccess> access(store::Tx& tx, const Caller& caller,
                                            const std::string& id) const;
 
+  // Runs inside the transaction that ends a consultation (CANCELLED, CLOSED, DECLINED,
+  // EXPIRED), after its row is written, so that what hangs on it (its booked reviews) ends in
+  // the same commit; what it appends to the log and its notifications go with the change. Set
+  // once at start, before the service is used.
+  using EndedHook = std::function<void(store::Tx& tx, const std::string& consultation_id,
+                                       std::string_view state, TimePoint now,
+                                       std::vector<Notification>& notifications)>;
+  void on_ended(EndedHook hook) { ended_ = std::move(hook); }
+
   // Appends a server-written SystemNotice to the consultation's log inside tx (for other
   // services, e.g. scheduling) and queues its message_posted notification. NOT_FOUND when the
   // consultation is unknown.
@@ -230,6 +239,10 @@ class ConsultationService {
       const std::function<Status(store::Tx&, Loaded&, const TransitionOutcome&,
                                  std::vector<Notification>&)>& apply);
   void audit(const Caller& caller, const char* action, const std::string& id, bool allowed);
+  // Runs ended_ for a consultation that has just ended (its row written) and brings the Loaded's
+  // last_seq up to what the hook appended.
+  void end_dependants(store::Tx& tx, Loaded& loaded, TimePoint now,
+                      std::vector<Notification>& notifications) const;
   // The same, from inside a write op: stored with that op's commit. A known patient reference
   // spares the audit log reading the consultation again for it.
   void audit_in(store::Tx& tx, const Caller& caller, const char* action, const std::string& id,
@@ -246,6 +259,7 @@ class ConsultationService {
   AuditHook& audit_;
   const Vault& vault_;
   DeadlinePolicy deadlines_;
+  EndedHook ended_;
 };
 
 std::string encode_body(const MessageBody& body);

@@ -2,6 +2,7 @@
 #include "domain/scheduling_service.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "crypto/random.hpp"
@@ -376,11 +377,12 @@ Result<Outcome<Appointment>> SchedulingService::book(const Caller& caller,
     if (slot->starts_at <= now) {
       return fail(make_error(Code::failed_precondition, "the slot has already started"));
     }
-    if (slot->booked >= slot->capacity) return fail(slot_full());
+    // A retry of a booking whose answer was lost finds its own place, not a full slot.
     if (tx.has_booked_appointment(slot_id, consultation_id)) {
       return fail(make_error(Code::already_exists,
                              "the consultation already has a review booked in this slot"));
     }
+    if (slot->booked >= slot->capacity) return fail(slot_full());
     if (!tx.list_overlapping_appointments(slot->specialist_id, slot->starts_at, slot->ends_at,
                                           slot_id)
              .empty()) {
@@ -483,6 +485,30 @@ Result<Outcome<Appointment>> SchedulingService::cancel(const Caller& caller,
                 });
 }
 
+void SchedulingService::cancel_reviews_of_ended(store::Tx& tx, const std::string& consultation_id,
+                                                std::string_view state, TimePoint now,
+                                                std::vector<Notification>& notifications) const {
+  std::string why{state};
+  std::transform(why.begin(), why.end(), why.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (auto& appointment : tx.list_booked_appointments_of(consultation_id)) {
+    if (presented(appointment, now).state != AppointmentState::booked) continue;  // held
+    if (!tx.release_slot_place(appointment.slot_id)) {
+      throw store::StoreError("booked slot holds no place");
+    }
+    appointment.state = AppointmentState::cancelled;
+    appointment.next_reminder_at.reset();
+    appointment.updated_at = now;
+    tx.update_appointment(appointment);
+    tx.delete_pending_reminders_of(appointment.id);
+    if (auto noticed = add_notice(tx, appointment, "Review cancelled (consultation " + why + ")",
+                                  now, notifications);
+        !noticed) {
+      throw store::StoreError("the ended consultation is gone: " + noticed.error().message);
+    }
+  }
+}
+
 Result<Outcome<Appointment>> SchedulingService::reschedule(const Caller& caller,
                                                            const std::string& appointment_id,
                                                            const std::string& new_slot_id) {
@@ -502,6 +528,10 @@ Result<Outcome<Appointment>> SchedulingService::reschedule(const Caller& caller,
             !reachable_organizations(tx, consultation->requesting_organization_id)
                  .count(specialist->organization_id)) {
           return slot_not_found();
+        }
+        if (is_read_only(consultation->state)) {
+          return make_error(Code::failed_precondition,
+                            "the consultation is " + std::string(state_name(consultation->state)));
         }
         if (slot->starts_at <= now) {
           return make_error(Code::failed_precondition, "the slot has already started");

@@ -83,6 +83,13 @@ class SchedulingService {
                                                             std::optional<TimePoint> from,
                                                             std::optional<TimePoint> to);
 
+  // Inside the transaction that ended the consultation (ConsultationService::on_ended): each of
+  // its BOOKED reviews still to come is cancelled as by cancel_appointment (its place freed, its
+  // queued reminders dropped, a notice in the log, appointment_changed to those concerned).
+  void cancel_reviews_of_ended(store::Tx& tx, const std::string& consultation_id,
+                               std::string_view state, TimePoint now,
+                               std::vector<Notification>& notifications) const;
+
   // Rolls every specialist's rules forward so slots exist up to now + horizon (slots that would
   // clash with a slot published since are skipped). Returns the number of slots created.
   int extend_availability(TimePoint now);

@@ -211,6 +211,9 @@ class Tx {
   // BOOKED appointments of the consultation in the slot.
   virtual bool has_booked_appointment(std::string_view slot_id,
                                       std::string_view consultation_id) = 0;
+  // BOOKED appointments of the consultation, earliest first.
+  virtual std::vector<Appointment> list_booked_appointments_of(
+      std::string_view consultation_id) = 0;
   // BOOKED appointments of the specialist outside slot except_slot_id overlapping [from, to).
   virtual std::vector<Appointment> list_overlapping_appointments(std::string_view specialist_id,
                                                                  TimePoint from, TimePoint to,

@@ -337,6 +337,28 @@ TEST_F(Consultations, RetriedPostIsPublishedAgainWithItsOriginalSeqAndText) {
   EXPECT_EQ(posts, 1);
 }
 
+TEST_F(Consultations, RetryOfAStoredPostIsAnsweredAfterTheConsultationIsCancelled) {
+  // The first answer was lost with the county link, and the consultation ended before the
+  // client came back: the retry is still answered with the stored seq, not refused as a new
+  // post (which would tell the clinician it was never sent).
+  auto pair = accepted_orthopedics();
+  auto first = post(*pair.clinician, pair.opened.id(), "late-1", "Transfer by air tonight?");
+  ASSERT_EQ(first.status().code(), v1::OK);
+  auto cancelled = expect_consultation(pair.clinician->call(frame_with([&](auto& f) {
+    f.mutable_cancel_consultation()->set_consultation_id(pair.opened.id());
+    f.mutable_cancel_consultation()->set_reason("patient transferred");
+  })));
+  ASSERT_EQ(cancelled.state(), v1::CONSULTATION_STATE_CANCELLED);
+  auto retry = post(*pair.clinician, pair.opened.id(), "late-1", "Transfer by air tonight?");
+  ASSERT_EQ(retry.status().code(), v1::OK) << retry.status().message();
+  EXPECT_EQ(retry.post_message().seq(), first.post_message().seq());
+  // A new message is still refused, and so is another sender's use of the same id.
+  EXPECT_EQ(post(*pair.clinician, pair.opened.id(), "late-2", "And now?").status().code(),
+            v1::FAILED_PRECONDITION);
+  EXPECT_EQ(post(*pair.specialist, pair.opened.id(), "late-1", "Yes.").status().code(),
+            v1::FAILED_PRECONDITION);
+}
+
 v1::ClientFrame post_frame(const std::string& id, const std::string& msg_id,
                            const std::string& text) {
   return frame_with([&](auto& f) {

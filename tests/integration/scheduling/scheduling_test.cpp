@@ -291,6 +291,9 @@ TEST_F(SchedulingTest, BookingNotifiesLogsAndCancelFreesThePlace) {
            entry.body().notice().subject_id() == appointment.id();
   }));
   EXPECT_FALSE(listed(list_slots(*clinician, server_.user_id("jining.eye1")), slot.id()));
+  // The same booking again (its answer lost): the slot is full with this very review, which is
+  // ALREADY_EXISTS, not the ABORTED of a lost race that would send the client to another slot.
+  EXPECT_EQ(book(*clinician, slot.id(), consultation).status().code(), v1::ALREADY_EXISTS);
   ASSERT_EQ(my_appointments(*clinician).size(), 1u);
   ASSERT_EQ(my_appointments(*eye).size(), 1u);
 
@@ -301,6 +304,48 @@ TEST_F(SchedulingTest, BookingNotifiesLogsAndCancelFreesThePlace) {
   EXPECT_TRUE(listed(list_slots(*clinician, server_.user_id("jining.eye1")), slot.id()));
   const auto again = open_consultation(*clinician);
   EXPECT_EQ(book(*clinician, slot.id(), again).status().code(), v1::OK);
+}
+
+TEST_F(SchedulingTest, CancellingTheConsultationCancelsItsReview) {
+  auto eye = server_.login("jining.eye1");
+  auto clinician = server_.login("yengisar.clinician");
+  const auto slot = publish_slot(*eye, free_time(5));
+  const auto spare = publish_slot(*eye, free_time(5) + 2h);
+  const auto consultation = open_consultation(*clinician);
+  auto booked = book(*clinician, slot.id(), consultation);
+  ASSERT_EQ(booked.status().code(), v1::OK) << booked.status().message();
+  const auto id = booked.appointment().id();
+  auto cancelled = clinician->call(frame_with([&](auto& f) {
+    f.mutable_cancel_consultation()->set_consultation_id(consultation);
+    f.mutable_cancel_consultation()->set_reason("patient transferred");
+  }));
+  ASSERT_EQ(cancelled.status().code(), v1::OK) << cancelled.status().message();
+  // The specialist hears that the review is off, the place is free again, and nobody can move
+  // the review of a cancelled consultation into another slot.
+  auto event = eye->wait_event(
+      [&](const v1::Event& e) {
+        return e.has_appointment_changed() && e.appointment_changed().appointment().id() == id &&
+               e.appointment_changed().appointment().state() == v1::APPOINTMENT_STATE_CANCELLED;
+      },
+      10s);
+  EXPECT_TRUE(event.has_value());
+  EXPECT_TRUE(my_appointments(*eye).empty() ||
+              my_appointments(*eye).front().state() == v1::APPOINTMENT_STATE_CANCELLED);
+  EXPECT_TRUE(listed(list_slots(*clinician, server_.user_id("jining.eye1")), slot.id()));
+  EXPECT_EQ(reschedule(*clinician, id, spare.id()).status().code(), v1::FAILED_PRECONDITION);
+  EXPECT_TRUE(listed(list_slots(*clinician, server_.user_id("jining.eye1")), spare.id()));
+  // The log says why, after the consultation's own notice, and the answer was not behind it.
+  auto log = clinician->call(frame_with([&](auto& f) {
+    f.mutable_sync_consultation()->set_consultation_id(consultation);
+  }));
+  ASSERT_EQ(log.status().code(), v1::OK);
+  const auto& entries = log.sync_consultation().entries();
+  ASSERT_FALSE(entries.empty());
+  const auto& last = entries[entries.size() - 1];
+  EXPECT_EQ(last.body().notice().subject_id(), id);
+  EXPECT_NE(last.body().notice().text().find("consultation cancelled"), std::string::npos)
+      << last.body().notice().text();
+  EXPECT_EQ(cancelled.consultation().last_seq(), last.seq());
 }
 
 TEST_F(SchedulingTest, RescheduleIsAtomic) {

@@ -130,6 +130,7 @@ class PostgresTx final : public Tx {
   void update_appointment(const Appointment& appointment) override;
   std::vector<Appointment> list_appointments(const AppointmentQuery& query) override;
   bool has_booked_appointment(std::string_view slot_id, std::string_view consultation_id) override;
+  std::vector<Appointment> list_booked_appointments_of(std::string_view consultation_id) override;
   std::vector<Appointment> list_overlapping_appointments(std::string_view specialist_id,
                                                          TimePoint from, TimePoint to,
                                                          std::string_view except_slot_id) override;

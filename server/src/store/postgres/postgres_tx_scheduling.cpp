@@ -204,6 +204,13 @@ bool PostgresTx::has_booked_appointment(std::string_view slot_id,
               .empty();
 }
 
+std::vector<Appointment> PostgresTx::list_booked_appointments_of(
+    std::string_view consultation_id) {
+  static const std::string sql = appointment_select(
+      "WHERE a.consultation_id = $1 AND a.state = 1 ORDER BY a.starts_at, a.id");
+  return collect_rows<Appointment>(db_.query(sql, Params::of(consultation_id)), read_appointment);
+}
+
 std::vector<Appointment> PostgresTx::list_overlapping_appointments(
     std::string_view specialist_id, TimePoint from, TimePoint to, std::string_view except_slot_id) {
   static const std::string sql = appointment_select(

@@ -241,6 +241,14 @@ bool SqliteTx::has_booked_appointment(std::string_view slot_id, std::string_view
   return query.step();
 }
 
+std::vector<Appointment> SqliteTx::list_booked_appointments_of(std::string_view consultation_id) {
+  static const std::string sql = appointment_select(
+      "WHERE a.consultation_id = ?1 AND a.state = 1 ORDER BY a.starts_at, a.id");
+  auto query = db_.query(sql);
+  query.bind(1, consultation_id);
+  return collect_rows<Appointment>(query, read_appointment);
+}
+
 std::vector<Appointment> SqliteTx::list_overlapping_appointments(std::string_view specialist_id,
                                                                  TimePoint from, TimePoint to,
                                                                  std::string_view except_slot_id) {
