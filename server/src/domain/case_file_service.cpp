@@ -356,7 +356,15 @@ Status CaseFileService::recover(Active& active) {
   active.writer.reset();
   std::optional<blob::FinishedBlob> finished;
   auto writer = blob::EncryptedBlobWriter::resume(*blobs_, cipher, active.row.id);
-  if (writer) {
+  if (writer && writer->size() == active.row.size && active.row.size > 0) {
+    // Every byte is stored but not the empty last segment that ends a file whose size is a
+    // multiple of the segment (the write failed, or a crash hit, between the two). Without it
+    // the upload could never finish: nothing is left to send. Sealing it now stores what the
+    // lost write would have.
+    auto ended = writer->finish();
+    if (!ended) return ended.error();
+    finished = std::move(*ended);
+  } else if (writer) {
     active.writer.emplace(std::move(*writer));
   } else if (writer.error().code == Code::failed_precondition) {  // the last segment is sealed
     auto reader = blob::EncryptedBlobReader::open(*blobs_, std::move(cipher), active.row.id);

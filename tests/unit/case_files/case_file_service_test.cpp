@@ -502,5 +502,26 @@ TEST_F(CaseFileServiceTest,
   send(id, data, kChunk, data.size());
   finishes_whole(id, data);
 }
+// A size that is a multiple of the chunk ends in an empty last segment, written after the last
+// full one. A failed write (or a crash) between the two leaves every byte stored and the file
+// unsealed: the upload must still finish, since the client has nothing left to send.
+TEST_F(CaseFileServiceTest, AFileLostBeforeItsEmptyLastSegmentStillFinishes) {
+  for (const bool restarted : {false, true}) {
+    SCOPED_TRACE(restarted ? "after a restart" : "on the same server");
+    const auto data = bytes(4 * kChunk, restarted ? 9 : 8);
+    const auto session = begin(data);
+    const auto& id = session.upload_id;
+    send(id, data, 0, 3 * kChunk);
+    writes_.fail_once_at(4);  // segments 0-3 hold the data, 4 is the empty end
+    auto last = service_->upload_chunk(caller_, id, 3 * kChunk,
+                                       std::string_view(data).substr(3 * kChunk));
+    ASSERT_FALSE(last.has_value());
+    EXPECT_EQ(last.error().code, Code::unavailable);
+    EXPECT_EQ(blobs_->segment_count(id), 4u);
+    if (restarted) restart();
+    EXPECT_EQ(resumed_offset(id), data.size());
+    finishes_whole(id, data);
+  }
+}
 }  // namespace
 }  // namespace tmc::domain
