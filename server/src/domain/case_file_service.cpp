@@ -314,8 +314,13 @@ CaseFileService::~CaseFileService() {
 
 void CaseFileService::audit(const Caller& caller, const char* action, const std::string& id,
                             AuditOutcome outcome) {
-  audit_.record(
-      {caller.user.id, caller.user.organization_id, action, {id}, outcome, caller.remote_address});
+  audit(caller, action, std::vector<std::string>{id}, outcome);
+}
+
+void CaseFileService::audit(const Caller& caller, const char* action, std::vector<std::string> ids,
+                            AuditOutcome outcome) {
+  audit_.record({caller.user.id, caller.user.organization_id, action, std::move(ids), outcome,
+                 caller.remote_address});
 }
 
 // ---- uploads ----------------------------------------------------------------------------------
@@ -785,7 +790,7 @@ Result<Outcome<store::CaseFile>> CaseFileService::finish_upload(const Caller& ca
   }
   audit(caller, "case_file.upload_finish", file.id, AuditOutcome::success);
   if (!outcome.notifications.empty()) {
-    audit(caller, "case_file.share", file.id, AuditOutcome::success);
+    audit(caller, "case_file.share", {file.id, row.consultation_id}, AuditOutcome::success);
   }
   return outcome;
 }
@@ -852,15 +857,39 @@ void CaseFileService::start_expiry(std::chrono::milliseconds interval) {
 
 // ---- reading and sharing ----------------------------------------------------------------------
 
+bool CaseFileService::starts_download(const Caller& caller, const std::string& file_id,
+                                      std::uint64_t offset) {
+  constexpr std::chrono::minutes kWindow{10};
+  constexpr std::size_t kRemembered = 10'000;
+  const auto now = clock_.now();
+  std::string key = caller.session_token_hash;
+  key += file_id;
+  std::lock_guard lock(reads_mutex_);
+  if (recent_reads_.size() >= kRemembered) {
+    std::erase_if(recent_reads_, [&](const auto& read) { return read.second < now - kWindow; });
+    // Forgetting errs on the safe side: a read not remembered is audited again.
+    if (recent_reads_.size() >= kRemembered) recent_reads_.clear();
+  }
+  auto [read, first] = recent_reads_.try_emplace(std::move(key), now);
+  const bool starts = first || offset == 0 || read->second < now - kWindow;
+  read->second = now;
+  return starts;
+}
+
 Result<FileChunk> CaseFileService::read(const Caller& caller, const std::string& file_id,
                                         std::uint64_t offset, std::uint32_t length) {
   std::optional<store::CaseFile> file;
+  std::vector<std::string> ids{file_id};  // for the audit: the file and its consultations
   store_.read([&](store::Tx& tx) {
     file = tx.find_case_file(file_id);
-    if (file && !may_read_case_file(tx, consultations_, caller, *file)) file.reset();
+    if (!file) return;
+    for (auto& consultation : tx.list_case_file_consultations(file_id)) {
+      ids.push_back(std::move(consultation));
+    }
+    if (!may_read_case_file(tx, consultations_, caller, *file)) file.reset();
   });
   if (!file) {
-    audit(caller, "case_file.read", file_id, AuditOutcome::denied);
+    audit(caller, "case_file.read", std::move(ids), AuditOutcome::denied);
     return file_not_found();
   }
   if (offset > file->size)
@@ -873,11 +902,12 @@ Result<FileChunk> CaseFileService::read(const Caller& caller, const std::string&
       file->size);
   auto data = reader.read(offset, want);
   if (!data) {
-    audit(caller, "case_file.read", file_id, AuditOutcome::failed);
+    audit(caller, "case_file.read", std::move(ids), AuditOutcome::failed);
     return data.error();
   }
-  // One audit event per download (offset 0), not per chunk.
-  if (offset == 0) audit(caller, "case_file.read", file_id, AuditOutcome::success);
+  if (starts_download(caller, file_id, offset)) {
+    audit(caller, "case_file.read", std::move(ids), AuditOutcome::success);
+  }
   const bool eof = offset + data->size() == file->size;
   return FileChunk{file_id, offset, std::move(*data), eof};
 }
@@ -908,7 +938,7 @@ Result<Outcome<store::CaseFile>> CaseFileService::share(const Caller& caller,
     result.emplace(std::move(outcome));
     return added;
   });
-  audit(caller, "case_file.share", file_id,
+  audit(caller, "case_file.share", {file_id, consultation_id},
         result->has_value() ? AuditOutcome::success : AuditOutcome::denied);
   return std::move(*result);
 }

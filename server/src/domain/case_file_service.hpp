@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "blob/blob_file.hpp"
@@ -98,7 +99,9 @@ class CaseFileService {
   // any). A mismatch discards the upload and answers DATA_LOSS. A retry answers the same file.
   Result<Outcome<store::CaseFile>> finish_upload(const Caller& caller,
                                                  const std::string& upload_id);
-  // Up to length bytes (0 or more than the chunk size: the chunk size) from offset.
+  // Up to length bytes (0 or more than the chunk size: the chunk size) from offset. Audited once
+  // per download, not per chunk: a read at offset 0, and a read at any offset of a file the
+  // session has not read within the last ten minutes (a download resumed later, range reads).
   Result<FileChunk> read(const Caller& caller, const std::string& file_id, std::uint64_t offset,
                          std::uint32_t length);
   // Idempotent; notifies the consultation's participants when the file is newly shared.
@@ -136,6 +139,10 @@ class CaseFileService {
   Result<Outcome<store::CaseFile>> finished_file(const Caller& caller,
                                                  const std::string& upload_id);
   void audit(const Caller& caller, const char* action, const std::string& id, AuditOutcome outcome);
+  // With the consultations the file belongs to after its id, so that the record carries their
+  // patient reference (an audit export by patient finds who read the patient's files).
+  void audit(const Caller& caller, const char* action, std::vector<std::string> ids,
+             AuditOutcome outcome);
 
   store::Store& store_;
   std::unique_ptr<blob::BlobStore> blobs_;
@@ -144,6 +151,12 @@ class CaseFileService {
   const Vault& vault_;
   const ConsultationService& consultations_;
   CaseFileLimits limits_;
+
+  // Whether a read starts a download to audit (see read()); remembers the session's read.
+  bool starts_download(const Caller& caller, const std::string& file_id, std::uint64_t offset);
+  std::mutex reads_mutex_;  // guards recent_reads_
+  // Session token hash + file id -> the session's last read of the file.
+  std::unordered_map<std::string, TimePoint> recent_reads_;
 
   std::mutex active_mutex_;  // guards active_; never held while locking an Active
   std::map<std::string, std::shared_ptr<Active>> active_;

@@ -10,6 +10,7 @@
 
 #include "audit/signing_key.hpp"
 #include "audit/verifier.hpp"
+#include "case_file_client.hpp"
 #include "test_server.hpp"
 
 namespace tmc::testing {
@@ -86,18 +87,25 @@ class AuditOverServer : public ::testing::Test {
            data_dir().string() + " " + arguments;
   }
 
+  // A consultation Bachu's clinician opened and Shanghai's orthopedist accepted ("" if not).
+  static std::string open_and_accept(client::BlockingClient& clinician,
+                                     client::BlockingClient& specialist) {
+    auto opened = clinician.call(open_frame());
+    EXPECT_EQ(opened.status().code(), v1::OK) << opened.status().message();
+    v1::ClientFrame accept;
+    accept.mutable_accept_consultation()->set_consultation_id(opened.consultation().id());
+    if (specialist.call(accept).status().code() != v1::OK) return {};
+    return opened.consultation().id();
+  }
+
   TestServer server_;
 };
 
 TEST_F(AuditOverServer, AStateChangeAndAMessageAreOnRecordWhenTheyAreAnswered) {
   auto clinician = server_.login("bachu.clinician");
   auto specialist = server_.login("shanghai.ortho");
-  auto opened = clinician->call(open_frame());
-  ASSERT_EQ(opened.status().code(), v1::OK) << opened.status().message();
-  const auto id = opened.consultation().id();
-  v1::ClientFrame accept;
-  accept.mutable_accept_consultation()->set_consultation_id(id);
-  ASSERT_EQ(specialist->call(accept).status().code(), v1::OK);
+  const auto id = open_and_accept(*clinician, *specialist);
+  ASSERT_FALSE(id.empty());
   v1::ClientFrame post;
   post.mutable_post_message()->set_consultation_id(id);
   post.mutable_post_message()->set_client_msg_id("m-1");
@@ -111,6 +119,36 @@ TEST_F(AuditOverServer, AStateChangeAndAMessageAreOnRecordWhenTheyAreAnswered) {
   const auto* posted = find(rows, "message.post", server_.user_id("bachu.clinician"), "success");
   ASSERT_TRUE(posted);
   EXPECT_EQ(posted->patient_reference, patient);
+}
+
+TEST_F(AuditOverServer, EveryReadOfACaseFileIsOnRecordWithItsPatient) {
+  auto clinician = server_.login("bachu.clinician");
+  auto specialist = server_.login("shanghai.ortho");
+  const auto id = open_and_accept(*clinician, *specialist);
+  ASSERT_FALSE(id.empty());
+  const auto data = files::random_data(3000, 7);
+  auto uploaded = files::upload(*clinician, "xray.dcm", data, id);
+  ASSERT_EQ(uploaded.status().code(), v1::OK) << uploaded.status().message();
+  const auto file_id = uploaded.case_file().id();
+  // The specialist reads only the second half: a range read is a read of the patient's file.
+  auto part = specialist->call(files::read_frame(file_id, 1500));
+  ASSERT_EQ(part.status().code(), v1::OK) << part.status().message();
+  EXPECT_EQ(part.file_chunk().data(), data.substr(1500));
+  auto outsider = server_.login("hotan.clinician");
+  EXPECT_EQ(outsider->call(files::read_frame(file_id, 0)).status().code(), v1::NOT_FOUND);
+  server_.stop();  // every queued audit record is written
+
+  const auto rows = records();
+  const auto* read = find(rows, "case_file.read", server_.user_id("shanghai.ortho"), "success");
+  ASSERT_TRUE(read);
+  EXPECT_NE(read->record.find(file_id), std::string::npos);
+  EXPECT_EQ(read->patient_reference, patient);
+  const auto* denied = find(rows, "case_file.read", server_.user_id("hotan.clinician"), "denied");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->patient_reference, patient);
+  const auto* shared = find(rows, "case_file.share", server_.user_id("bachu.clinician"), "success");
+  ASSERT_TRUE(shared);
+  EXPECT_EQ(shared->patient_reference, patient);
 }
 
 TEST_F(AuditOverServer, RecordsSecurityEventsWithIdsOnlyAndVerifies) {

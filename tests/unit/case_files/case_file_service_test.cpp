@@ -95,6 +95,23 @@ class SharedBlobStore final : public blob::BlobStore {
   WriteControl& control_;
 };
 
+// Keeps the audit events' actions (the service audits from several threads).
+class RecordingAuditHook final : public AuditHook {
+ public:
+  void record(const AuditEvent& event) override {
+    std::lock_guard lock(mutex_);
+    actions_.push_back(event.action);
+  }
+  long count(const std::string& action) {
+    std::lock_guard lock(mutex_);
+    return std::count(actions_.begin(), actions_.end(), action);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> actions_;
+};
+
 std::string bytes(std::size_t size, unsigned seed) {
   std::mt19937 generator(seed);
   std::string out(size, '\0');
@@ -201,7 +218,7 @@ class CaseFileServiceTest : public ::testing::Test {
 
   fs::path dir_;
   ManualClock clock_{TimePoint(std::chrono::microseconds(1'700'000'000'000'000))};
-  NullAuditHook audit_;
+  RecordingAuditHook audit_;
   crypto::KeyRing keys_ = crypto::KeyRing::generate();
   Vault vault_{keys_};
   std::unique_ptr<blob::BlobStore> blobs_ = blob::make_memory_blob_store();
@@ -522,6 +539,36 @@ TEST_F(CaseFileServiceTest, AFileLostBeforeItsEmptyLastSegmentStillFinishes) {
     EXPECT_EQ(resumed_offset(id), data.size());
     finishes_whole(id, data);
   }
+}
+// Every download is in the audit trail whatever offset it starts at, once and not per chunk.
+TEST_F(CaseFileServiceTest, ADownloadIsAuditedOnceWhereverItStarts) {
+  const auto data = bytes(4 * kChunk, 10);
+  const auto session = begin(data);
+  send(session.upload_id, data, 0, data.size());
+  auto file = service_->finish_upload(caller_, session.upload_id);
+  ASSERT_TRUE(file.has_value()) << file.error().message;
+  const auto& id = file->value.id;
+  const auto reads = [&] { return audit_.count("case_file.read"); };
+  const auto read_at = [&](const Caller& who, std::uint64_t offset) {
+    auto chunk = service_->read(who, id, offset, kChunk);
+    ASSERT_TRUE(chunk.has_value()) << chunk.error().message;
+    EXPECT_EQ(chunk->data, data.substr(offset, kChunk));
+  };
+  caller_.session_token_hash = "session-1";
+  read_at(caller_, kChunk);  // a range read, or a download resumed after a restart
+  EXPECT_EQ(reads(), 1);
+  read_at(caller_, 2 * kChunk);  // the same download's next chunk
+  read_at(caller_, 3 * kChunk);
+  EXPECT_EQ(reads(), 1);
+  read_at(caller_, 0);  // a new download
+  EXPECT_EQ(reads(), 2);
+  clock_.advance(11min);  // taken up again much later
+  read_at(caller_, 2 * kChunk);
+  EXPECT_EQ(reads(), 3);
+  Caller other = caller_;  // the same user signed in elsewhere
+  other.session_token_hash = "session-2";
+  read_at(other, 3 * kChunk);
+  EXPECT_EQ(reads(), 4);
 }
 }  // namespace
 }  // namespace tmc::domain
