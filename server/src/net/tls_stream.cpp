@@ -29,6 +29,17 @@ int descriptor(BIO* bio) { return outbox(bio).descriptor; }
 int socket_write(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
   BIO_clear_retry_flags(bio);
   auto& box = outbox(bio);
+  if (!box.holding && box.sent < box.pending.size()) {  // behind a flush still sending
+    // Only Beast's control frames come here (the session's writer waits for its flush): a few
+    // pongs and a close. A peer that stops reading and keeps pinging would have every pong kept
+    // without end; past the limit the write waits for the socket instead, and Beast reads no
+    // more from that peer until it does.
+    if (box.behind_flush + size > TlsStream::behind_flush_limit) {
+      BIO_set_retry_write(bio);
+      return 0;
+    }
+    box.behind_flush += size;
+  }
   if (box.holding || box.sent < box.pending.size()) {  // kept, or behind a flush still sending
     box.pending.append(data, size);
     *written = size;
@@ -207,6 +218,7 @@ bool TlsStream::attempt_flush(boost::system::error_code& ec, std::size_t& transf
   }
   std::string().swap(box.pending);  // an idle session keeps no buffer
   box.sent = 0;
+  box.behind_flush = 0;
   return true;
 }
 

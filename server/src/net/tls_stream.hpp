@@ -39,7 +39,8 @@ namespace tmc::net {
 // write completes at once) until async_flush() sends them all with as few send calls as the
 // socket allows. A writer with several small frames queued thus pays one system call (and the
 // peer one wake-up) for all of them. Records written while a flush is still sending are
-// appended behind it, so a control frame Beast writes meanwhile (a pong) keeps its order.
+// appended behind it, so a control frame Beast writes meanwhile (a pong) keeps its order; past
+// behind_flush_limit such a write waits for the socket like any other.
 class TlsStream {
  public:
   using socket_type = boost::asio::ip::tcp::socket;
@@ -111,7 +112,10 @@ class TlsStream {
     bool holding = false;
     std::string pending;    // records kept or not yet sent by a flush
     std::size_t sent = 0;   // of pending
+    std::size_t behind_flush = 0;  // of pending: written while a flush was sending
   };
+  // The most kept behind a flush still sending; a write beyond it waits for the socket.
+  static constexpr std::size_t behind_flush_limit = 64 * 1024;
 
  private:
   enum class Kind { handshake, read, write, shutdown, flush };

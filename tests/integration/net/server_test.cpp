@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "net/server.hpp"
+#include "net/tls_stream.hpp"
 #include "raw_tls_client.hpp"
 
 namespace tmc::net {
@@ -650,6 +651,62 @@ TEST_F(NetServer, BindsAVerifiedClientCertificateToItsOrganisation) {
   const auto peers = handler_->peers();
   ASSERT_EQ(peers.size(), 1u);
   EXPECT_EQ(peers[0].client_cert_organization, "org-42");
+}
+
+// A peer that stops reading while a flush of the server's records is under way, and keeps
+// pinging: every pong Beast writes is kept behind the flush. Past a limit such a write waits for
+// the socket instead (and Beast reads no more from the peer), so the peer cannot make the
+// server keep more and more, before or after signing in.
+TEST(TlsStreamBehindAFlush, WritesWaitForTheSocketOnceTheLimitIsKept) {
+  asio::io_context io;
+  ssl::context server_tls{ssl::context::tls_server};
+  server_tls.use_certificate_chain_file(Certificates::get().server_cert.string());
+  server_tls.use_private_key_file(Certificates::get().server_key.string(), ssl::context::pem);
+  auto client_context = client_tls();
+  tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  tcp::socket client_socket(io);
+  client_socket.open(tcp::v4());
+  client_socket.set_option(asio::socket_base::receive_buffer_size(4096));
+  client_socket.connect(acceptor.local_endpoint());
+  TlsStream server(acceptor.accept(), server_tls);
+  TlsSocket client(std::move(client_socket), client_context);
+  beast::error_code server_ec, client_ec;
+  server.async_handshake([&](beast::error_code ec, std::size_t) { server_ec = ec; });
+  client.async_handshake(ssl::stream_base::client, [&](beast::error_code ec) { client_ec = ec; });
+  io.run();
+  // Runs what is ready (a context that ran out of work is stopped until restarted).
+  const auto poll = [&io] {
+    io.restart();
+    io.poll();
+  };
+  ASSERT_FALSE(server_ec) << server_ec.message();
+  ASSERT_FALSE(client_ec) << client_ec.message();
+
+  // 16 MiB of records held, then flushed to a peer that reads nothing: the flush cannot end.
+  server.hold_output();
+  const std::string held(16u << 20, 'x');
+  auto written = std::make_shared<std::size_t>(0);
+  asio::async_write(server, asio::buffer(held),
+                    [written](beast::error_code, std::size_t n) { *written = n; });
+  poll();
+  ASSERT_EQ(*written, held.size());
+  auto flushed = std::make_shared<bool>(false);
+  server.async_flush([flushed](beast::error_code, std::size_t) { *flushed = true; });
+  poll();
+  ASSERT_FALSE(*flushed);
+  ASSERT_GT(server.held_bytes(), 0u);
+
+  // Pong-sized writes meanwhile: kept at once up to the limit, then one waits for the socket.
+  const std::string pong(131, 'p');
+  auto completed = std::make_shared<std::size_t>(0);
+  for (int i = 0; i < 4000 && !server.write_waiting(); ++i) {
+    server.async_write_some(asio::buffer(pong),
+                            [completed](beast::error_code, std::size_t) { ++*completed; });
+    poll();
+  }
+  EXPECT_TRUE(server.write_waiting());
+  EXPECT_LE(*completed * pong.size(), TlsStream::behind_flush_limit);
+  EXPECT_GT(*completed, 0u);  // a pong or two still goes behind the flush, in order
 }
 
 TEST(NetServerOptions, RejectsAMissingCertificate) {
