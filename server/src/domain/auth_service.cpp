@@ -14,6 +14,8 @@ namespace tmc::domain {
 namespace {
 
 constexpr const char* kBadCredentials = "invalid username or password";
+constexpr std::size_t kLongestUsername = 64;  // usernames are at most 40 characters
+const std::string kNoAccount;                 // the throttle's account for impossible names
 constexpr const char* kBadToken = "session is not valid; log in again";
 constexpr const char* kCodeRequired =
     "second factor required: send the current code of your authenticator app as totp_code";
@@ -63,10 +65,20 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
                                         const std::string& remote_address,
                                         const std::string& totp_code) {
   const auto address = address_without_port(remote_address);
-  if (const auto retry = throttle_.refusal(username, address)) {
+  // No account has an empty name or one this long (they are at most 40 characters), so there
+  // is nothing to check: the failure counts against the address alone, and the name is not
+  // kept in the throttle's memory for an hour, whatever its size.
+  const bool impossible = username.empty() || username.size() > kLongestUsername;
+  const std::string& account = impossible ? kNoAccount : username;
+  if (const auto retry = throttle_.refusal(account, address)) {
     audit_.record({{}, {}, "login.throttled", {}, AuditOutcome::denied, remote_address});
     return make_error(Code::resource_exhausted, "too many failed sign-ins; retry in " +
                                                     std::to_string(retry->count()) + " s");
+  }
+  if (impossible) {
+    throttle_.record_failure(account, address);
+    audit_.record({{}, {}, "login", {}, AuditOutcome::failed, remote_address});
+    return make_error(Code::unauthenticated, kBadCredentials);
   }
   std::optional<store::User> user;
   std::optional<std::string> hash;

@@ -137,6 +137,18 @@ TEST_F(AuthServiceTest, ThrottlesWrongPasswordsEvenForUnknownUsers) {
   EXPECT_TRUE(login("alice"));
 }
 
+TEST_F(AuthServiceTest, NamesNoAccountCanHaveShareOneStreakPerAddress) {
+  // Each failure would otherwise keep its name, whatever its size, for an hour: a few MiB a try.
+  for (int i = 0; i < 5; ++i) {
+    const std::string name(100 * 1024, static_cast<char>('a' + i));
+    EXPECT_EQ(auth_->login(name, "guess", kAddress).error().code, Code::unauthenticated);
+  }
+  EXPECT_EQ(auth_->login(std::string(100 * 1024, 'z'), "guess", kAddress).error().code,
+            Code::resource_exhausted);
+  EXPECT_EQ(auth_->login("", "guess", kAddress).error().code, Code::resource_exhausted);
+  EXPECT_TRUE(login("alice"));  // real accounts keep their own streaks
+}
+
 TEST_F(AuthServiceTest, SecretIsStoredOnlyWrapped) {
   const auto enrolled = auth_->enroll_totp("alice");
   ASSERT_TRUE(enrolled);
