@@ -24,14 +24,35 @@ domain::AvailabilityRule from_proto(const v1::AvailabilityRule& rule) {
   return out;
 }
 
-domain::SlotSpan from_proto(const v1::Slot& slot) {
-  return {api::from_proto(slot.starts_at()), api::from_proto(slot.ends_at()),
-          static_cast<int>(std::min<std::uint32_t>(slot.capacity(), 1u << 20))};
+// A client's Timestamp: INVALID_ARGUMENT outside protobuf's range (years 1 to 9999), beyond
+// which its microseconds would overflow.
+Result<TimePoint> client_time(const google::protobuf::Timestamp& time, const std::string& field) {
+  constexpr std::int64_t kFirst = -62'135'596'800;  // 0001-01-01T00:00:00Z
+  constexpr std::int64_t kLast = 253'402'300'799;   // 9999-12-31T23:59:59Z
+  if (time.seconds() < kFirst || time.seconds() > kLast || time.nanos() < 0 ||
+      time.nanos() > 999'999'999) {
+    return make_error(Code::invalid_argument,
+                      field + " is not a time between the years 1 and 9999");
+  }
+  return api::from_proto(time);
 }
 
-std::optional<TimePoint> optional_time(bool present, const google::protobuf::Timestamp& time) {
-  if (!present) return std::nullopt;
-  return api::from_proto(time);
+Result<domain::SlotSpan> from_proto(const v1::Slot& slot, const std::string& field) {
+  auto starts = client_time(slot.starts_at(), field + ".starts_at");
+  if (!starts) return starts.error();
+  auto ends = client_time(slot.ends_at(), field + ".ends_at");
+  if (!ends) return ends.error();
+  return domain::SlotSpan{*starts, *ends,
+                          static_cast<int>(std::min<std::uint32_t>(slot.capacity(), 1u << 20))};
+}
+
+Result<std::optional<TimePoint>> optional_time(bool present,
+                                               const google::protobuf::Timestamp& time,
+                                               const std::string& field) {
+  if (!present) return std::optional<TimePoint>{};
+  auto parsed = client_time(time, field);
+  if (!parsed) return parsed.error();
+  return std::optional<TimePoint>{*parsed};
 }
 
 // Answers with the appointment and delivers the notifications (after the commit).
@@ -56,7 +77,11 @@ Status handle_scheduling(Context& ctx, const Frame& frame) {
       domain::PublishAvailability publish;
       publish.specialist_id = request.specialist_id();
       for (const auto& rule : request.rules()) publish.rules.push_back(from_proto(rule));
-      for (const auto& slot : request.slots()) publish.slots.push_back(from_proto(slot));
+      for (int i = 0; i < request.slots_size(); ++i) {
+        auto slot = from_proto(request.slots(i), "slots[" + std::to_string(i) + "]");
+        if (!slot) return slot.error();
+        publish.slots.push_back(*slot);
+      }
       publish.withdraw_rules = request.withdraw_rules();
       auto slots = service->publish(caller, publish);
       if (!slots) return slots.error();
@@ -69,8 +94,12 @@ Status handle_scheduling(Context& ctx, const Frame& frame) {
       domain::SlotFilter filter;
       filter.specialty = request.specialty();
       filter.specialist_id = request.specialist_id();
-      filter.from = optional_time(request.has_from(), request.from());
-      filter.to = optional_time(request.has_to(), request.to());
+      auto from = optional_time(request.has_from(), request.from(), "from");
+      if (!from) return from.error();
+      auto to = optional_time(request.has_to(), request.to(), "to");
+      if (!to) return to.error();
+      filter.from = *from;
+      filter.to = *to;
       auto slots = service->list_slots(caller, filter);
       if (!slots) return slots.error();
       auto* result = ctx.response.mutable_list_slots();
@@ -89,9 +118,11 @@ Status handle_scheduling(Context& ctx, const Frame& frame) {
                                        frame.reschedule_appointment().new_slot_id()));
     case Frame::kListAppointments: {
       const auto& request = frame.list_appointments();
-      auto appointments =
-          service->list_appointments(caller, optional_time(request.has_from(), request.from()),
-                                     optional_time(request.has_to(), request.to()));
+      auto from = optional_time(request.has_from(), request.from(), "from");
+      if (!from) return from.error();
+      auto to = optional_time(request.has_to(), request.to(), "to");
+      if (!to) return to.error();
+      auto appointments = service->list_appointments(caller, *from, *to);
       if (!appointments) return appointments.error();
       auto* result = ctx.response.mutable_list_appointments();
       for (const auto& appointment : *appointments) {

@@ -135,6 +135,11 @@ Result<std::vector<SlotRecord>> SchedulingService::publish(const Caller& caller,
   const TimePoint until = now + options_.slot_horizon;
 
   std::vector<SlotSpan> desired;  // expanded rules
+  // One specialist's slots never overlap, so no more of them fit before `until` than of the
+  // shortest length (plus a few cut short where clocks jump). Rules that give more overlap;
+  // stopping there keeps a request of thousands of copies of a rule from expanding them all.
+  const auto most_slots = static_cast<std::size_t>(
+      (until - now) / std::chrono::minutes(min_slot_minutes) + 1000);
   for (std::size_t i = 0; i < request.rules.size(); ++i) {
     auto expanded = expand_rule(request.rules[i], now, until);
     if (!expanded) {
@@ -142,6 +147,12 @@ Result<std::vector<SlotRecord>> SchedulingService::publish(const Caller& caller,
                         "rule " + std::to_string(i + 1) + ": " + expanded.error().message);
     }
     desired.insert(desired.end(), expanded->begin(), expanded->end());
+    if (desired.size() > most_slots) {
+      return make_error(Code::invalid_argument,
+                        "rules 1-" + std::to_string(i + 1) + " give more slots than fit in " +
+                            std::to_string(options_.slot_horizon.count()) +
+                            " days: their slots overlap");
+    }
   }
   std::sort(desired.begin(), desired.end(),
             [](const auto& a, const auto& b) { return a.starts_at < b.starts_at; });

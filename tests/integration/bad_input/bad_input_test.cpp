@@ -519,6 +519,52 @@ TEST_F(BadInput, ThousandsOfRulesInOnePublishAreInvalid) {
   EXPECT_EQ(code_of(*client, frame), v1::INVALID_ARGUMENT);
 }
 
+TEST_F(BadInput, RulesGivingMoreSlotsThanFitAreRefusedBeforeTheyAreAllExpanded) {
+  // Every five minutes of every day: one such rule fills the horizon. A request of thousands of
+  // copies must not expand them all (tens of millions of slots) before finding the overlap.
+  auto client = server().login("beijing.cardio");
+  v1::AvailabilityRule rule;
+  for (int day = 1; day <= 7; ++day) rule.add_weekdays(static_cast<v1::Weekday>(day));
+  rule.set_local_start("00:00");
+  rule.set_local_end("24:00");
+  rule.set_time_zone("UTC");
+  rule.set_slot_minutes(5);
+  rule.set_capacity(1);
+  auto frame = frame_with([&](auto& f) {
+    for (int i = 0; i < 3; ++i) *f.mutable_publish_availability()->add_rules() = rule;
+  });
+  const auto response = client->call(frame);
+  EXPECT_EQ(response.status().code(), v1::INVALID_ARGUMENT);
+  EXPECT_NE(response.status().message().find("give more slots than fit"), std::string::npos)
+      << response.status().message();
+}
+
+TEST_F(BadInput, TimesOutsideTheYears1To9999AreInvalid) {
+  // Their microseconds would overflow: refused by name, never computed with.
+  auto client = server().login("beijing.cardio");
+  const auto refused = [&](const v1::ClientFrame& frame, const std::string& field) {
+    const auto response = client->call(frame);
+    EXPECT_EQ(response.status().code(), v1::INVALID_ARGUMENT) << field;
+    EXPECT_EQ(response.status().message().rfind(field + " is not a time", 0), 0u)
+        << response.status().message();
+  };
+  refused(frame_with([](auto& f) {
+            f.mutable_list_slots()->mutable_from()->set_seconds(INT64_MAX);
+          }),
+          "from");
+  refused(frame_with([](auto& f) {
+            f.mutable_list_appointments()->mutable_to()->set_seconds(-9'000'000'000'000);
+          }),
+          "to");
+  refused(frame_with([](auto& f) {
+            auto* slot = f.mutable_publish_availability()->add_slots();
+            slot->mutable_starts_at()->set_seconds(1'900'000'000);
+            slot->mutable_ends_at()->set_seconds(1'900'001'800);
+            slot->mutable_ends_at()->set_nanos(-1);
+          }),
+          "slots[0].ends_at");
+}
+
 TEST_F(BadInput, OversizedMessageBodyIsInvalid) {
   auto client = server().login("bachu.clinician");
   auto frame = frame_with([](auto& f) {
