@@ -259,6 +259,8 @@ Result<RepublishPlan> plan_republish(const std::vector<ExistingSlot>& existing,
     } else if (slot.booked > 0) {
       staying.push_back(&slot);
       plan.kept_booked.push_back(slot.id);
+      // Kept for its bookings only: no place of it may be booked any more.
+      if (slot.span.capacity > slot.booked) plan.change_capacity.push_back({slot.id, slot.booked});
     } else {
       plan.remove.push_back(slot.id);
     }

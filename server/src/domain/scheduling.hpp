@@ -113,7 +113,8 @@ struct RepublishPlan {
 // plus single slots). Slots starting before `now` are never touched; a future slot with the same
 // interval as a desired one is kept (its capacity changed if needed, never below its bookings);
 // other future slots starting before `until` (the expansion horizon) are removed when unbooked
-// and kept (listed in kept_booked) when booked; slots from `until` on are left alone.
+// and kept (listed in kept_booked) when booked, closed to further bookings (their capacity
+// brought down to their bookings); slots from `until` on are left alone.
 // Errors: INVALID_ARGUMENT when two desired slots overlap each other; FAILED_PRECONDITION when a
 // new slot overlaps a slot that stays, the message naming that slot's id and time.
 Result<RepublishPlan> plan_republish(const std::vector<ExistingSlot>& existing,

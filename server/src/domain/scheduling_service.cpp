@@ -486,14 +486,33 @@ Result<Outcome<Appointment>> SchedulingService::cancel(const Caller& caller,
   }
   return change(caller, appointment_id, "appointment.cancel",
                 [&](store::Tx& tx, Appointment& appointment, std::string& notice) -> Status {
-                  if (!tx.release_slot_place(appointment.slot_id)) {
-                    throw store::StoreError("booked slot holds no place");
-                  }
+                  release_place(tx, appointment.slot_id);
                   appointment.state = AppointmentState::cancelled;
                   appointment.next_reminder_at.reset();
                   notice = reason.empty() ? "Review cancelled" : "Review cancelled (" + reason + ")";
                   return ok();
                 });
+}
+
+void SchedulingService::release_place(store::Tx& tx, const std::string& slot_id) const {
+  if (!tx.release_slot_place(slot_id)) throw store::StoreError("booked slot holds no place");
+  const auto slot = tx.find_slot(slot_id);
+  if (!slot || !slot->from_rule) return;
+  // A rule slot the specialist's rules no longer give was kept only for its bookings.
+  for (const auto& record : tx.list_availability_rules(slot->specialist_id)) {
+    const auto spans = expand_rule(from_record(record), slot->starts_at,
+                                   slot->starts_at + std::chrono::microseconds(1));
+    if (spans && std::any_of(spans->begin(), spans->end(), [&](const SlotSpan& span) {
+          return span.starts_at == slot->starts_at && span.ends_at == slot->ends_at;
+        })) {
+      return;  // still offered: the place is free for another booking
+    }
+  }
+  if (slot->booked == 0) {
+    tx.delete_unbooked_slot(slot_id);
+  } else {
+    tx.set_slot_capacity(slot_id, slot->booked);
+  }
 }
 
 void SchedulingService::cancel_reviews_of_ended(store::Tx& tx, const std::string& consultation_id,
@@ -504,9 +523,7 @@ void SchedulingService::cancel_reviews_of_ended(store::Tx& tx, const std::string
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   for (auto& appointment : tx.list_booked_appointments_of(consultation_id)) {
     if (presented(appointment, now).state != AppointmentState::booked) continue;  // held
-    if (!tx.release_slot_place(appointment.slot_id)) {
-      throw store::StoreError("booked slot holds no place");
-    }
+    release_place(tx, appointment.slot_id);
     appointment.state = AppointmentState::cancelled;
     appointment.next_reminder_at.reset();
     appointment.updated_at = now;
@@ -560,9 +577,7 @@ Result<Outcome<Appointment>> SchedulingService::reschedule(const Caller& caller,
         }
         // Take the new place first: when the slot is full nothing has been changed yet.
         if (!tx.take_slot_place(new_slot_id)) return slot_full();
-        if (!tx.release_slot_place(appointment.slot_id)) {
-          throw store::StoreError("booked slot holds no place");
-        }
+        release_place(tx, appointment.slot_id);
         appointment.slot_id = new_slot_id;
         appointment.specialist_id = slot->specialist_id;
         appointment.starts_at = slot->starts_at;

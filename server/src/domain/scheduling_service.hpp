@@ -120,6 +120,10 @@ class SchedulingService {
                     const std::string& text, TimePoint now,
                     std::vector<Notification>& notifications) const;
   store::Appointment presented(store::Appointment appointment, TimePoint now) const;
+  // Frees a booked place of the slot. A rule slot its specialist's rules no longer give (kept
+  // only for its bookings) does not reopen: its capacity shrinks with them, and it goes with
+  // the last.
+  void release_place(store::Tx& tx, const std::string& slot_id) const;
   void audit(const Caller& caller, const char* action, const std::string& id, bool allowed);
 
   store::Store& store_;

@@ -270,6 +270,7 @@ TEST_F(ReminderServiceTest, WithdrawingRulesRemovesUnbookedRuleSlotsOnly) {
   rule.local_start = "14:00";
   rule.local_end = "17:00";
   rule.time_zone = "Asia/Shanghai";
+  rule.capacity = 2;
   rules.rules.push_back(rule);
   auto rule_slots = node_->scheduling->publish(eye, rules);
   ASSERT_TRUE(rule_slots) << rule_slots.error().message;
@@ -279,7 +280,9 @@ TEST_F(ReminderServiceTest, WithdrawingRulesRemovesUnbookedRuleSlotsOnly) {
   auto single_slots = node_->scheduling->publish(eye, single);
   ASSERT_TRUE(single_slots) << single_slots.error().message;
   const auto booked_slot = rule_slots->at(1).id;
-  ASSERT_TRUE(node_->scheduling->book(node_->caller("clin"), booked_slot, consultation_id_));
+  const auto clin = node_->caller("clin");
+  auto first = node_->scheduling->book(clin, booked_slot, consultation_id_);
+  ASSERT_TRUE(first) << first.error().message;
 
   // Nothing given and nothing withdrawn is still a mistake.
   EXPECT_EQ(node_->scheduling->publish(eye, PublishAvailability{}).error().code,
@@ -293,6 +296,36 @@ TEST_F(ReminderServiceTest, WithdrawingRulesRemovesUnbookedRuleSlotsOnly) {
   std::vector<std::string> left;
   for (const auto& slot : stored_slots(eye.user.id)) left.push_back(slot.id);
   EXPECT_EQ(left, (std::vector<std::string>{booked_slot, single_slots->front().id}));
+
+  // The slot kept for its booking is not offered: its free place cannot be booked, and once its
+  // booking is cancelled it is gone rather than open again.
+  OpenConsultation open;
+  open.urgency = store::Urgency::routine;
+  open.specialty = "ophthalmology";
+  open.patient_reference = "P-2";
+  open.question = "Glaucoma follow-up?";
+  auto other = node_->consultations->open(clin, open);
+  ASSERT_TRUE(other) << other.error().message;
+  const auto& other_id = other->value.record.id;
+  const auto refusal = [&](const std::string& slot_id) {
+    auto booked = node_->scheduling->book(clin, slot_id, other_id);
+    return booked ? Code::ok : booked.error().code;
+  };
+  EXPECT_EQ(refusal(booked_slot), Code::aborted);
+  ASSERT_TRUE(node_->scheduling->cancel(clin, first->value.id, "moved to another hospital"));
+  left.clear();
+  for (const auto& slot : stored_slots(eye.user.id)) left.push_back(slot.id);
+  EXPECT_EQ(left, (std::vector<std::string>{single_slots->front().id}));
+  EXPECT_EQ(refusal(booked_slot), Code::not_found);
+  // A slot the rules still give reopens when its booking is cancelled.
+  auto kept_rule = node_->scheduling->publish(eye, rules);
+  ASSERT_TRUE(kept_rule) << kept_rule.error().message;
+  const auto offered = kept_rule->at(1).id;
+  auto again = node_->scheduling->book(clin, offered, other_id);
+  ASSERT_TRUE(again) << again.error().message;
+  ASSERT_TRUE(node_->scheduling->cancel(clin, again->value.id, {}));
+  EXPECT_TRUE(node_->scheduling->book(clin, offered, consultation_id_));
+  ASSERT_TRUE(node_->scheduling->publish(eye, withdraw));
 
   // No rules left to roll forward, even well past the old horizon.
   clock_.set(kStart + 10 * 24h);
