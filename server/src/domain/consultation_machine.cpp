@@ -60,8 +60,9 @@ bool is_permitted(ConsultationAction action, const Actor& actor) {
       return actor.role == Role::specialist && actor.is_assigned_specialist;
     case ConsultationAction::close:
       return actor.is_requester || actor.is_assigned_specialist || is_involved_coordinator(actor);
-    case ConsultationAction::cancel:
-      return actor.is_requester || is_involved_coordinator(actor);
+    case ConsultationAction::cancel:  // the county hospital's decision, not a partner's
+      return actor.is_requester ||
+             (actor.role == Role::coordinator && actor.is_coordinator_of_requesting_org);
   }
   return false;
 }
@@ -88,7 +89,7 @@ std::string_view who_may(ConsultationAction action) {
     case ConsultationAction::close:
       return "only the requester, the assigned specialist or a coordinator";
     case ConsultationAction::cancel:
-      return "only the requester or a coordinator";
+      return "only the requester or a coordinator of the requesting organization";
   }
   return "nobody";
 }

@@ -37,6 +37,7 @@ struct Actor {
   bool is_open_candidate = false;
   bool is_participant = false;  // any participant: requester, specialist, invited, coordinator
   bool is_coordinator_of_involved_org = false;  // requesting or assigned organisation
+  bool is_coordinator_of_requesting_org = false;  // the requesting one (involved as well)
   bool is_system = false;                       // the server itself (routing, deadlines)
 
   static Actor system() {

@@ -196,6 +196,8 @@ Actor ConsultationService::actor_for(store::Tx& tx, const Caller& caller,
       involved = other && other->organization_id == user.organization_id;
     }
     actor.is_coordinator_of_involved_org = involved;
+    actor.is_coordinator_of_requesting_org =
+        loaded.record.requesting_organization_id == user.organization_id;
   }
   return actor;
 }
@@ -556,6 +558,7 @@ Result<Outcome<ConsultationView>> ConsultationService::decline(const Caller& cal
 Result<Outcome<ConsultationView>> ConsultationService::assign(const Caller& caller,
                                                               const std::string& id,
                                                               const std::string& specialist_id) {
+  if (specialist_id.empty()) return make_error(Code::invalid_argument, "specialist_id is empty");
   return transition(
       caller, id, ConsultationAction::assign,
       [&](store::Tx& tx, Loaded& loaded, const TransitionOutcome&,

@@ -318,7 +318,8 @@ Result<std::vector<SlotRecord>> SchedulingService::list_slots(const Caller& call
 
 Status SchedulingService::add_notice(store::Tx& tx, const Appointment& appointment,
                                      const std::string& text, TimePoint now,
-                                     std::vector<Notification>& notifications) const {
+                                     std::vector<Notification>& notifications,
+                                     const std::string& also) const {
   std::string when = format_utc(appointment.starts_at);
   const auto consultation =
       tx.find_consultation(appointment.consultation_id, store::SealedTexts::skip);
@@ -341,6 +342,7 @@ Status SchedulingService::add_notice(store::Tx& tx, const Appointment& appointme
   }
   append_unique(recipients, appointment.specialist_id);
   append_unique(recipients, appointment.booked_by);
+  if (!also.empty()) append_unique(recipients, also);
   Notification changed;
   changed.kind = Notification::Kind::appointment_changed;
   changed.recipients = std::move(recipients);
@@ -431,7 +433,8 @@ Result<Outcome<Appointment>> SchedulingService::book(const Caller& caller,
 
 Result<Outcome<Appointment>> SchedulingService::change(
     const Caller& caller, const std::string& appointment_id, const char* action,
-    const std::function<Status(store::Tx&, Appointment&, std::string& notice)>& apply) {
+    const std::function<Status(store::Tx&, Appointment&, std::string& notice, std::string& also)>&
+        apply) {
   if (caller.user.role == store::Role::admin) {
     return make_error(Code::permission_denied, "administrators do not book reviews");
   }
@@ -462,12 +465,15 @@ Result<Outcome<Appointment>> SchedulingService::change(
       return fail(make_error(Code::failed_precondition, "the appointment is no longer booked"));
     }
     std::string notice;
-    if (auto applied = apply(tx, *appointment, notice); !applied) return fail(applied.error());
+    std::string also;
+    if (auto applied = apply(tx, *appointment, notice, also); !applied) {
+      return fail(applied.error());
+    }
     appointment->updated_at = now;
     tx.update_appointment(*appointment);
     tx.delete_pending_reminders_of(appointment->id);  // reminders of the old time are stale
     Outcome<Appointment> outcome{presented(*appointment, now), {}};
-    if (auto noticed = add_notice(tx, *appointment, notice, now, outcome.notifications);
+    if (auto noticed = add_notice(tx, *appointment, notice, now, outcome.notifications, also);
         !noticed) {
       return fail(noticed.error());
     }
@@ -485,7 +491,8 @@ Result<Outcome<Appointment>> SchedulingService::cancel(const Caller& caller,
     return make_error(Code::invalid_argument, "reason is over 1 KiB");
   }
   return change(caller, appointment_id, "appointment.cancel",
-                [&](store::Tx& tx, Appointment& appointment, std::string& notice) -> Status {
+                [&](store::Tx& tx, Appointment& appointment, std::string& notice,
+                    std::string&) -> Status {
                   release_place(tx, appointment.slot_id);
                   appointment.state = AppointmentState::cancelled;
                   appointment.next_reminder_at.reset();
@@ -542,7 +549,8 @@ Result<Outcome<Appointment>> SchedulingService::reschedule(const Caller& caller,
                                                            const std::string& new_slot_id) {
   return change(
       caller, appointment_id, "appointment.reschedule",
-      [&](store::Tx& tx, Appointment& appointment, std::string& notice) -> Status {
+      [&](store::Tx& tx, Appointment& appointment, std::string& notice,
+          std::string& also) -> Status {
         const auto now = clock_.now();
         if (new_slot_id == appointment.slot_id) {
           return make_error(Code::invalid_argument, "the appointment is already in that slot");
@@ -578,6 +586,7 @@ Result<Outcome<Appointment>> SchedulingService::reschedule(const Caller& caller,
         // Take the new place first: when the slot is full nothing has been changed yet.
         if (!tx.take_slot_place(new_slot_id)) return slot_full();
         release_place(tx, appointment.slot_id);
+        if (appointment.specialist_id != slot->specialist_id) also = appointment.specialist_id;
         appointment.slot_id = new_slot_id;
         appointment.specialist_id = slot->specialist_id;
         appointment.starts_at = slot->starts_at;

@@ -113,12 +113,17 @@ class SchedulingService {
                                                    TimePoint now);
 
  private:
+  // apply changes the appointment and sets the notice's text, and `also` to someone who hears
+  // of the change besides those concerned now.
   Result<Outcome<store::Appointment>> change(
       const Caller& caller, const std::string& appointment_id, const char* action,
-      const std::function<Status(store::Tx&, store::Appointment&, std::string& notice)>& apply);
+      const std::function<Status(store::Tx&, store::Appointment&, std::string& notice,
+                                 std::string& also)>& apply);
+  // `also` hears of it too (the specialist a review was moved away from).
   Status add_notice(store::Tx& tx, const store::Appointment& appointment,
                     const std::string& text, TimePoint now,
-                    std::vector<Notification>& notifications) const;
+                    std::vector<Notification>& notifications,
+                    const std::string& also = {}) const;
   store::Appointment presented(store::Appointment appointment, TimePoint now) const;
   // Frees a booked place of the slot. A rule slot its specialist's rules no longer give (kept
   // only for its bookings) does not reopen: its capacity shrinks with them, and it goes with

@@ -679,6 +679,11 @@ TEST_F(BadInput, AssigningOrInvitingAnUnpairedHospitalsUserIsInvalid) {
         f.mutable_assign_consultation()->set_specialist_id(server().user_id("shanghai.ortho"));
       })),
       v1::INVALID_ARGUMENT);
+  // No specialist at all is a bad request, not a storage failure to retry.
+  EXPECT_EQ(code_of(*hotan_coordinator, frame_with([&](auto& f) {
+              f.mutable_assign_consultation()->set_consultation_id(own.consultation().id());
+            })),
+            v1::INVALID_ARGUMENT);
   // An invitation goes to colleagues of the two hospitals involved only.
   auto requester = server().login("bachu.clinician");
   EXPECT_EQ(code_of(*requester, frame_with([&](auto& f) {

@@ -359,6 +359,21 @@ TEST_F(Consultations, RetryOfAStoredPostIsAnsweredAfterTheConsultationIsCancelle
             v1::FAILED_PRECONDITION);
 }
 
+TEST_F(Consultations, OnlyTheCountyHospitalCancels) {
+  // The partner hospital's coordinator may close or reassign, but whether the county hospital
+  // still wants the consultation is its own decision.
+  auto pair = accepted_orthopedics();
+  const auto cancel = frame_with([&](auto& f) {
+    f.mutable_cancel_consultation()->set_consultation_id(pair.opened.id());
+  });
+  auto partner = server().login("shanghai.coordinator");
+  EXPECT_EQ(partner->call(cancel).status().code(), v1::PERMISSION_DENIED);
+  EXPECT_EQ(expect_consultation(get(*partner, pair.opened.id())).state(),
+            v1::CONSULTATION_STATE_ACCEPTED);
+  auto county = server().login("yecheng.coordinator");
+  EXPECT_EQ(expect_consultation(county->call(cancel)).state(), v1::CONSULTATION_STATE_CANCELLED);
+}
+
 v1::ClientFrame post_frame(const std::string& id, const std::string& msg_id,
                            const std::string& text) {
   return frame_with([&](auto& f) {

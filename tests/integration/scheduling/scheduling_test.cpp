@@ -384,6 +384,28 @@ TEST_F(SchedulingTest, RescheduleIsAtomic) {
   EXPECT_FALSE(listed(free_now, spare.id()));
 }
 
+TEST_F(SchedulingTest, AReviewMovedToAnotherSpecialistIsNewsToTheFirst) {
+  auto first = server_.login("jining.eye1");
+  auto second = server_.login("jining.eye2");
+  auto clinician = server_.login("yengisar.clinician");
+  const auto mine = publish_slot(*first, free_time(8));
+  const auto theirs = publish_slot(*second, free_time(8) + 3h);
+  const auto consultation = open_consultation(*clinician);
+  auto booked = book(*clinician, mine.id(), consultation);
+  ASSERT_EQ(booked.status().code(), v1::OK) << booked.status().message();
+  const auto id = booked.appointment().id();
+  auto moved = reschedule(*clinician, id, theirs.id());
+  ASSERT_EQ(moved.status().code(), v1::OK) << moved.status().message();
+  // The first specialist's calendar must drop the review: they hear where it went.
+  auto event = first->wait_event(
+      [&](const v1::Event& e) {
+        return e.has_appointment_changed() && e.appointment_changed().appointment().id() == id &&
+               e.appointment_changed().appointment().slot_id() == theirs.id();
+      },
+      10s);
+  EXPECT_TRUE(event.has_value());
+}
+
 TEST_F(SchedulingTest, OnlyParticipantsBookForAConsultation) {
   auto eye = server_.login("jining.eye1");
   auto clinician = server_.login("yengisar.clinician");

@@ -34,7 +34,8 @@ enum class Kind {
   declined_candidate,    // specialist who declined: no relationship left
   assigned_specialist,   // specialist who accepted or was assigned
   invited_participant,   // e.g. a radiologist invited into the session
-  involved_coordinator,  // coordinator of the requesting or assigned organisation
+  involved_coordinator,  // coordinator of the requesting organisation
+  partner_coordinator,   // coordinator of the assigned specialist's (or an invitee's) organisation
   unrelated_coordinator,
   unrelated_clinician,
   admin,
@@ -47,6 +48,7 @@ constexpr std::array kAllKinds = {Kind::requester,
                                   Kind::assigned_specialist,
                                   Kind::invited_participant,
                                   Kind::involved_coordinator,
+                                  Kind::partner_coordinator,
                                   Kind::unrelated_coordinator,
                                   Kind::unrelated_clinician,
                                   Kind::admin,
@@ -89,6 +91,11 @@ Actor make_actor(Kind kind) {
     case Kind::involved_coordinator:
       actor.role = Role::coordinator;
       actor.is_coordinator_of_involved_org = true;
+      actor.is_coordinator_of_requesting_org = true;
+      break;
+    case Kind::partner_coordinator:
+      actor.role = Role::coordinator;
+      actor.is_coordinator_of_involved_org = true;
       break;
     case Kind::unrelated_coordinator:
       actor.role = Role::coordinator;
@@ -120,6 +127,7 @@ const std::map<Kind, std::string> kPermissions = {
     {Kind::assigned_specialist,   "P . P P . . . P P P . . ."},
     {Kind::invited_participant,   "P P P P . P P P P P . . ."},
     {Kind::involved_coordinator,  "P P P . . P . . P P . . ."},
+    {Kind::partner_coordinator,   "P P P . . P . P P P . . ."},
     {Kind::unrelated_coordinator, "N N N N N N N N N N N N N"},
     {Kind::unrelated_clinician,   "N N N N N N N N N N N N N"},
     {Kind::admin,                 "P P P P P P P P P P P P P"},
@@ -139,20 +147,23 @@ std::map<Key, S> legal_transitions() {
     }
   };
   const std::vector<Kind> collaborators = {Kind::requester, Kind::assigned_specialist,
-                                           Kind::invited_participant, Kind::involved_coordinator};
+                                           Kind::invited_participant, Kind::involved_coordinator,
+                                           Kind::partner_coordinator};
 
   add({Kind::system}, A::offer, {{S::requested, S::offered}});
   add({Kind::system}, A::escalate, {{S::requested, S::offered}, {S::offered, S::offered}});
   add({Kind::system}, A::expire, {{S::requested, S::expired}, {S::offered, S::expired}});
   add({Kind::open_candidate}, A::accept, {{S::offered, S::accepted}});
   add({Kind::open_candidate}, A::decline, {{S::offered, S::offered}});
-  add({Kind::involved_coordinator}, A::assign,
+  add({Kind::involved_coordinator, Kind::partner_coordinator}, A::assign,
       {{S::requested, S::accepted}, {S::offered, S::accepted}});
   add(collaborators, A::post_message,
       {{S::accepted, S::in_session}, {S::in_session, S::in_session}, {S::reported, S::reported}});
   add({Kind::assigned_specialist}, A::submit_report,
       {{S::accepted, S::reported}, {S::in_session, S::reported}, {S::reported, S::reported}});
-  add({Kind::requester, Kind::assigned_specialist, Kind::involved_coordinator}, A::close,
+  add({Kind::requester, Kind::assigned_specialist, Kind::involved_coordinator,
+       Kind::partner_coordinator},
+      A::close,
       {{S::reported, S::closed}});
   add({Kind::requester, Kind::involved_coordinator}, A::cancel,
       {{S::requested, S::cancelled},
@@ -204,6 +215,8 @@ std::string_view kind_name(Kind kind) {
       return "invited participant";
     case Kind::involved_coordinator:
       return "involved coordinator";
+    case Kind::partner_coordinator:
+      return "partner coordinator";
     case Kind::unrelated_coordinator:
       return "unrelated coordinator";
     case Kind::unrelated_clinician:
@@ -250,7 +263,7 @@ TEST(ConsultationMachine, EveryStateActionActorMatchesTheTable) {
       }
     }
   }
-  EXPECT_EQ(checked, 9 * 13 * 10);
+  EXPECT_EQ(checked, 9 * 13 * 11);
   EXPECT_EQ(allowed, static_cast<int>(legal.size()));  // every listed transition was reached
 }
 
