@@ -200,6 +200,8 @@ std::size_t uploaded_bytes(const Frame& frame) {
 Status failure_status(const Frame& frame, std::exception_ptr failure) {
   try {
     std::rethrow_exception(std::move(failure));
+  } catch (const store::UnstorableValue& error) {
+    return make_error(Code::invalid_argument, error.what());
   } catch (const store::StoreError& error) {
     // The database is away (restart, failover, lost connection). A retry is safe: a message
     // is deduplicated by its client_msg_id, and a state change answers from the current state.

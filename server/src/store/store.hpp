@@ -24,6 +24,13 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A value the store cannot hold (PostgreSQL's text cannot contain a NUL byte): the request is at
+// fault, not the store, and a retry would fail the same way.
+class UnstorableValue : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
 // A wrapped data key and the row that holds it (see Tx::list_wrapped_keys).
 struct WrappedKeyRow {
   std::string table;

@@ -565,6 +565,23 @@ TEST_F(BadInput, TimesOutsideTheYears1To9999AreInvalid) {
           "slots[0].ends_at");
 }
 
+TEST_F(BadInput, ANulByteInAnIdIsTheClientsErrorOnEveryStore) {
+  // PostgreSQL's text cannot hold a NUL byte; the answer must not send the client into
+  // retrying a "storage unavailable" that will never pass.
+  auto client = server().login("bachu.clinician");
+  const std::string with_nul("con_\0x", 6);
+  const std::vector<v1::ClientFrame> frames = {
+      get_consultation(with_nul),
+      book_review(with_nul, bachu_.consultation_id),
+      frame_with([&](auto& f) { f.mutable_list_slots()->set_specialty(with_nul); }),
+  };
+  for (const auto& frame : frames) {
+    const auto code = code_of(*client, frame);
+    EXPECT_NE(code, v1::UNAVAILABLE) << frame.ShortDebugString();
+    EXPECT_NE(code, v1::INTERNAL) << frame.ShortDebugString();
+  }
+}
+
 TEST_F(BadInput, OversizedMessageBodyIsInvalid) {
   auto client = server().login("bachu.clinician");
   auto frame = frame_with([](auto& f) {

@@ -61,7 +61,7 @@ void throw_result_error(const PGresult* result, std::string_view what) {
 
 Params& Params::add(std::string_view text) {
   if (text.find('\0') != std::string_view::npos) {
-    throw StoreError("postgres: text parameter contains a NUL byte");
+    throw UnstorableValue("a text field contains a NUL byte");
   }
   values_.emplace_back(std::string(text));
   formats_.push_back(text_format);

@@ -31,7 +31,7 @@ struct Bytes {
 // Positional parameters $1, $2, ... of one statement. Text parameters are sent in text format
 // (the server converts them to the column type); BYTEA in binary format, so any byte is kept.
 // Text must not contain NUL bytes (PostgreSQL text cannot hold them): adding one throws
-// StoreError.
+// UnstorableValue.
 class Params {
  public:
   Params& add(std::string_view text);
