@@ -1,6 +1,8 @@
 // Remote consultations: opening, routing, acceptance, the ordered message log, reports, deadlines.
 #include "domain/consultation_service.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <set>
 
@@ -26,6 +28,12 @@ constexpr int kNoticeReportSubmitted = 4;
 Error not_found() { return make_error(Code::not_found, "consultation not found"); }
 
 std::string aad(const std::string& id, const char* field) { return id + "|" + field; }
+
+// A notice's text with the reason its author gave, if any ("cancelled by Dr. X: transferred").
+std::string with_reason(std::string text, const std::string& reason) {
+  if (!reason.empty()) text += ": " + reason;
+  return text;
+}
 
 void append_unique(std::vector<std::string>& to, const std::string& id) {
   if (!id.empty() && std::find(to.begin(), to.end(), id) == to.end()) to.push_back(id);
@@ -545,12 +553,16 @@ Result<Outcome<ConsultationView>> ConsultationService::decline(const Caller& cal
   if (reason.size() > 1024) return make_error(Code::invalid_argument, "reason is over 1 KiB");
   return transition(caller, id, ConsultationAction::decline,
                     [&](store::Tx& tx, Loaded& loaded, const TransitionOutcome&,
-                        std::vector<Notification>&) -> Status {
+                        std::vector<Notification>& notifications) -> Status {
                       tx.mark_candidate_declined(loaded.record.id, caller.user.id);
                       for (auto& candidate : loaded.candidates) {
                         if (candidate.user_id == caller.user.id) candidate.declined = true;
                       }
                       loaded.record.candidate_count = loaded.open_candidates();
+                      // The requester learns who declined and why, in the (sealed) log.
+                      append_notice(tx, loaded, kNoticeStateChanged,
+                                    with_reason("declined by " + caller.user.display_name, reason),
+                                    caller.user.id, clock_.now(), notifications);
                       return ok();
                     });
 }
@@ -630,8 +642,9 @@ Result<Outcome<ConsultationView>> ConsultationService::cancel(const Caller& call
   return transition(caller, id, ConsultationAction::cancel,
                     [&](store::Tx& tx, Loaded& loaded, const TransitionOutcome&,
                         std::vector<Notification>& notifications) -> Status {
-                      append_notice(tx, loaded, kNoticeStateChanged, "cancelled", caller.user.id,
-                                    clock_.now(), notifications);
+                      append_notice(tx, loaded, kNoticeStateChanged,
+                                    with_reason("cancelled by " + caller.user.display_name, reason),
+                                    caller.user.id, clock_.now(), notifications);
                       return ok();
                     });
 }
@@ -910,73 +923,90 @@ std::vector<Notification> ConsultationService::process_deadlines(TimePoint now) 
   store_.read([&](store::Tx& tx) { due = tx.list_due_consultations(now, 100); });
   std::vector<Notification> notifications;
   for (const auto& candidate : due) {
-    store_.write([&](store::Tx& tx) {
-      auto loaded = load(tx, candidate.id);
-      if (!loaded) return false;
-      const auto action = next_deadline_action(loaded->record, now);
-      if (!action) return false;  // another node or tick already handled it
-      DecisionContext context;
-      context.escalated = loaded->record.escalated;
-      auto& record = loaded->record;
-      const auto requester_org = tx.find_organization(record.requesting_organization_id);
-      if (!requester_org) return false;
-      const RoutingDirectory directory(tx);
-      store::UserFilter coordinator_filter;
-      coordinator_filter.role = store::Role::coordinator;
-      const auto input = directory.input(*requester_org, record.specialty, "", "",
-                                         *action == ConsultationAction::escalate);
-      const auto coordinators = coordinators_to_notify(input, tx.list_users(coordinator_filter));
-
-      std::vector<std::string> added;
-      if (*action == ConsultationAction::escalate) {
-        auto widened = route(input);
-        if (widened) {
-          for (const auto& id : *widened) {
-            const bool known = std::any_of(loaded->candidates.begin(), loaded->candidates.end(),
-                                           [&](const auto& c) { return c.user_id == id; });
-            if (!known) added.push_back(id);
-          }
-        }
-        context.open_candidates = loaded->open_candidates() + static_cast<int>(added.size());
-      }
-      auto decision = decide(record.state, *action, Actor::system(), context);
-      if (!decision) return false;
-      if (*action == ConsultationAction::escalate) {
-        tx.add_candidates(record.id, added);
-        for (const auto& id : added) loaded->candidates.push_back({id, false});
-        record.escalated = true;
-        record.candidate_count = loaded->open_candidates();
-        record.respond_by = deadlines_.second_deadline(record.urgency, now);
-      } else {
-        record.respond_by.reset();
-      }
-      record.state = decision->next;
-      record.updated_at = now;
-      tx.update_consultation(record);
-      std::vector<Notification> ended;
-      if (is_terminal(record.state)) end_dependants(tx, *loaded, now, ended);
-      auto shared = shared_view(*loaded);
-      if (!added.empty()) {
-        notifications.push_back(Notification::about(Notification::Kind::offered, added, shared));
-      }
-      std::vector<std::string> recipients = loaded->participant_ids();
-      for (const auto& id : coordinators) append_unique(recipients, id);
-      if (*action == ConsultationAction::expire) {
-        for (const auto& id : loaded->candidate_ids()) append_unique(recipients, id);
-      }
-      notifications.push_back(Notification::about(Notification::Kind::updated, recipients, shared));
-      for (auto& note : ended) notifications.push_back(std::move(note));
-      audit_.record({"",
-                     "",
-                     *action == ConsultationAction::escalate ? "consultation.escalate"
-                                                             : "consultation.expire",
-                     {record.id},
-                     AuditOutcome::success,
-                     ""});
-      return true;
-    });
+    // Each consultation on its own: one that cannot be processed (a store failure, a key that
+    // cannot be unwrapped) must not hold back the escalation of the others, and only what was
+    // committed is announced.
+    std::vector<Notification> announced;
+    try {
+      process_deadline(candidate.id, now, announced);
+    } catch (const std::exception& error) {
+      spdlog::error("consultations: deadline of {} not processed: {}", candidate.id,
+                    error.what());
+      continue;
+    }
+    for (auto& notification : announced) notifications.push_back(std::move(notification));
   }
   return notifications;
+}
+
+void ConsultationService::process_deadline(const std::string& consultation_id, TimePoint now,
+                                           std::vector<Notification>& notifications) {
+  store_.write([&](store::Tx& tx) {
+    notifications.clear();
+    auto loaded = load(tx, consultation_id);
+    if (!loaded) return false;
+    const auto action = next_deadline_action(loaded->record, now);
+    if (!action) return false;  // another node or tick already handled it
+    DecisionContext context;
+    context.escalated = loaded->record.escalated;
+    auto& record = loaded->record;
+    const auto requester_org = tx.find_organization(record.requesting_organization_id);
+    if (!requester_org) return false;
+    const RoutingDirectory directory(tx);
+    store::UserFilter coordinator_filter;
+    coordinator_filter.role = store::Role::coordinator;
+    const auto input = directory.input(*requester_org, record.specialty, "", "",
+                                       *action == ConsultationAction::escalate);
+    const auto coordinators = coordinators_to_notify(input, tx.list_users(coordinator_filter));
+
+    std::vector<std::string> added;
+    if (*action == ConsultationAction::escalate) {
+      auto widened = route(input);
+      if (widened) {
+        for (const auto& id : *widened) {
+          const bool known = std::any_of(loaded->candidates.begin(), loaded->candidates.end(),
+                                         [&](const auto& c) { return c.user_id == id; });
+          if (!known) added.push_back(id);
+        }
+      }
+      context.open_candidates = loaded->open_candidates() + static_cast<int>(added.size());
+    }
+    auto decision = decide(record.state, *action, Actor::system(), context);
+    if (!decision) return false;
+    if (*action == ConsultationAction::escalate) {
+      tx.add_candidates(record.id, added);
+      for (const auto& id : added) loaded->candidates.push_back({id, false});
+      record.escalated = true;
+      record.candidate_count = loaded->open_candidates();
+      record.respond_by = deadlines_.second_deadline(record.urgency, now);
+    } else {
+      record.respond_by.reset();
+    }
+    record.state = decision->next;
+    record.updated_at = now;
+    tx.update_consultation(record);
+    std::vector<Notification> ended;
+    if (is_terminal(record.state)) end_dependants(tx, *loaded, now, ended);
+    auto shared = shared_view(*loaded);
+    if (!added.empty()) {
+      notifications.push_back(Notification::about(Notification::Kind::offered, added, shared));
+    }
+    std::vector<std::string> recipients = loaded->participant_ids();
+    for (const auto& id : coordinators) append_unique(recipients, id);
+    if (*action == ConsultationAction::expire) {
+      for (const auto& id : loaded->candidate_ids()) append_unique(recipients, id);
+    }
+    notifications.push_back(Notification::about(Notification::Kind::updated, recipients, shared));
+    for (auto& note : ended) notifications.push_back(std::move(note));
+    audit_.record({"",
+                   "",
+                   *action == ConsultationAction::escalate ? "consultation.escalate"
+                                                           : "consultation.expire",
+                   {record.id},
+                   AuditOutcome::success,
+                   ""});
+    return true;
+  });
 }
 
 }  // namespace tmc::domain

@@ -239,6 +239,10 @@ class ConsultationService {
       const std::function<Status(store::Tx&, Loaded&, const TransitionOutcome&,
                                  std::vector<Notification>&)>& apply);
   void audit(const Caller& caller, const char* action, const std::string& id, bool allowed);
+  // process_deadlines for one consultation, in one transaction: what it announces is filled
+  // only once that transaction has committed. Throws what the store throws.
+  void process_deadline(const std::string& consultation_id, TimePoint now,
+                        std::vector<Notification>& notifications);
   // Runs ended_ for a consultation that has just ended (its row written) and brings the Loaded's
   // last_seq up to what the hook appended.
   void end_dependants(store::Tx& tx, Loaded& loaded, TimePoint now,

@@ -267,8 +267,16 @@ TEST_F(Consultations, OpenCandidateReadsButMayNotPostOrAckAndADeclineEndsThat) {
   auto declining = server().login("jining.eye1");
   ASSERT_EQ(declining->call(frame_with([&](auto& f) {
               f.mutable_decline_consultation()->set_consultation_id(opened.id());
+              f.mutable_decline_consultation()->set_reason("in theatre until Monday");
             })).status().code(),
             v1::OK);
+  // The requester learns who declined and why.
+  const auto log = sync(*clinician, opened.id(), 0).sync_consultation();
+  ASSERT_GT(log.entries_size(), 0);
+  const auto& notice = log.entries(log.entries_size() - 1).body().notice();
+  EXPECT_EQ(notice.subject_id(), server().user_id("jining.eye1"));
+  EXPECT_NE(notice.text().find("declined by"), std::string::npos) << notice.text();
+  EXPECT_NE(notice.text().find("in theatre until Monday"), std::string::npos) << notice.text();
   EXPECT_EQ(sync(*declining, opened.id(), 0).status().code(), v1::NOT_FOUND);
   EXPECT_EQ(post(*declining, opened.id(), "d-1", "Seen it").status().code(), v1::NOT_FOUND);
   EXPECT_EQ(ack(*declining).status().code(), v1::NOT_FOUND);
@@ -497,6 +505,10 @@ TEST_F(Consultations, IllegalTransitionsChangeNothing) {
     f.mutable_cancel_consultation()->set_reason("patient transferred");
   })));
   EXPECT_EQ(cancelled.state(), v1::CONSULTATION_STATE_CANCELLED);
+  const auto log = sync(*clinician, opened.id(), 0).sync_consultation();
+  ASSERT_GT(log.entries_size(), 0);
+  EXPECT_NE(log.entries(log.entries_size() - 1).body().notice().text().find("patient transferred"),
+            std::string::npos);
   auto specialist = server().login("shanghai.ortho");
   EXPECT_NE(accept(*specialist, opened.id()).status().code(), v1::OK);
 }
@@ -632,6 +644,34 @@ TEST(ConsultationDeadlines, EscalationWidensThenExpiry) {
       [&](const v1::Event& e) { return updated_to(e, opened.id(), v1::CONSULTATION_STATE_EXPIRED); },
       10s));
   EXPECT_NE(accept(*beijing, opened.id()).status().code(), v1::OK);
+}
+
+// A consultation whose deadline cannot be processed (here its data key no longer unwraps) is
+// logged and skipped: the escalation of the others, due after it, still happens.
+TEST(ConsultationDeadlines, OneThatCannotBeProcessedHoldsNoOtherBack) {
+  TestServer server([](app::Config& config) {
+    config.deadline_emergency = std::chrono::seconds(3);
+    config.deadline_check_interval = std::chrono::milliseconds(50);
+  });
+  auto clinician = server.login("bachu.clinician");
+  auto beijing = server.login("beijing.ortho");  // offered only once the offer widens
+  const auto broken = expect_consultation(
+      clinician->call(open_frame("orthopedics", v1::URGENCY_EMERGENCY, "Open fracture?")));
+  const auto fine = expect_consultation(
+      clinician->call(open_frame("orthopedics", v1::URGENCY_EMERGENCY, "Crushed hand?")));
+  {
+    auto store = server.open_store();
+    store->write([&](store::Tx& tx) {
+      auto record = tx.find_consultation(broken.id(), store::SealedTexts::skip);
+      if (!record) return false;
+      record->wrapped_key = "not a wrapped key";
+      tx.update_consultation(*record);
+      return true;
+    });
+  }
+  auto widened = beijing->wait_event([&](const v1::Event& e) { return offered(e, fine.id()); },
+                                     20s);
+  EXPECT_TRUE(widened.has_value());
 }
 
 }  // namespace
