@@ -292,12 +292,21 @@ void ServerApp::schedule_reminder_check() {
           const auto now = s.clock.now();
           s.scheduling->extend_availability(now);
           s.scheduling->queue_due_reminders(now);
-          // Queued reminders go to users with a live session now; the rest wait for login.
-          std::vector<std::string> online;
-          for (const auto& user_id : s.scheduling->users_with_pending_reminders()) {
-            if (!s.api->registry().sessions_of(user_id).empty()) online.push_back(user_id);
+          // Queued reminders go to users with a live session now; the rest wait for login. Every
+          // page is looked at: the offline users' queue must not hide an online user's reminder.
+          std::string after;
+          for (;;) {
+            const auto users = s.scheduling->users_with_pending_reminders(after);
+            if (users.empty()) break;
+            std::vector<std::string> online;
+            for (const auto& user_id : users) {
+              if (!s.api->registry().sessions_of(user_id).empty()) online.push_back(user_id);
+            }
+            if (!online.empty()) {
+              s.api->publish(s.scheduling->take_pending_reminders(online, now));
+            }
+            after = users.back();
           }
-          s.api->publish(s.scheduling->take_pending_reminders(online, now));
         } catch (const std::exception& failure) {
           spdlog::error("reminder check failed: {}", failure.what());
         }

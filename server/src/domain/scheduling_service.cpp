@@ -731,9 +731,10 @@ int SchedulingService::queue_due_reminders(TimePoint now) {
   return queued;
 }
 
-std::vector<std::string> SchedulingService::users_with_pending_reminders(int limit) {
+std::vector<std::string> SchedulingService::users_with_pending_reminders(const std::string& after,
+                                                                        int limit) {
   std::vector<std::string> users;
-  store_.read([&](store::Tx& tx) { users = tx.list_users_with_pending_reminders(limit); });
+  store_.read([&](store::Tx& tx) { users = tx.list_users_with_pending_reminders(after, limit); });
   return users;
 }
 

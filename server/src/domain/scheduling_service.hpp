@@ -105,7 +105,9 @@ class SchedulingService {
   // appointments got a reminder. Safe to call repeatedly and concurrently.
   int queue_due_reminders(TimePoint now);
   // Users with queued reminders (at most limit).
-  std::vector<std::string> users_with_pending_reminders(int limit = 500);
+  // Users with queued reminders whose id sorts after `after`, in id order (at most limit).
+  std::vector<std::string> users_with_pending_reminders(const std::string& after = {},
+                                                        int limit = 500);
   // Removes these users' queued reminders and answers the notifications to deliver (after the
   // commit); reminders of appointments cancelled or started meanwhile are dropped. Each queued
   // reminder is handed out once, whoever asks first.

@@ -234,7 +234,9 @@ class Tx {
   virtual void clear_sent_reminders(std::string_view appointment_id) = 0;
   virtual void queue_reminder(const PendingReminder& reminder) = 0;  // an existing one is kept
   virtual std::vector<PendingReminder> list_pending_reminders(std::string_view user_id) = 0;
-  virtual std::vector<std::string> list_users_with_pending_reminders(int limit) = 0;
+  // Users with queued reminders whose id sorts after `after`, in id order (pages of limit).
+  virtual std::vector<std::string> list_users_with_pending_reminders(std::string_view after,
+                                                                      int limit) = 0;
   // False when it was not queued (already delivered by someone else).
   virtual bool delete_pending_reminder(const PendingReminder& reminder) = 0;
   virtual void delete_pending_reminders_of(std::string_view appointment_id) = 0;

@@ -3,6 +3,7 @@
 // restart.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -169,6 +170,13 @@ TEST_F(ReminderServiceTest, OfflineUserGetsQueuedReminderLaterAndOnlyOnce) {
   ASSERT_EQ(node_->scheduling->queue_due_reminders(clock_.now()), 1);
   const auto clinician = node_->caller("clin").user.id;
   const auto specialist = node_->caller("eye").user.id;
+  // Everyone with a queued reminder is found, page after page, whatever the page size.
+  const auto [first, second] = std::minmax(clinician, specialist);
+  using Users = std::vector<std::string>;
+  EXPECT_EQ(node_->scheduling->users_with_pending_reminders("", 1), Users{first});
+  EXPECT_EQ(node_->scheduling->users_with_pending_reminders(first, 1), Users{second});
+  EXPECT_TRUE(node_->scheduling->users_with_pending_reminders(second, 1).empty());
+  EXPECT_EQ(node_->scheduling->users_with_pending_reminders(), (Users{first, second}));
   // Only the clinician is online now.
   auto online = node_->scheduling->take_pending_reminders({clinician}, clock_.now());
   ASSERT_EQ(online.size(), 1u);

@@ -141,7 +141,8 @@ class PostgresTx final : public Tx {
   void clear_sent_reminders(std::string_view appointment_id) override;
   void queue_reminder(const PendingReminder& reminder) override;
   std::vector<PendingReminder> list_pending_reminders(std::string_view user_id) override;
-  std::vector<std::string> list_users_with_pending_reminders(int limit) override;
+  std::vector<std::string> list_users_with_pending_reminders(std::string_view after,
+                                                              int limit) override;
   bool delete_pending_reminder(const PendingReminder& reminder) override;
   void delete_pending_reminders_of(std::string_view appointment_id) override;
   // (end of scheduling)

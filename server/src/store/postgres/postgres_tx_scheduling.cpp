@@ -270,10 +270,12 @@ std::vector<PendingReminder> PostgresTx::list_pending_reminders(std::string_view
   return collect_rows<PendingReminder>(db_.query(sql, Params::of(user_id)), read_pending);
 }
 
-std::vector<std::string> PostgresTx::list_users_with_pending_reminders(int limit) {
+std::vector<std::string> PostgresTx::list_users_with_pending_reminders(std::string_view after,
+                                                                       int limit) {
   return collect_rows<std::string>(
-      db_.query("SELECT DISTINCT user_id FROM pending_reminders ORDER BY user_id LIMIT $1",
-                Params::of(limit)),
+      db_.query("SELECT DISTINCT user_id FROM pending_reminders WHERE user_id > $1"
+                " ORDER BY user_id LIMIT $2",
+                Params::of(after, limit)),
       read_text);
 }
 

@@ -317,10 +317,12 @@ std::vector<PendingReminder> SqliteTx::list_pending_reminders(std::string_view u
   return collect_rows<PendingReminder>(query, read_pending);
 }
 
-std::vector<std::string> SqliteTx::list_users_with_pending_reminders(int limit) {
-  auto query =
-      db_.query("SELECT DISTINCT user_id FROM pending_reminders ORDER BY user_id LIMIT ?1");
-  query.bind(1, limit);
+std::vector<std::string> SqliteTx::list_users_with_pending_reminders(std::string_view after,
+                                                                     int limit) {
+  auto query = db_.query(
+      "SELECT DISTINCT user_id FROM pending_reminders WHERE user_id > ?1"
+      " ORDER BY user_id LIMIT ?2");
+  query.bind_all(after, limit);
   return collect_rows<std::string>(query, [](const Query& row) { return row.text(0); });
 }
 
