@@ -107,8 +107,10 @@ class BlobStore {
 // A store keeping one append-only file per blob, "<root>/<blob id>.blob". Creates root (mode
 // 0700) if needed; throws BlobStoreError if it cannot. See directory_blob_store.cpp for the
 // record layout and crash-recovery rules. Several processes may share root if each blob has
-// one writer.
-std::unique_ptr<BlobStore> open_directory_blob_store(std::filesystem::path root);
+// one writer. sync makes a file's data durable: null for fdatasync(2); tests pass one that fails.
+using DataSync = int (*)(int descriptor);
+std::unique_ptr<BlobStore> open_directory_blob_store(std::filesystem::path root,
+                                                     DataSync sync = nullptr);
 
 // A process-local store in memory, for tests of code that uses a BlobStore.
 std::unique_ptr<BlobStore> make_memory_blob_store();

@@ -15,8 +15,9 @@
 // authenticated by the layer above).
 //
 // put_segment writes one record at the end of the valid records, then fdatasync (and fsyncs
-// the directory when it created the file), so a segment is durable before the call returns. A
-// crash can only tear the record being appended. A record of at least 64 KiB that would start
+// the directory when it created the file), so a segment is durable before the call returns; a
+// record whose fdatasync fails is cut off again before the error is reported. A crash can only
+// tear the record being appended. A record of at least 64 KiB that would start
 // at a multiple of 4096 bytes (every segment of an upload but its last, with the usual chunk
 // sizes) is written as an aligned record with O_DIRECT, from memory of the store's own: the
 // page cache's copy of the file was a quarter of an upload's server CPU, and gigabytes of case
@@ -341,7 +342,8 @@ bool tail_holds_later_record(int fd, const RecordIndex& index, const std::string
 
 class DirectoryBlobStore final : public BlobStore {
  public:
-  explicit DirectoryBlobStore(std::filesystem::path root) : root_(std::move(root)) {
+  DirectoryBlobStore(std::filesystem::path root, DataSync sync)
+      : root_(std::move(root)), sync_(sync != nullptr ? sync : ::fdatasync) {
     std::error_code error;
     std::filesystem::create_directories(root_, error);
     if (error || !std::filesystem::is_directory(root_, error)) {
@@ -428,7 +430,15 @@ class DirectoryBlobStore final : public BlobStore {
     } else {
       write_exact(fd.get(), header, sealed, current->valid_end, blob_id);
     }
-    if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync failed", blob_id);
+    if (sync_(fd.get()) != 0) {
+      // After a failed sync the kernel may report the record's pages clean though they never
+      // reached the disk: read back later from the cache, the record would pass for durable.
+      // It is cut here instead, and the next write takes its place.
+      const int error = errno;
+      if (::ftruncate(fd.get(), static_cast<off_t>(current->valid_end)) == 0) forget(blob_id);
+      errno = error;
+      throw_errno("fdatasync failed", blob_id);
+    }
     if (created) sync_root(blob_id);
 
     auto next = std::make_shared<RecordIndex>(*current);
@@ -466,7 +476,7 @@ class DirectoryBlobStore final : public BlobStore {
     if (::ftruncate(fd.get(), static_cast<off_t>(records->offsets[count])) != 0) {
       throw_errno("truncate failed", blob_id);
     }
-    if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync failed", blob_id);
+    if (sync_(fd.get()) != 0) throw_errno("fdatasync failed", blob_id);
     forget(blob_id);
   }
 
@@ -529,6 +539,7 @@ class DirectoryBlobStore final : public BlobStore {
   }
 
   const std::filesystem::path root_;
+  const DataSync sync_;
   std::shared_ptr<StagingBuffers> staging_ = std::make_shared<StagingBuffers>();
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const RecordIndex>, std::less<>> cache_;
@@ -546,8 +557,9 @@ bool valid_blob_id(std::string_view blob_id) noexcept {
   return true;
 }
 
-std::unique_ptr<BlobStore> open_directory_blob_store(std::filesystem::path root) {
-  return std::make_unique<DirectoryBlobStore>(std::move(root));
+std::unique_ptr<BlobStore> open_directory_blob_store(std::filesystem::path root,
+                                                     DataSync sync) {
+  return std::make_unique<DirectoryBlobStore>(std::move(root), sync);
 }
 
 }  // namespace tmc::blob

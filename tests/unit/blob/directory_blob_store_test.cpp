@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 
@@ -343,6 +345,34 @@ TEST_F(DirectoryBlobStoreTest, AlignedRecordsBypassThePageCache) {
   }
   // Read back through the page cache all the same.
   for (std::uint32_t i = 0; i < 8; ++i) EXPECT_EQ(store_->get_segment("big", i), large_segment(i));
+}
+
+// After a failed fdatasync the kernel may report a record's pages clean though they never
+// reached the disk; read back from the cache, the record would pass for durable. It is cut
+// before the error is reported, and the retried write takes its place.
+std::atomic<int> failing_syncs{0};
+int failing_sync(int descriptor) {
+  if (failing_syncs.load() > 0) {
+    --failing_syncs;
+    errno = EIO;
+    return -1;
+  }
+  return ::fdatasync(descriptor);
+}
+
+TEST_F(DirectoryBlobStoreTest, ARecordWhoseSyncFailedIsNotKept) {
+  auto store = open_directory_blob_store(root(), failing_sync);
+  for (const auto& write : {&segment, &large_segment}) {  // through the cache, and O_DIRECT
+    const std::string id = write == &segment ? "b-small" : "b-large";
+    SCOPED_TRACE(id);
+    store->put_segment(id, 0, (*write)(0));
+    failing_syncs = 1;
+    EXPECT_THROW(store->put_segment(id, 1, (*write)(1)), BlobStoreError);
+    EXPECT_EQ(store->segment_count(id), 1u);
+    EXPECT_EQ(open_directory_blob_store(root())->segment_count(id), 1u);  // as after a restart
+    store->put_segment(id, 1, (*write)(1));
+    EXPECT_EQ(store->get_segment(id, 1), (*write)(1));
+  }
 }
 
 TEST_F(DirectoryBlobStoreTest, UnusableRootThrows) {
