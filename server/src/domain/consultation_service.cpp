@@ -203,6 +203,19 @@ Actor ConsultationService::actor_for(store::Tx& tx, const Caller& caller,
       auto other = tx.find_user(person);
       involved = other && other->organization_id == user.organization_id;
     }
+    // While it awaits a specialist, the partner hospitals it is offered to are involved too:
+    // their coordinators, notified when it escalates, see it and may assign a specialist.
+    const auto state = loaded.record.state;
+    if (!involved && loaded.candidates_read &&
+        (state == store::ConsultationState::requested ||
+         state == store::ConsultationState::offered)) {
+      for (const auto& candidate : loaded.candidates) {
+        if (involved) break;
+        if (candidate.declined) continue;
+        auto other = tx.find_user(candidate.user_id);
+        involved = other && other->organization_id == user.organization_id;
+      }
+    }
     actor.is_coordinator_of_involved_org = involved;
     actor.is_coordinator_of_requesting_org =
         loaded.record.requesting_organization_id == user.organization_id;
@@ -957,7 +970,6 @@ void ConsultationService::process_deadline(const std::string& consultation_id, T
     coordinator_filter.role = store::Role::coordinator;
     const auto input = directory.input(*requester_org, record.specialty, "", "",
                                        *action == ConsultationAction::escalate);
-    const auto coordinators = coordinators_to_notify(input, tx.list_users(coordinator_filter));
 
     std::vector<std::string> added;
     if (*action == ConsultationAction::escalate) {
@@ -992,7 +1004,20 @@ void ConsultationService::process_deadline(const std::string& consultation_id, T
       notifications.push_back(Notification::about(Notification::Kind::offered, added, shared));
     }
     std::vector<std::string> recipients = loaded->participant_ids();
-    for (const auto& id : coordinators) append_unique(recipients, id);
+    // The coordinators who may act on it: the requesting hospital's and, while it still awaits
+    // a specialist, those of the hospitals it is offered to (not every partner's).
+    std::set<std::string> organizations{record.requesting_organization_id};
+    if (*action == ConsultationAction::escalate) {
+      for (const auto& candidate : loaded->candidates) {
+        if (candidate.declined) continue;
+        if (auto user = tx.find_user(candidate.user_id)) organizations.insert(user->organization_id);
+      }
+    }
+    for (const auto& user : tx.list_users(coordinator_filter)) {
+      if (!user.disabled && organizations.count(user.organization_id)) {
+        append_unique(recipients, user.id);
+      }
+    }
     if (*action == ConsultationAction::expire) {
       for (const auto& id : loaded->candidate_ids()) append_unique(recipients, id);
     }

@@ -630,8 +630,10 @@ TEST(ConsultationDeadlines, EscalationWidensThenExpiry) {
   auto clinician = server.login("bachu.clinician");
   auto beijing = server.login("beijing.ortho");  // not paired with Bachu
   auto coordinator = server.login("bachu.coordinator");
+  auto partner = server.login("beijing.coordinator");
   auto opened = expect_consultation(clinician->call(open_frame("orthopedics", v1::URGENCY_EMERGENCY)));
   EXPECT_EQ(opened.candidate_count(), 1u);
+  EXPECT_EQ(get(*partner, opened.id()).status().code(), v1::NOT_FOUND);  // not offered there yet
   // First deadline: the offer widens to every partner's orthopedists; coordinators are told.
   auto widened = beijing->wait_event([&](const v1::Event& e) { return offered(e, opened.id()); }, 10s);
   ASSERT_TRUE(widened);
@@ -639,6 +641,11 @@ TEST(ConsultationDeadlines, EscalationWidensThenExpiry) {
   EXPECT_TRUE(coordinator->wait_event([&](const v1::Event& e) {
     return e.has_consultation_updated() && e.consultation_updated().consultation().id() == opened.id();
   }, 10s));
+  // Beijing's coordinator is told too, now that the offer reaches Beijing, and may act on it.
+  EXPECT_TRUE(partner->wait_event([&](const v1::Event& e) {
+    return e.has_consultation_updated() && e.consultation_updated().consultation().id() == opened.id();
+  }, 10s));
+  EXPECT_EQ(get(*partner, opened.id()).status().code(), v1::OK);
   // Second deadline: expired.
   ASSERT_TRUE(clinician->wait_event(
       [&](const v1::Event& e) { return updated_to(e, opened.id(), v1::CONSULTATION_STATE_EXPIRED); },
