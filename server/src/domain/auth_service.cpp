@@ -40,7 +40,8 @@ AuthService::AuthService(store::Store& store, const Clock& clock, AuditHook& aud
       audit_(audit),
       options_(std::move(options)),
       keys_(keys),
-      throttle_(clock, options_.throttle) {}
+      throttle_(clock, options_.throttle),
+      password_checks_(options_.concurrent_password_checks) {}
 
 std::string AuthService::hash_password(const std::string& password) const {
   return crypto::hash_password(password, options_.password_params);
@@ -90,10 +91,19 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
     totp = tx.find_totp(user->id);
   });
   bool verified = false;
-  if (user && hash) {
-    verified = crypto::verify_password(password, *hash);
-  } else {
-    crypto::dummy_verify(options_.password_params);  // same cost as a real check
+  {
+    // A burst of sign-ins (or an attack) must not run a password check on every worker thread
+    // at once: each holds 128 MiB. The others wait their turn, for a while.
+    const auto turn = password_checks_.enter(options_.password_check_wait);
+    if (!turn) {
+      return make_error(Code::resource_exhausted,
+                        "too many sign-ins at once; retry in a few seconds");
+    }
+    if (user && hash) {
+      verified = crypto::verify_password(password, *hash);
+    } else {
+      crypto::dummy_verify(options_.password_params);  // same cost as a real check
+    }
   }
   const auto fail = [&](Error error) -> Result<LoginOutcome> {
     audit_.record({user ? user->id : std::string{}, user ? user->organization_id : std::string{},

@@ -14,6 +14,7 @@
 #include "common/result.hpp"
 #include "crypto/keyring.hpp"
 #include "crypto/password.hpp"
+#include "domain/admission.hpp"
 #include "domain/audit_hook.hpp"
 #include "domain/caller.hpp"
 #include "domain/login_throttle.hpp"
@@ -30,6 +31,10 @@ struct AuthOptions {
   std::vector<store::Role> totp_required_roles{store::Role::admin};
   std::string totp_issuer = "tmc";
   ThrottleOptions throttle;
+  // Password checks running at once (each holds the scrypt parameters' memory, 128 MiB in
+  // production), and how long a sign-in waits for its turn before RESOURCE_EXHAUSTED.
+  int concurrent_password_checks = 4;
+  std::chrono::milliseconds password_check_wait{std::chrono::seconds(10)};
 };
 
 struct LoginOutcome {
@@ -102,6 +107,9 @@ class AuthService {
 
   bool requires_totp(store::Role role) const;
 
+  // The turns of password checks (see AuthOptions); for metrics and tests.
+  Admission& password_checks() { return password_checks_; }
+
  private:
   Result<LoginOutcome> open_session(const store::User& user, const std::string& remote_address,
                                     std::optional<std::int64_t> totp_step);
@@ -118,6 +126,7 @@ class AuthService {
   AuthOptions options_;
   const crypto::KeyRing* keys_;
   LoginThrottle throttle_;
+  Admission password_checks_;
   // What the sweep of live sessions knows about each live token: valid at the last look at its
   // row, until expires_at; its use last persisted at touched_at; swept: the last sweep that
   // listed it. Guarded by sweep_mutex_, like the rest of the sweep's state.

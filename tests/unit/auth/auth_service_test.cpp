@@ -149,6 +149,19 @@ TEST_F(AuthServiceTest, NamesNoAccountCanHaveShareOneStreakPerAddress) {
   EXPECT_TRUE(login("alice"));  // real accounts keep their own streaks
 }
 
+TEST_F(AuthServiceTest, PasswordChecksTakeTurns) {
+  AuthOptions options;
+  options.concurrent_password_checks = 1;
+  options.password_check_wait = 0ms;
+  auth_ = make_auth(options);
+  {
+    const auto running = auth_->password_checks().enter(0ms);  // another sign-in's check
+    ASSERT_TRUE(running);
+    EXPECT_EQ(login("alice").error().code, Code::resource_exhausted);
+  }
+  EXPECT_TRUE(login("alice"));
+}
+
 TEST_F(AuthServiceTest, SecretIsStoredOnlyWrapped) {
   const auto enrolled = auth_->enroll_totp("alice");
   ASSERT_TRUE(enrolled);
