@@ -14,7 +14,14 @@ void AuditLog::synchronize(store::Tx& tx) {
     if (!last.empty() && last.front().leaf_hash == last_leaf_hash_) return;
     rebuild(tx, 0);  // same size, other content: our last batch was rolled back
   } else if (size > range_.size()) {
-    rebuild(tx, range_.size());  // another process appended
+    // Another process appended. Our tree is the stored log's prefix only if its last leaf is
+    // there: a batch of ours rolled back since leaves leaves that were never stored, and the
+    // others' records may outnumber them.
+    const auto ours = range_.size() > 0 ? tx.list_audit_records(range_.size() - 1, 1)
+                                        : std::vector<store::AuditRow>{};
+    const bool prefix =
+        range_.size() == 0 || (!ours.empty() && ours.front().leaf_hash == last_leaf_hash_);
+    rebuild(tx, prefix ? range_.size() : 0);
   } else {
     rebuild(tx, 0);  // our last batch was rolled back
   }

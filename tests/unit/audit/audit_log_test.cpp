@@ -43,6 +43,32 @@ class AuditLogRestart : public AuditStoreTest {
   }
 };
 
+// A writer whose batch was rolled back holds leaves that were never stored. If another writer
+// (another node, tmc-admin) then appended more records than that, the log grew past the
+// writer's tree: it must not take its own tree as the stored prefix and sign a wrong root.
+TEST_F(AuditLogRestart, AWriterWhoseBatchRolledBackCatchesUpFromTheStoredLog) {
+  append_simple(3, false);  // the fixture's writer: its tree holds records 0-2
+  store_->write([&](store::Tx& tx) {
+    log_.append(tx, {{base_time_ + std::chrono::hours(1),
+                      {"usr_lost", "bachu", "login", {}, domain::AuditOutcome::success, ""}}});
+    return false;  // the batch is rolled back: the leaf is in log_'s tree only
+  });
+  AuditLog other{key_};  // another writer appends two records
+  store_->write([&](store::Tx& tx) {
+    other.append(tx, {{base_time_ + std::chrono::hours(2),
+                       {"usr_a", "bachu", "login", {}, domain::AuditOutcome::success, ""}},
+                      {base_time_ + std::chrono::hours(2),
+                       {"usr_b", "bachu", "login", {}, domain::AuditOutcome::success, ""}}});
+    return true;
+  });
+  sign_head();  // by the fixture's writer
+  const auto stored = rows();
+  ASSERT_EQ(stored.size(), 5u);
+  EXPECT_EQ(latest_root(), merkle_root(leaf_hashes(stored)));
+  const auto report = verify_log(*store_, key_.public_key());
+  EXPECT_TRUE(report.ok()) << report.problems.front();
+}
+
 TEST_F(AuditLogRestart, ResumesFromTheFrontierOfTheLatestSignedHead) {
   append_simple(100, false);
   sign_head();
