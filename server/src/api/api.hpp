@@ -34,6 +34,9 @@ class ApiConnection;
 struct ApiOptions {
   std::size_t worker_threads = 16;  // blocking store work runs here, never on io threads
   std::size_t max_queued_requests = 1024;  // per connection and lane; beyond: RESOURCE_EXHAUSTED
+  // The same for the bytes those requests came in (a frame may be 4 MiB): a stalled lane must
+  // not keep gigabytes of one connection's frames.
+  std::size_t max_queued_request_bytes = 64u << 20;
   // Per-session request rate (token bucket): over it RESOURCE_EXHAUSTED; refusing more than
   // abuse_factor times the rate (sustained) closes the connection with 1008. 0: unlimited.
   double requests_per_second = 200;

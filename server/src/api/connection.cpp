@@ -90,12 +90,15 @@ void ApiConnection::on_binary(std::string_view payload) {
       pipelined_caller = caller_;
       ++state.pipelined;
     } else {
-      if (state.queue.size() >= api_.options().max_queued_requests) {
+      if (state.queue.size() >= api_.options().max_queued_requests ||
+          state.queued_bytes + payload.size() > api_.options().max_queued_request_bytes) {
         refuse(frame.request_id(), Code::resource_exhausted,
                "too many requests in flight on this connection");
         return;
       }
       state.queue.push_back(std::move(frame));
+      state.queued_sizes.push_back(payload.size());
+      state.queued_bytes += payload.size();
       if (!state.running && can_start_locked(state)) {
         state.running = true;
         start = true;
@@ -124,11 +127,17 @@ void ApiConnection::run_lane(Lane lane) {
       std::lock_guard lock(mutex_);
       if (closed_ || !can_start_locked(state)) {
         state.running = false;  // the last pipelined answer starts the lane again
-        if (closed_) state.queue.clear();
+        if (closed_) {
+          state.queue.clear();
+          state.queued_sizes.clear();
+          state.queued_bytes = 0;
+        }
         return;
       }
       frame = std::move(state.queue.front());
       state.queue.pop_front();
+      state.queued_bytes -= state.queued_sizes.front();
+      state.queued_sizes.pop_front();
       if (caller_ && pipelinable(frame)) {
         pipelined_caller = caller_;
         ++state.pipelined;
@@ -217,6 +226,13 @@ void ApiConnection::set_caller(std::optional<domain::Caller> caller) {
   if (previous) api_.registry().remove(previous->user.id, this);
   if (caller && !closed) {
     api_.registry().add(caller->user.id, caller->session_token_hash, shared_from_this());
+    // on_closed may have run between the check above and the add, and found nothing to remove:
+    // a closed connection must not stay counted as a live session of its token.
+    {
+      std::lock_guard lock(mutex_);
+      closed = closed_;
+    }
+    if (closed) api_.registry().remove(caller->user.id, this);
   }
 }
 

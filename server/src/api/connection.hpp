@@ -50,6 +50,8 @@ class ApiConnection final : public Connection,
 
   struct LaneState {
     std::deque<telemed::v1::ClientFrame> queue;
+    std::deque<std::size_t> queued_sizes;  // of queue's frames, as received
+    std::size_t queued_bytes = 0;
     bool running = false;        // a worker is taking requests off the queue
     std::size_t pipelined = 0;   // pipelined requests not answered yet
     std::size_t max_pipelined = 0;
