@@ -340,7 +340,11 @@ Result<std::shared_ptr<CaseFileService::Active>> CaseFileService::active_upload(
     std::lock_guard lock(active_mutex_);
     active = active_.try_emplace(upload_id, std::move(loaded)).first->second;
   }
-  if (active->row.user_id != caller.user.id) return upload_not_found();
+  if (active->row.user_id != caller.user.id) {
+    // Another user's upload id: answered as unknown, and on record.
+    audit(caller, "case_file.upload", upload_id, AuditOutcome::denied);
+    return upload_not_found();
+  }
   return active;
 }
 
@@ -711,7 +715,11 @@ Result<Outcome<store::CaseFile>> CaseFileService::finished_file(const Caller& ca
                                                                 const std::string& upload_id) {
   std::optional<store::CaseFile> file;
   store_.read([&](store::Tx& tx) { file = tx.find_case_file_by_upload(upload_id); });
-  if (!file || file->uploaded_by != caller.user.id) return upload_not_found();
+  if (!file) return upload_not_found();
+  if (file->uploaded_by != caller.user.id) {
+    audit(caller, "case_file.upload", upload_id, AuditOutcome::denied);
+    return upload_not_found();
+  }
   return Outcome<store::CaseFile>{public_view(std::move(*file)), {}};
 }
 

@@ -382,7 +382,7 @@ Result<Outcome<Appointment>> SchedulingService::book(const Caller& caller,
     const auto slot = tx.find_slot(slot_id);
     if (!slot) return fail(slot_not_found());
     const auto specialist = tx.find_user(slot->specialist_id);
-    if (!specialist ||
+    if (!specialist || specialist->disabled ||  // listings leave a disabled one's slots out
         !reachable_organizations(tx, record.requesting_organization_id)
              .count(specialist->organization_id)) {
       return fail(slot_not_found());
@@ -560,7 +560,7 @@ Result<Outcome<Appointment>> SchedulingService::reschedule(const Caller& caller,
         const auto consultation =
             tx.find_consultation(appointment.consultation_id, store::SealedTexts::skip);
         const auto specialist = tx.find_user(slot->specialist_id);
-        if (!consultation || !specialist ||
+        if (!consultation || !specialist || specialist->disabled ||
             !reachable_organizations(tx, consultation->requesting_organization_id)
                  .count(specialist->organization_id)) {
           return slot_not_found();

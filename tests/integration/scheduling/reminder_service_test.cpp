@@ -270,6 +270,20 @@ TEST_F(ReminderServiceTest, ChangedLeadTimesApplyToAppointmentsBookedBeforeARest
   EXPECT_EQ(node_->scheduling->queue_due_reminders(clock_.now()), 0);
 }
 
+TEST_F(ReminderServiceTest, ADisabledSpecialistsSlotIsNotBooked) {
+  // Listings leave the slots of a specialist who has left out; an id kept from before must not
+  // book them either.
+  PublishAvailability publish;
+  publish.slots.push_back({kStart + 50h, kStart + 50h + 30min, 1});
+  auto slots = node_->scheduling->publish(node_->caller("eye"), publish);
+  ASSERT_TRUE(slots) << slots.error().message;
+  DirectoryService directory(*node_->store, clock_, node_->audit);
+  ASSERT_TRUE(directory.set_disabled("eye", true));
+  auto booked = node_->scheduling->book(node_->caller("clin"), slots->front().id, consultation_id_);
+  ASSERT_FALSE(booked);
+  EXPECT_EQ(booked.error().code, Code::not_found);
+}
+
 TEST_F(ReminderServiceTest, WithdrawingRulesRemovesUnbookedRuleSlotsOnly) {
   const auto eye = node_->caller("eye");
   PublishAvailability rules;

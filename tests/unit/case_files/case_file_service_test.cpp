@@ -540,6 +540,29 @@ TEST_F(CaseFileServiceTest, AFileLostBeforeItsEmptyLastSegmentStillFinishes) {
     finishes_whole(id, data);
   }
 }
+// Another user's upload id is as unknown as a wrong one, and each attempt is on record.
+TEST_F(CaseFileServiceTest, AnotherUsersUploadIsNotFoundAndTheAttemptAudited) {
+  const auto data = bytes(2 * kChunk, 11);
+  const auto session = begin(data);
+  send(session.upload_id, data, 0, kChunk);
+  Caller other = caller_;
+  other.user.id = "usr_other";
+  BeginUpload resume;
+  resume.upload_id = session.upload_id;
+  EXPECT_EQ(service_->begin_upload(other, resume).error().code, Code::not_found);
+  EXPECT_EQ(service_->upload_chunk(other, session.upload_id, kChunk, data.substr(kChunk))
+                .error()
+                .code,
+            Code::not_found);
+  EXPECT_EQ(service_->finish_upload(other, session.upload_id).error().code, Code::not_found);
+  EXPECT_EQ(audit_.count("case_file.upload"), 3);
+  // The owner is not disturbed: the upload goes on where it was.
+  EXPECT_EQ(resumed_offset(session.upload_id), kChunk);
+  send(session.upload_id, data, kChunk, data.size());
+  EXPECT_TRUE(service_->finish_upload(caller_, session.upload_id).has_value());
+  EXPECT_EQ(audit_.count("case_file.upload"), 3);
+}
+
 // Every download is in the audit trail whatever offset it starts at, once and not per chunk.
 TEST_F(CaseFileServiceTest, ADownloadIsAuditedOnceWhereverItStarts) {
   const auto data = bytes(4 * kChunk, 10);
