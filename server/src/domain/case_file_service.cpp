@@ -516,6 +516,13 @@ Result<UploadSession> CaseFileService::start_upload(const Caller& caller,
         return false;
       }
     }
+    if (const auto open = tx.count_user_uploads(row.user_id);
+        open >= limits_.max_open_uploads_per_user) {
+      failure = make_error(Code::resource_exhausted,
+                           "you have " + std::to_string(open) +
+                               " unfinished uploads; finish or resume them first");
+      return false;
+    }
     const auto used = tx.organization_storage_bytes(row.organization_id);
     if (used > limits_.organization_quota_bytes ||
         row.size > limits_.organization_quota_bytes - used) {

@@ -32,6 +32,9 @@ struct CaseFileLimits {
   // Upload chunk (= encryption segment) size and the largest read_file answer.
   std::uint32_t chunk_bytes = 256u << 10;
   std::chrono::seconds upload_expiry{24 * 60 * 60};  // idle uploads are discarded after this
+  // Unfinished uploads one user may have at once (each is kept, in memory too, until it is
+  // finished or expires).
+  std::int64_t max_open_uploads_per_user = 100;
 };
 
 // What begin_upload declares for a new upload (upload_id empty), or the upload to resume.

@@ -171,6 +171,8 @@ class Tx {
   virtual std::vector<Upload> list_idle_uploads(TimePoint idle_before, int limit) = 0;
   // Declared sizes of the organisation's files plus those of its unfinished uploads.
   virtual std::uint64_t organization_storage_bytes(std::string_view organization_id) = 0;
+  // The user's unfinished uploads.
+  virtual std::int64_t count_user_uploads(std::string_view user_id) = 0;
 
   virtual void insert_case_file(const CaseFile& file) = 0;  // id and upload_id must be new
   virtual std::optional<CaseFile> find_case_file(std::string_view id) = 0;

@@ -164,13 +164,18 @@ class CaseFileServiceTest : public ::testing::Test {
         *consultations_, limits);
   }
 
-  UploadSession begin(const std::string& data) {
+  // What begin_upload declares for a new upload of data.
+  static BeginUpload new_upload(const std::string& data) {
     BeginUpload request;
     request.file_name = "scan.dcm";
     request.media_type = "application/dicom";
     request.size = data.size();
     request.sha256 = crypto::sha256(data);
-    auto session = service_->begin_upload(caller_, request);
+    return request;
+  }
+
+  UploadSession begin(const std::string& data) {
+    auto session = service_->begin_upload(caller_, new_upload(data));
     EXPECT_TRUE(session.has_value());
     return *session;
   }
@@ -540,6 +545,27 @@ TEST_F(CaseFileServiceTest, AFileLostBeforeItsEmptyLastSegmentStillFinishes) {
     finishes_whole(id, data);
   }
 }
+// Each unfinished upload is kept until it finishes or expires (a day): one user may not open
+// them without end.
+TEST_F(CaseFileServiceTest, AUserHasAtMostSoManyUnfinishedUploads) {
+  CaseFileLimits limits;
+  limits.chunk_bytes = kChunk;
+  limits.max_open_uploads_per_user = 2;
+  service_ = std::make_unique<CaseFileService>(
+      *store_, std::make_unique<SharedBlobStore>(*blobs_, writes_), clock_, audit_, vault_,
+      *consultations_, limits);
+  const auto data = bytes(kChunk, 12);
+  const auto first = begin(data);
+  begin(data);
+  const auto third = new_upload(data);
+  auto refused = service_->begin_upload(caller_, third);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, Code::resource_exhausted);
+  send(first.upload_id, data, 0, data.size());
+  ASSERT_TRUE(service_->finish_upload(caller_, first.upload_id).has_value());
+  EXPECT_TRUE(service_->begin_upload(caller_, third).has_value());  // a finished one frees a place
+}
+
 // Another user's upload id is as unknown as a wrong one, and each attempt is on record.
 TEST_F(CaseFileServiceTest, AnotherUsersUploadIsNotFoundAndTheAttemptAudited) {
   const auto data = bytes(2 * kChunk, 11);

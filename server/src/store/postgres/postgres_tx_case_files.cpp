@@ -80,6 +80,12 @@ std::uint64_t PostgresTx::organization_storage_bytes(std::string_view organizati
   return from_sql(result.int64(0, 0));
 }
 
+std::int64_t PostgresTx::count_user_uploads(std::string_view user_id) {
+  const auto result =
+      db_.query("SELECT count(*) FROM uploads WHERE user_id = $1", Params::of(user_id));
+  return result.empty() ? 0 : result.int64(0, 0);
+}
+
 void PostgresTx::insert_case_file(const CaseFile& file) {
   require_writable();
   db_.query(

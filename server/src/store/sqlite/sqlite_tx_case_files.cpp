@@ -86,6 +86,12 @@ std::uint64_t SqliteTx::organization_storage_bytes(std::string_view organization
   return static_cast<std::uint64_t>(query.int64(0));
 }
 
+std::int64_t SqliteTx::count_user_uploads(std::string_view user_id) {
+  auto query = db_.query("SELECT count(*) FROM uploads WHERE user_id = ?1");
+  query.bind(1, user_id);
+  return query.step() ? query.int64(0) : 0;
+}
+
 void SqliteTx::insert_case_file(const CaseFile& file) {
   require_writable();
   db_.query(
