@@ -157,8 +157,10 @@ Result<TransitionOutcome> transition(ConsultationState state, ConsultationAction
       return stay(state);
 
     case ConsultationAction::submit_report:
-      if (!is_under_way(state)) break;
-      return move_to(state, ConsultationState::reported);  // in REPORTED: an amendment
+      // Once submitted, a report is not replaced (it would be lost without a trace): what the
+      // specialist adds goes into the log, which keeps every entry.
+      if (state != ConsultationState::accepted && state != ConsultationState::in_session) break;
+      return move_to(state, ConsultationState::reported);
 
     case ConsultationAction::close:
       if (state != ConsultationState::reported) break;

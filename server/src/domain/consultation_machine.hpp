@@ -16,7 +16,7 @@ enum class ConsultationAction {
   decline,        // open candidate specialist: OFFERED -> DECLINED when the last one declines
   assign,         // coordinator of an involved organisation: REQUESTED/OFFERED -> ACCEPTED
   post_message,   // participant or coordinator: ACCEPTED -> IN_SESSION, or stays
-  submit_report,  // assigned specialist: ACCEPTED/IN_SESSION -> REPORTED; amends in REPORTED
+  submit_report,  // assigned specialist: ACCEPTED/IN_SESSION -> REPORTED (once)
   close,          // requester, assigned specialist or coordinator: REPORTED -> CLOSED
   cancel,         // requester or coordinator: any non-terminal state -> CANCELLED
   escalate,       // system, first deadline: widen the offer; REQUESTED -> OFFERED if it found any

@@ -641,9 +641,10 @@ Result<Outcome<ConsultationView>> ConsultationService::invite(const Caller& call
         loaded.participants.push_back(participant);
         append_notice(tx, loaded, kNoticeParticipantJoined, invitee->display_name + " joined",
                       user_id, clock_.now(), notifications);
-        // The invitee learns of the consultation through an update.
-        notifications.push_back(
-            Notification::about(Notification::Kind::updated, {user_id}, shared_view(loaded)));
+        // A participant change: every participant hears of it (PROTOCOL.md), the invitee first
+        // of all, who learns of the consultation this way.
+        notifications.push_back(Notification::about(Notification::Kind::updated,
+                                                    loaded.participant_ids(), shared_view(loaded)));
         return ok();
       });
 }

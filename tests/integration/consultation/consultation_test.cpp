@@ -164,6 +164,10 @@ TEST_F(Consultations, EmergencyFromBachuIsAcceptedInShanghaiChattedReportedAndRe
   EXPECT_EQ(clinician->call(report_frame).status().code(), v1::PERMISSION_DENIED);
   auto reported = expect_consultation(specialist->call(report_frame));
   EXPECT_EQ(reported.state(), v1::CONSULTATION_STATE_REPORTED);
+  // A submitted report stands: a second one would replace it without a trace.
+  auto replacement = report_frame;
+  replacement.mutable_submit_report()->mutable_report()->set_impression("Amputate.");
+  EXPECT_EQ(specialist->call(replacement).status().code(), v1::FAILED_PRECONDITION);
 
   // Bachu reads the report back and acknowledges; Shanghai sees the read position.
   auto read_back = expect_consultation(get(*clinician, id));
@@ -526,6 +530,16 @@ TEST_F(Consultations, InvitedColleagueJoinsAndReads) {
   })));
   EXPECT_EQ(invited.participant_ids_size(), 3);
   EXPECT_EQ(get(*colleague, opened.id()).status().code(), v1::OK);
+  // A participant change is news to every participant, not only to the invitee.
+  for (Client* participant : {clinician.get(), colleague.get()}) {
+    EXPECT_TRUE(participant->wait_event(
+        [&](const v1::Event& e) {
+          return e.has_consultation_updated() &&
+                 e.consultation_updated().consultation().id() == opened.id() &&
+                 e.consultation_updated().consultation().participant_ids_size() == 3;
+        },
+        10s));
+  }
   // Someone of an unrelated hospital cannot be invited.
   EXPECT_EQ(specialist->call(frame_with([&](auto& f) {
               f.mutable_invite_participant()->set_consultation_id(opened.id());

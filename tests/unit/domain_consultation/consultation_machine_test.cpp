@@ -160,7 +160,7 @@ std::map<Key, S> legal_transitions() {
   add(collaborators, A::post_message,
       {{S::accepted, S::in_session}, {S::in_session, S::in_session}, {S::reported, S::reported}});
   add({Kind::assigned_specialist}, A::submit_report,
-      {{S::accepted, S::reported}, {S::in_session, S::reported}, {S::reported, S::reported}});
+      {{S::accepted, S::reported}, {S::in_session, S::reported}});
   add({Kind::requester, Kind::assigned_specialist, Kind::involved_coordinator,
        Kind::partner_coordinator},
       A::close,
