@@ -98,6 +98,14 @@ class AuditOverServer : public ::testing::Test {
     return opened.consultation().id();
   }
 
+  // The record of actor's action with outcome, which names the test's patient.
+  static void expect_patient(const std::vector<store::AuditRow>& rows, const std::string& action,
+                             const std::string& actor, const std::string& outcome) {
+    const auto* row = find(rows, action, actor, outcome);
+    ASSERT_TRUE(row) << action << " " << outcome;
+    EXPECT_EQ(row->patient_reference, patient) << action << " " << outcome;
+  }
+
   TestServer server_;
 };
 
@@ -113,12 +121,8 @@ TEST_F(AuditOverServer, AStateChangeAndAMessageAreOnRecordWhenTheyAreAnswered) {
   ASSERT_EQ(clinician->call(post).status().code(), v1::OK);
   // No flush, no stop: both records were committed with the changes they describe.
   const auto rows = records();
-  const auto* accepted = find(rows, "accept", server_.user_id("shanghai.ortho"), "success");
-  ASSERT_TRUE(accepted);
-  EXPECT_EQ(accepted->patient_reference, patient);
-  const auto* posted = find(rows, "message.post", server_.user_id("bachu.clinician"), "success");
-  ASSERT_TRUE(posted);
-  EXPECT_EQ(posted->patient_reference, patient);
+  expect_patient(rows, "accept", server_.user_id("shanghai.ortho"), "success");
+  expect_patient(rows, "message.post", server_.user_id("bachu.clinician"), "success");
 }
 
 TEST_F(AuditOverServer, EveryReadOfACaseFileIsOnRecordWithItsPatient) {
@@ -142,13 +146,9 @@ TEST_F(AuditOverServer, EveryReadOfACaseFileIsOnRecordWithItsPatient) {
   const auto* read = find(rows, "case_file.read", server_.user_id("shanghai.ortho"), "success");
   ASSERT_TRUE(read);
   EXPECT_NE(read->record.find(file_id), std::string::npos);
-  EXPECT_EQ(read->patient_reference, patient);
-  const auto* denied = find(rows, "case_file.read", server_.user_id("hotan.clinician"), "denied");
-  ASSERT_TRUE(denied);
-  EXPECT_EQ(denied->patient_reference, patient);
-  const auto* shared = find(rows, "case_file.share", server_.user_id("bachu.clinician"), "success");
-  ASSERT_TRUE(shared);
-  EXPECT_EQ(shared->patient_reference, patient);
+  expect_patient(rows, "case_file.read", server_.user_id("shanghai.ortho"), "success");
+  expect_patient(rows, "case_file.read", server_.user_id("hotan.clinician"), "denied");
+  expect_patient(rows, "case_file.share", server_.user_id("bachu.clinician"), "success");
 }
 
 TEST_F(AuditOverServer, RecordsSecurityEventsWithIdsOnlyAndVerifies) {
