@@ -35,7 +35,108 @@ bool expect(std::string_view text, std::size_t& pos, char c) {
   return true;
 }
 
+// Reads a JSON string literal as append_json_string writes it.
+std::optional<std::string> read_string(std::string_view text, std::size_t& pos) {
+  if (!expect(text, pos, '"')) return std::nullopt;
+  std::string value;
+  while (pos < text.size()) {
+    const char c = text[pos++];
+    if (c == '"') return value;
+    if (static_cast<unsigned char>(c) < 0x20) return std::nullopt;
+    if (c != '\\') {
+      value += c;
+      continue;
+    }
+    if (pos >= text.size()) return std::nullopt;
+    switch (text[pos++]) {
+      case '"': value += '"'; break;
+      case '\\': value += '\\'; break;
+      case 'b': value += '\b'; break;
+      case 'f': value += '\f'; break;
+      case 'n': value += '\n'; break;
+      case 'r': value += '\r'; break;
+      case 't': value += '\t'; break;
+      case 'u': {
+        unsigned code = 0;
+        if (pos + 4 > text.size()) return std::nullopt;
+        const auto* digits = text.data() + pos;
+        const auto [end, error] = std::from_chars(digits, digits + 4, code, 16);
+        if (error != std::errc() || end != digits + 4 || code >= 0x20) {
+          return std::nullopt;
+        }
+        pos += 4;
+        value += static_cast<char>(code);
+        break;
+      }
+      default: return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+// Expects `,"key":` (or `"key":` when first) at pos.
+bool expect_key(std::string_view text, std::size_t& pos, std::string_view key, bool first = false) {
+  if (!first && !expect(text, pos, ',')) return false;
+  const auto quoted = "\"" + std::string(key) + "\":";
+  if (text.substr(pos, quoted.size()) != quoted) return false;
+  pos += quoted.size();
+  return true;
+}
+
+std::optional<std::int64_t> read_integer(std::string_view text, std::size_t& pos) {
+  std::int64_t value = 0;
+  const auto* begin = text.data() + pos;
+  const auto [end, error] = std::from_chars(begin, text.data() + text.size(), value);
+  if (error != std::errc() || end == begin) return std::nullopt;
+  pos += static_cast<std::size_t>(end - begin);
+  return value;
+}
+
+// Reads `,"key":"value"` into out.
+bool read_field(std::string_view text, std::size_t& pos, std::string_view key, std::string& out) {
+  if (!expect_key(text, pos, key)) return false;
+  auto value = read_string(text, pos);
+  if (!value) return false;
+  out = std::move(*value);
+  return true;
+}
+
 }  // namespace
+
+std::optional<DecodedRecord> decode_record(std::string_view line) {
+  DecodedRecord record;
+  std::size_t pos = 0;
+  if (!expect(line, pos, '{') || !expect_key(line, pos, "v", true) || !expect(line, pos, '1') ||
+      !expect_key(line, pos, "index")) {
+    return std::nullopt;
+  }
+  const auto index = read_integer(line, pos);
+  if (!index) return std::nullopt;
+  record.index = *index;
+  if (!read_field(line, pos, "prev", record.previous_leaf_hash_hex) ||
+      !read_field(line, pos, "time", record.time) ||
+      !read_field(line, pos, "actor", record.actor) ||
+      !read_field(line, pos, "org", record.organization) ||
+      !read_field(line, pos, "action", record.action) ||
+      !read_field(line, pos, "outcome", record.outcome) || !expect_key(line, pos, "objects") ||
+      !expect(line, pos, '[')) {
+    return std::nullopt;
+  }
+  if (!expect(line, pos, ']')) {
+    do {
+      auto object = read_string(line, pos);
+      if (!object) return std::nullopt;
+      record.objects.push_back(std::move(*object));
+    } while (expect(line, pos, ','));
+    if (!expect(line, pos, ']')) return std::nullopt;
+  }
+  if (!read_field(line, pos, "patient_ref", record.patient_reference) ||
+      !read_field(line, pos, "remote", record.remote) || !expect(line, pos, '}') ||
+      pos != line.size()) {
+    return std::nullopt;
+  }
+  return record;
+}
 
 std::string zero_hash() { return std::string(crypto::sha256_size, '\0'); }
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "domain/audit_hook.hpp"
@@ -25,6 +26,23 @@ namespace tmc::audit {
 // The same line is what `tmc-admin audit export` prints.
 std::string encode_record(std::int64_t index, std::string_view previous_leaf_hash,
                           TimePoint time, const domain::AuditEvent& event);
+
+// The fields of a record as encode_record wrote them (strings unescaped; time as written).
+struct DecodedRecord {
+  std::int64_t index = 0;
+  std::string previous_leaf_hash_hex;
+  std::string time;
+  std::string actor;
+  std::string organization;
+  std::string action;
+  std::string outcome;
+  std::vector<std::string> objects;
+  std::string patient_reference;
+  std::string remote;
+};
+
+// Reads a line in the form above (keys in that order, nothing else); nullopt when it is not one.
+std::optional<DecodedRecord> decode_record(std::string_view line);
 
 // The fixed beginning of the record at index: {"v":1,"index":N,"prev":"<hex>",
 std::string record_header(std::int64_t index, std::string_view previous_leaf_hash);

@@ -62,10 +62,46 @@ class Verification {
         fail(bad, std::move(problem));
       }
     }
+    check_columns(row, position);
     before_previous_hash_ = std::move(previous_hash_);
     previous_hash_ = actual_hash;
     range_.append(actual_hash);  // the tree over what is stored now, as the heads must match
     if (needed_sizes_.contains(range_.size())) roots_[range_.size()] = range_.root();
+  }
+
+  // The columns `audit export` filters on (time, actor, patient reference) and the action must
+  // say what the record says: a changed column would hide the record from a filtered export.
+  void check_columns(const store::AuditRow& row, std::int64_t position) {
+    const auto decoded = decode_record(row.record);
+    std::string problem;
+    if (!decoded) {
+      problem = "record " + std::to_string(row.index) + " is not a well-formed record";
+    } else {
+      std::string differing;
+      const auto differs = [&](bool different, const char* column) {
+        if (!different) return;
+        if (!differing.empty()) differing += ", ";
+        differing += column;
+      };
+      differs(decoded->time != format_utc(row.time), "time");
+      differs(decoded->actor != row.actor_id, "actor_id");
+      differs(decoded->action != row.action, "action");
+      differs(decoded->patient_reference != row.patient_reference, "patient_reference");
+      if (!differing.empty()) {
+        problem = "record " + std::to_string(row.index) + "'s indexed columns (" + differing +
+                  ") differ from the record: filtered exports may miss it";
+      }
+    }
+    if (problem.empty()) return;
+    if (column_problems_++ == 0) fail(position, std::move(problem));
+  }
+
+  // Adds the count of column problems not reported one by one.
+  void finish() {
+    if (column_problems_ > 1) {
+      report_.problems.push_back(std::to_string(column_problems_ - 1) +
+                                 " more records' indexed columns differ from the records");
+    }
   }
 
   void need_root_at(std::int64_t size) { needed_sizes_[size] = true; }
@@ -86,6 +122,7 @@ class Verification {
   std::string previous_hash_;
   std::string before_previous_hash_;
   bool record_problem_found_ = false;
+  std::int64_t column_problems_ = 0;
   std::map<std::int64_t, bool> needed_sizes_;
   std::map<std::int64_t, std::string> roots_;
 };
@@ -102,6 +139,17 @@ VerifyReport verify_log(store::Store& store, std::string_view trusted_public_key
     if (external_head) verification.need_root_at(external_head->tree_size);
     for_each_record(tx, 0, [&](const store::AuditRow& row) { verification.check_record(row); });
     report.records = verification.size();
+    verification.finish();
+    const auto gaps = tx.find_audit_search_gaps();
+    if (gaps.count > 0) {
+      const auto first = "record " + std::to_string(gaps.first_index);
+      verification.fail(gaps.first_index,
+                        (gaps.count == 1 ? first + " is"
+                                         : std::to_string(gaps.count) + " records (the first " +
+                                               first + ") are") +
+                            " missing from the store's audit search tables: exports filtered by"
+                            " actor or patient would miss them");
+    }
 
     // A head that does not match locates the damage after the largest smaller matching head.
     std::set<std::int64_t> matched_sizes{0};

@@ -32,7 +32,10 @@ struct VerifyReport {
 //  - each stored leaf hash is SHA-256(0x00 || record) (a flipped byte);
 //  - every stored signed head is signed by trusted_public_key and its root equals the RFC 9162
 //    MTH of the first tree_size records; a head larger than the log means truncation;
-//  - external_head (kept off the host) likewise: today's log must extend it.
+//  - external_head (kept off the host) likewise: today's log must extend it;
+//  - each record's indexed columns (time, actor, action, patient reference) say what the record
+//    says, and the store's search structures hold every record (Tx::find_audit_search_gaps),
+//    so that no record can be kept out of a filtered export.
 // A consistent rewrite that recomputes every hash is caught by the signed heads: the first bad
 // index is then the size of the largest earlier head that still matches. Throws StoreError
 // only when the store itself fails.

@@ -285,6 +285,12 @@ struct AuditQuery {
   int limit = 1000;
 };
 
+// See Tx::find_audit_search_gaps.
+struct AuditSearchGaps {
+  std::int64_t count = 0;
+  std::int64_t first_index = -1;  // -1 when count is 0
+};
+
 // A signed tree head: the Ed25519 signature by public_key over (tree_size, root_hash, signed_at).
 struct AuditHeadRow {
   std::int64_t tree_size = 0;

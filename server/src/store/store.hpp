@@ -117,6 +117,10 @@ class Tx {
   // Records with index >= from_index in index order, at most limit (gaps show as missing ids).
   virtual std::vector<AuditRow> list_audit_records(std::int64_t from_index, int limit) = 0;
   virtual std::vector<AuditRow> find_audit_records(const AuditQuery& query) = 0;
+  // Records that a search structure kept beside the log has lost, so that find_audit_records
+  // filtered by their actor or patient reference would miss them: how many, and the lowest index.
+  // None on stores whose indexes the database engine maintains itself.
+  virtual AuditSearchGaps find_audit_search_gaps() = 0;
   virtual void insert_audit_head(const AuditHeadRow& head) = 0;
   virtual std::vector<AuditHeadRow> list_audit_heads() = 0;  // by tree_size, then signed_at
   virtual std::optional<AuditHeadRow> latest_audit_head() = 0;  // largest tree_size, newest

@@ -1,10 +1,12 @@
 // Fuzzes the audit verifier: a log and signed heads are built from the input, tampered with as
 // the input says (flipped bytes, deleted, swapped or inserted records, consistent rewrites,
-// forged heads), stored in SQLite and verified; the transaction is then rolled back.
+// changed indexed columns, forged heads), stored in SQLite and verified; the transaction is then
+// rolled back.
 //
-// What must hold: an untampered log verifies; a record whose index or leaf hash is wrong is
-// reported at or before its position; a change covered by an untouched signed head is found;
-// the report is self-consistent; a head survives format_tree_head/parse_tree_head unchanged.
+// What must hold: an untampered log verifies; a record whose index or leaf hash is wrong, or
+// whose indexed columns differ from it, is reported at or before its position; a change covered
+// by an untouched signed head is found; the report is self-consistent; a head survives
+// format_tree_head/parse_tree_head unchanged.
 //
 // Input: records, heads, tampering steps and the external head, in that order, read by
 // fuzz::ByteReader (see build_log, add_heads, tamper and external_head).
@@ -128,8 +130,8 @@ class Case {
   void tamper() {
     const auto count = input_.u8() % (kMaxTampering + 1);
     for (std::size_t i = 0; i < count; ++i) {
-      const auto kind = input_.u8() % 8;
-      if (kind >= 6) {
+      const auto kind = input_.u8() % 9;
+      if (kind >= 7) {
         tamper_head(kind);
       } else if (!rows_.empty()) {
         tamper_record(kind, input_.u8() % rows_.size());
@@ -239,8 +241,24 @@ class Case {
         rows_.insert(rows_.begin() + static_cast<std::ptrdiff_t>(at), forged);
         break;
       }
-      default:  // a consistent rewrite from here on: every later header and hash recomputed
+      case 5:  // a consistent rewrite from here on: every later header and hash recomputed
         rewrite_from(at);
+        break;
+      default:  // an indexed column changed, the record left alone
+        switch (input_.u8() % 4) {
+          case 0:
+            row.actor_id = std::string(input_.short_bytes());
+            break;
+          case 1:
+            row.action = kActions[input_.u8() % std::size(kActions)];
+            break;
+          case 2:
+            row.patient_reference = std::string(input_.short_bytes());
+            break;
+          default:
+            row.time += std::chrono::microseconds(static_cast<std::int8_t>(input_.u8()));
+            break;
+        }
         break;
     }
   }
@@ -263,7 +281,7 @@ class Case {
     auto& entry = heads_[input_.u8() % heads_.size()];
     auto& head = entry.head;
     entry.genuine = false;
-    if (kind == 6) {
+    if (kind == 7) {
       switch (input_.u8() % 4) {
         case 0:
           flip(head.root_hash);
@@ -289,12 +307,16 @@ class Case {
     }
   }
 
-  // Position of the first stored row (in index order) whose index or leaf hash is wrong.
+  // Position of the first stored row (in index order) whose index or leaf hash is wrong, or
+  // whose indexed columns are not what its record says.
   std::optional<std::size_t> first_broken_row(const std::vector<store::AuditRow>& stored) const {
     for (std::size_t p = 0; p < stored.size(); ++p) {
       const auto& row = stored[p];
+      const auto decoded = audit::decode_record(row.record);
       if (row.index != static_cast<std::int64_t>(p) ||
-          audit::leaf_hash(row.record) != row.leaf_hash) {
+          audit::leaf_hash(row.record) != row.leaf_hash || !decoded ||
+          decoded->time != audit::format_utc(row.time) || decoded->actor != row.actor_id ||
+          decoded->action != row.action || decoded->patient_reference != row.patient_reference) {
         return p;
       }
     }
@@ -306,8 +328,11 @@ class Case {
     for (std::size_t p = 0; p < genuine_.size(); ++p) {
       if (p >= stored.size()) return p;
       const auto& row = stored[p];
-      if (row.index != genuine_[p].index || row.record != genuine_[p].record ||
-          row.leaf_hash != genuine_[p].leaf_hash) {
+      const auto& genuine = genuine_[p];
+      if (row.index != genuine.index || row.record != genuine.record ||
+          row.leaf_hash != genuine.leaf_hash || row.time != genuine.time ||
+          row.actor_id != genuine.actor_id || row.action != genuine.action ||
+          row.patient_reference != genuine.patient_reference) {
         return p;
       }
     }

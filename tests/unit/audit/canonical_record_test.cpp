@@ -44,6 +44,56 @@ TEST(CanonicalRecord, EscapesJsonSpecials) {
   EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001\"");
 }
 
+TEST(CanonicalRecord, DecodesWhatItEncodes) {
+  domain::AuditEvent event{std::string("usr \"1\"\\\n\x01\xe6\x96\x87", 13), "bachu",
+                           "case_file.read", {"fil_1", "", "con_\t2"},
+                           domain::AuditOutcome::failed, "[::1]:443"};
+  event.patient_reference = "P-1,\"patient_ref\":\"P-2\"";
+  const auto previous = std::string(32, '\x5c');
+  const TimePoint time(sys_days(year(2026) / 12 / 1).time_since_epoch() + microseconds(7));
+  const auto decoded = decode_record(encode_record(12, previous, time, event));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->index, 12);
+  std::string previous_hex;
+  for (int i = 0; i < 32; ++i) previous_hex += "5c";
+  EXPECT_EQ(decoded->previous_leaf_hash_hex, previous_hex);
+  EXPECT_EQ(decoded->time, "2026-12-01T00:00:00.000007Z");
+  EXPECT_EQ(decoded->actor, event.actor_id);
+  EXPECT_EQ(decoded->organization, "bachu");
+  EXPECT_EQ(decoded->action, "case_file.read");
+  EXPECT_EQ(decoded->outcome, "failed");
+  EXPECT_EQ(decoded->objects, event.object_ids);
+  EXPECT_EQ(decoded->patient_reference, event.patient_reference);
+  EXPECT_EQ(decoded->remote, "[::1]:443");
+
+  event.object_ids.clear();
+  const auto without_objects = decode_record(encode_record(0, zero_hash(), time, event));
+  ASSERT_TRUE(without_objects);
+  EXPECT_TRUE(without_objects->objects.empty());
+  EXPECT_EQ(without_objects->remote, "[::1]:443");
+}
+
+TEST(CanonicalRecord, DecodeRejectsWhatEncodeNeverWrites) {
+  domain::AuditEvent event{"usr_1", "bachu", "login", {"a"}, domain::AuditOutcome::success, ""};
+  const auto line = encode_record(0, zero_hash(), TimePoint{}, event);
+  ASSERT_TRUE(decode_record(line));
+  EXPECT_FALSE(decode_record(line + " "));
+  EXPECT_FALSE(decode_record(line.substr(0, line.size() - 1)));
+  EXPECT_FALSE(decode_record(""));
+  // The line with its first `from` replaced by `to`.
+  const auto changed = [&](std::string_view from, std::string_view to) {
+    auto copy = line;
+    copy.replace(copy.find(from), from.size(), to);
+    return copy;
+  };
+  EXPECT_FALSE(decode_record(changed("\"actor\"", "\"owner\"")));
+  EXPECT_FALSE(decode_record(changed("usr_1", "usr\n1")));    // a raw control character
+  EXPECT_FALSE(decode_record(changed("usr_1", "usr\\q")));   // an escape JSON has not
+  EXPECT_FALSE(decode_record(changed("usr_1", "usr\\u0041")));  // one encode never writes
+  EXPECT_FALSE(decode_record(changed("[\"a\"]", "[\"a\",]")));
+  EXPECT_TRUE(decode_record(changed("usr_1", "usr\\u001f")));
+}
+
 // Records are hashed as written, so format_utc must write what the snprintf pattern
 // "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ" writes, for any instant a record can hold.
 TEST(CanonicalRecord, UtcTextIsTheFixedWidthPattern) {

@@ -41,7 +41,7 @@ class Verifier : public testing::AuditStoreTest {
   }
 
   // Rewrites records from `from` on as an attacker who recomputes every hash: record `from`
-  // gets new content, each later one a re-chained header.
+  // gets new content (and its action column with it), each later one a re-chained header.
   void rewrite_consistently_from(int from) {
     auto all = rows();
     std::string previous = from == 0 ? zero_hash() : all[from - 1].leaf_hash;
@@ -52,6 +52,8 @@ class Verifier : public testing::AuditStoreTest {
       row.record = record_header(row.index, previous) + body;
       if (static_cast<int>(i) == from) {
         row.record.replace(row.record.find("consultation.read"), 17, "consultation.open");
+        sql("UPDATE audit_records SET action = 'consultation.open' WHERE idx = " +
+            std::to_string(row.index));
       }
       row.leaf_hash = leaf_hash(row.record);
       previous = row.leaf_hash;
@@ -198,6 +200,43 @@ TEST_F(Verifier, ForgedSignatureIsRejected) {
   append_simple(3, true);
   sql("UPDATE audit_heads SET signature = randomblob(64)");
   EXPECT_FALSE(verify().ok());
+}
+
+// Columns `audit export` filters on, changed so that a filtered export would skip the record:
+// the record and every hash are intact, so only the comparison with the record finds it.
+TEST_F(Verifier, ChangedIndexedColumns) {
+  append_simple(10, true);
+  sql("UPDATE audit_records SET actor_id = 'usr_9' WHERE idx = 4");
+  expect_bad_at(4);
+  sql("UPDATE audit_records SET actor_id = 'usr_4' WHERE idx = 4");
+  EXPECT_TRUE(verify().ok());
+
+  sql("UPDATE audit_records SET time = time + 1 WHERE idx = 6");
+  expect_bad_at(6);
+  sql("UPDATE audit_records SET time = time - 1 WHERE idx = 6;"
+      "UPDATE audit_records SET patient_reference = 'P-other' WHERE idx >= 2");
+  expect_bad_at(2);
+  const auto report = verify();
+  ASSERT_EQ(report.problems.size(), 2u);
+  EXPECT_NE(report.problems[0].find("patient_reference"), std::string::npos);
+  EXPECT_EQ(report.problems[1], "7 more records' indexed columns differ from the records");
+}
+
+// SQLite searches by actor and patient through tables filled in bulk: a record taken out of
+// them is as hidden from a filtered export as one whose column was changed.
+TEST_F(Verifier, RecordRemovedFromTheSearchTables) {
+  append_simple(10, true);
+  sql("INSERT INTO audit_by_actor SELECT actor_id, time, idx FROM audit_records;"
+      "UPDATE audit_indexed SET next_idx = 10");
+  EXPECT_TRUE(verify().ok());
+  sql("DELETE FROM audit_by_actor WHERE idx = 3");
+  expect_bad_at(3);
+}
+
+TEST_F(Verifier, ChangedActionColumn) {
+  append_simple(3, true);
+  sql("UPDATE audit_records SET action = 'login' WHERE idx = 1");
+  expect_bad_at(1);
 }
 
 // ---- export ----

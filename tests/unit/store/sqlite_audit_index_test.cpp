@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "audit_search_cases.hpp"
@@ -90,6 +91,36 @@ TEST_F(SqliteAuditIndex, SearchesFindEveryRecordWhereverTheIndexHasReached) {
   }
   EXPECT_EQ(count("audit_by_actor"), records);
   EXPECT_EQ(count("audit_by_patient"), with_patient(records));
+}
+
+// What `audit verify` asks of the store: records a filtered search would miss because the
+// search tables lost them, whatever edit did it.
+TEST_F(SqliteAuditIndex, SearchGapsAreTheRecordsTheTablesLost) {
+  constexpr std::int64_t records = 30;
+  using Gap = std::pair<std::int64_t, std::int64_t>;  // how many, the first
+  auto store = open();
+  append(*store, 0, records);
+  forget_index();
+  index(records);
+  const auto gaps = [&] {
+    AuditSearchGaps found;
+    store->read([&](Tx& tx) { found = tx.find_audit_search_gaps(); });
+    return Gap(found.count, found.first_index);
+  };
+  EXPECT_EQ(gaps(), Gap(0, -1));
+
+  raw().exec("DELETE FROM audit_by_actor WHERE idx = 17");
+  EXPECT_EQ(gaps(), Gap(1, 17));
+  ASSERT_EQ(record(9).patient_reference, "P-2");
+  raw().exec("UPDATE audit_by_patient SET time = time + 1 WHERE idx = 9");
+  EXPECT_EQ(gaps(), Gap(2, 9));
+
+  // Records past the indexed part are scanned, not looked up: no gap until next_idx claims them.
+  forget_index();
+  index(10);
+  EXPECT_EQ(gaps(), Gap(0, -1));
+  raw().exec("UPDATE audit_indexed SET next_idx = 25");
+  EXPECT_EQ(gaps(), Gap(15, 10));
 }
 
 TEST_F(SqliteAuditIndex, TheWriterIndexesInChunksAfterABusyCommitAndWhenIdle) {

@@ -65,6 +65,7 @@ class PostgresTx final : public Tx {
   void append_audit_record(const AuditRow& row) override;
   std::vector<AuditRow> list_audit_records(std::int64_t from_index, int limit) override;
   std::vector<AuditRow> find_audit_records(const AuditQuery& query) override;
+  AuditSearchGaps find_audit_search_gaps() override;
   void insert_audit_head(const AuditHeadRow& head) override;
   std::vector<AuditHeadRow> list_audit_heads() override;
   std::optional<AuditHeadRow> latest_audit_head() override;

@@ -82,6 +82,19 @@ std::vector<AuditRow> SqliteTx::find_audit_records(const AuditQuery& filter) {
   return collect_audit_rows(query);
 }
 
+// Each record of the indexed part must be in audit_by_actor, and in audit_by_patient when it
+// names a patient, under the time and values it has (a search reads those tables only).
+AuditSearchGaps SqliteTx::find_audit_search_gaps() {
+  auto query = db_.query(
+      "SELECT count(*), coalesce(min(idx), -1) FROM audit_records r"
+      " WHERE idx < (SELECT next_idx FROM audit_indexed) AND (NOT EXISTS (SELECT 1 FROM"
+      " audit_by_actor a WHERE a.actor_id = r.actor_id AND a.time = r.time AND a.idx = r.idx)"
+      " OR (patient_reference <> '' AND NOT EXISTS (SELECT 1 FROM audit_by_patient p WHERE"
+      " p.patient_reference = r.patient_reference AND p.time = r.time AND p.idx = r.idx)))");
+  if (!query.step()) throw StoreError("sqlite: cannot check the audit search tables");
+  return {query.int64(0), query.int64(1)};
+}
+
 void SqliteTx::insert_audit_head(const AuditHeadRow& head) {
   require_writable();
   db_.query(
