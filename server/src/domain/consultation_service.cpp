@@ -389,9 +389,13 @@ Result<Outcome<ConsultationView>> ConsultationService::open(const Caller& caller
     record.candidate_count = static_cast<int>(candidates->size());
     for (const auto& id : *candidates) loaded.candidates.push_back({id, false});
     if (candidates->empty()) {
+      // Nobody may take it for now: the requesting hospital's coordinators are told (they may
+      // cancel it or wait for the escalation). No partner hospital is involved yet, so none of
+      // their coordinators may read it, and none is sent the patient's details.
       store::UserFilter coordinator_filter;
       coordinator_filter.role = store::Role::coordinator;
-      coordinators = coordinators_to_notify(input, tx.list_users(coordinator_filter));
+      coordinator_filter.organization_id = requester_org->id;
+      for (const auto& user : tx.list_users(coordinator_filter)) coordinators.push_back(user.id);
     }
     // Case files: only ones the requester may read (others are NOT_FOUND, never revealed).
     for (const auto& file_id : request.case_file_ids) {

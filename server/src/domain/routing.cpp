@@ -117,21 +117,4 @@ Result<std::vector<std::string>> route(const RoutingInput& input) {
   return candidates;
 }
 
-std::vector<std::string> coordinators_to_notify(const RoutingInput& input,
-                                                const std::vector<User>& users) {
-  auto organizations = reachable_partner_ids(input);
-  organizations.push_back(input.requester_org.id);
-  sort_unique(organizations);
-
-  std::vector<std::string> coordinators;
-  for (const auto& user : users) {
-    if (user.role == Role::coordinator && !user.disabled &&
-        contains(organizations, user.organization_id)) {
-      coordinators.push_back(user.id);
-    }
-  }
-  sort_unique(coordinators);
-  return coordinators;
-}
-
 }  // namespace tmc::domain

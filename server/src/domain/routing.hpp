@@ -44,10 +44,4 @@ Result<std::vector<std::string>> route(const RoutingInput& input);
 // one that is not a partner hospital are ignored.
 std::vector<std::string> reachable_partner_ids(const RoutingInput& input);
 
-// Coordinators to tell about a consultation (opened, nobody eligible, escalated): enabled
-// COORDINATOR users of the requesting organisation and of the reachable partner hospitals
-// (every partner hospital when widened). Sorted, unique. `users` may hold any users.
-std::vector<std::string> coordinators_to_notify(const RoutingInput& input,
-                                                const std::vector<store::User>& users);
-
 }  // namespace tmc::domain

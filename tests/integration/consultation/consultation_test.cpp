@@ -667,6 +667,41 @@ TEST(ConsultationDeadlines, EscalationWidensThenExpiry) {
   EXPECT_NE(accept(*beijing, opened.id()).status().code(), v1::OK);
 }
 
+// Opened with nobody eligible, a consultation goes to the requesting hospital's coordinators
+// only: the paired partner's coordinator, who may not read it, is not sent the patient's details.
+TEST(ConsultationDeadlines, NobodyEligibleIsToldToTheRequestingHospitalOnly) {
+  TestServer server([](app::Config& config) {
+    config.deadline_emergency = std::chrono::seconds(1);
+    config.deadline_check_interval = std::chrono::milliseconds(50);
+  });
+  auto clinician = server.login("bachu.clinician");
+  auto coordinator = server.login("bachu.coordinator");
+  auto partner = server.login("shanghai.coordinator");
+  const auto nobody = expect_consultation(
+      clinician->call(open_frame("dermatology", v1::URGENCY_ROUTINE, "Spreading rash?")));
+  EXPECT_EQ(nobody.state(), v1::CONSULTATION_STATE_REQUESTED);
+  EXPECT_EQ(nobody.candidate_count(), 0u);
+  EXPECT_TRUE(coordinator->wait_event(
+      [&](const v1::Event& e) { return updated_to(e, nobody.id(), nobody.state()); }, 10s));
+  EXPECT_EQ(get(*partner, nobody.id()).status().code(), v1::NOT_FOUND);
+
+  // Something Shanghai's coordinator is told, later than the opening above: the escalation of
+  // a consultation offered to Shanghai's orthopedist. Events reach a session in order, so
+  // nothing about the first consultation may come before it.
+  const auto offered_to_shanghai =
+      expect_consultation(clinician->call(open_frame("orthopedics", v1::URGENCY_EMERGENCY)));
+  ASSERT_TRUE(partner->wait_event(
+      [&](const v1::Event& e) {
+        return e.has_consultation_updated() &&
+               e.consultation_updated().consultation().id() == offered_to_shanghai.id();
+      },
+      10s));
+  for (const auto& event : partner->take_events()) {
+    EXPECT_FALSE(event.has_consultation_updated() &&
+                 event.consultation_updated().consultation().id() == nobody.id());
+  }
+}
+
 // A consultation whose deadline cannot be processed (here its data key no longer unwraps) is
 // logged and skipped: the escalation of the others, due after it, still happens.
 TEST(ConsultationDeadlines, OneThatCannotBeProcessedHoldsNoOtherBack) {

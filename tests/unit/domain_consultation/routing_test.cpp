@@ -186,29 +186,6 @@ TEST_F(DemoNetwork, EmptySpecialtyIsInvalid) {
   EXPECT_EQ(candidates.error().code, Code::invalid_argument);
 }
 
-TEST_F(DemoNetwork, CoordinatorsOfRequesterAndPairedPartnersAreNotified) {
-  std::vector<User> users;
-  auto add = [&](std::string id, std::string org, Role role, bool disabled = false) {
-    User user;
-    user.id = std::move(id);
-    user.organization_id = std::move(org);
-    user.role = role;
-    user.disabled = disabled;
-    users.push_back(std::move(user));
-  };
-  add("c-yengisar", "yengisar", Role::coordinator);
-  add("c-jining", "jining", Role::coordinator);
-  add("c-shanghai", "shanghai", Role::coordinator);
-  add("c-bachu", "bachu", Role::coordinator);
-  add("c-jining-off", "jining", Role::coordinator, true);
-  add("clin-yengisar", "yengisar", Role::clinician);
-
-  auto request = input("yengisar", "ophthalmology");
-  EXPECT_EQ(coordinators_to_notify(request, users), (Ids{"c-jining", "c-yengisar"}));
-  request.widen = true;
-  EXPECT_EQ(coordinators_to_notify(request, users), (Ids{"c-jining", "c-shanghai", "c-yengisar"}));
-}
-
 TEST_F(DemoNetwork, ReachablePartnersFollowPairings) {
   EXPECT_EQ(reachable_partner_ids(input("bachu", "x")), (Ids{"shanghai"}));
   auto widened = input("bachu", "x");
