@@ -119,6 +119,14 @@ struct ConsultationService::Loaded {
     for (const auto& c : candidates) ids.push_back(c.user_id);
     return ids;
   }
+  // Candidates who have not declined: the ones who may still read it, and are told of changes.
+  std::vector<std::string> open_candidate_ids() const {
+    std::vector<std::string> ids;
+    for (const auto& c : candidates) {
+      if (!c.declined) ids.push_back(c.user_id);
+    }
+    return ids;
+  }
 };
 
 ConsultationService::ConsultationService(store::Store& store, const Clock& clock, AuditHook& audit,
@@ -532,7 +540,9 @@ Result<Outcome<ConsultationView>> ConsultationService::transition(
       std::vector<std::string> recipients = loaded->participant_ids();
       if (previous_state == ConsultationState::offered ||
           previous_state == ConsultationState::requested) {
-        for (const auto& candidate : loaded->candidate_ids()) append_unique(recipients, candidate);
+        for (const auto& candidate : loaded->open_candidate_ids()) {
+          append_unique(recipients, candidate);
+        }
       }
       notifications.push_back(Notification::about(Notification::Kind::updated, recipients, shared));
     }
@@ -1024,7 +1034,7 @@ void ConsultationService::process_deadline(const std::string& consultation_id, T
       }
     }
     if (*action == ConsultationAction::expire) {
-      for (const auto& id : loaded->candidate_ids()) append_unique(recipients, id);
+      for (const auto& id : loaded->open_candidate_ids()) append_unique(recipients, id);
     }
     notifications.push_back(Notification::about(Notification::Kind::updated, recipients, shared));
     for (auto& note : ended) notifications.push_back(std::move(note));

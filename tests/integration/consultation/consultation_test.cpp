@@ -286,6 +286,17 @@ TEST_F(Consultations, OpenCandidateReadsButMayNotPostOrAckAndADeclineEndsThat) {
   EXPECT_EQ(ack(*declining).status().code(), v1::NOT_FOUND);
   // The other offer still stands.
   EXPECT_EQ(sync(*candidate, opened.id(), 0).status().code(), v1::OK);
+
+  // Having declined, Dr. eye1 is not sent the consultation when the other candidate accepts.
+  // Events reach a session in order: nothing about it may come before the next offer.
+  ASSERT_EQ(accept(*candidate, opened.id()).status().code(), v1::OK);
+  const auto next = expect_consultation(
+      clinician->call(open_frame("ophthalmology", v1::URGENCY_ROUTINE, "Glaucoma?")));
+  ASSERT_TRUE(declining->wait_event([&](const v1::Event& e) { return offered(e, next.id()); }, 10s));
+  for (const auto& event : declining->take_events()) {
+    EXPECT_FALSE(event.has_consultation_updated() &&
+                 event.consultation_updated().consultation().id() == opened.id());
+  }
 }
 
 TEST_F(Consultations, OfflineRecipientGetsEverythingOnNextLoginAndRetriesAreIdempotent) {
