@@ -21,6 +21,7 @@ constexpr std::size_t kMaxSummaryBytes = 64 * 1024;
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 constexpr std::size_t kMaxReportFieldBytes = 64 * 1024;
 constexpr std::size_t kMaxClientMsgIdBytes = 64;
+constexpr int kLastSignalKind = 3;  // SIGNAL_KIND_ICE (messaging.proto)
 constexpr int kNoticeStateChanged = 1;
 constexpr int kNoticeParticipantJoined = 2;
 constexpr int kNoticeReportSubmitted = 4;
@@ -333,6 +334,17 @@ Result<Outcome<ConsultationView>> ConsultationService::open(const Caller& caller
   if (request.urgency == store::Urgency::unspecified) {
     return make_error(Code::invalid_argument, "urgency is required");
   }
+  // Protobuf keeps enum numbers it does not know: a newer client's value is refused, not stored.
+  if (request.urgency < store::Urgency::routine || request.urgency > store::Urgency::emergency) {
+    return make_error(Code::invalid_argument,
+                      "urgency " + std::to_string(static_cast<int>(request.urgency)) +
+                          " is not ROUTINE, URGENT or EMERGENCY");
+  }
+  if (request.patient_sex < store::Sex::unspecified || request.patient_sex > store::Sex::other) {
+    return make_error(Code::invalid_argument,
+                      "patient sex " + std::to_string(static_cast<int>(request.patient_sex)) +
+                          " is unknown");
+  }
   if (request.specialty.empty()) return make_error(Code::invalid_argument, "specialty is required");
   if (request.patient_reference.empty() || request.patient_reference.size() > 64) {
     return make_error(Code::invalid_argument, "patient reference must be 1-64 characters");
@@ -464,6 +476,10 @@ Result<ConsultationPage> ConsultationService::list(const Caller& caller,
                                                    store::ConsultationState state, int page_size,
                                                    const std::string& page_token) {
   if (page_size < 0) return make_error(Code::invalid_argument, "page_size must not be negative");
+  if (state < store::ConsultationState::unspecified || state > store::ConsultationState::expired) {
+    return make_error(Code::invalid_argument,
+                      "state " + std::to_string(static_cast<int>(state)) + " is unknown");
+  }
   const int size = page_size == 0 ? 50 : std::min(page_size, 200);
   if (!page_token.empty() && page_token.rfind("con_", 0) != 0) {
     return make_error(Code::invalid_argument, "malformed page_token");
@@ -730,6 +746,10 @@ Status check_message(const std::string& client_msg_id, const MessageBody& body) 
   }
   if (signal && body.signal_kind == 0) {
     return make_error(Code::invalid_argument, "signal kind is required");
+  }
+  if (signal && (body.signal_kind < 0 || body.signal_kind > kLastSignalKind)) {
+    return make_error(Code::invalid_argument,
+                      "signal kind " + std::to_string(body.signal_kind) + " is unknown");
   }
   const auto size = body.text.size() + body.title.size() + body.payload.size();
   if (size == 0) return make_error(Code::invalid_argument, "message body is empty");

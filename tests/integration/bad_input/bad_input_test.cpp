@@ -593,6 +593,36 @@ TEST_F(BadInput, OversizedMessageBodyIsInvalid) {
   EXPECT_EQ(code_of(*client, frame), v1::INVALID_ARGUMENT);
 }
 
+// Protobuf keeps an enum number it does not know: the server refuses it rather than store it.
+TEST_F(BadInput, EnumNumbersTheProtocolDoesNotDefineAreInvalid) {
+  auto client = server().login("bachu.clinician");
+  auto urgency = open_consultation("orthopedics", "Fracture?");
+  urgency.mutable_open_consultation()->set_urgency(static_cast<v1::Urgency>(7));
+  EXPECT_EQ(code_of(*client, urgency), v1::INVALID_ARGUMENT);
+  auto sex = open_consultation("orthopedics", "Fracture?");
+  sex.mutable_open_consultation()->mutable_patient()->set_sex(static_cast<v1::Sex>(-1));
+  EXPECT_EQ(code_of(*client, sex), v1::INVALID_ARGUMENT);
+  auto known = open_consultation("orthopedics", "Fracture?");
+  known.mutable_open_consultation()->mutable_patient()->set_sex(v1::SEX_OTHER);
+  known.mutable_open_consultation()->set_urgency(v1::URGENCY_EMERGENCY);
+  EXPECT_EQ(code_of(*client, known), v1::OK);
+
+  auto state = frame_with([](auto& f) {
+    f.mutable_list_consultations()->set_state(static_cast<v1::ConsultationState>(10));
+  });
+  EXPECT_EQ(code_of(*client, state), v1::INVALID_ARGUMENT);
+  auto signal = [&](int kind) {
+    return frame_with([&](auto& f) {
+      auto* post = f.mutable_post_message();
+      post->set_consultation_id(bachu_.consultation_id);
+      post->mutable_body()->mutable_signal()->set_kind(static_cast<v1::SignalKind>(kind));
+      post->mutable_body()->mutable_signal()->set_payload("candidate:1 1 udp 1 10.0.0.1 5000");
+    });
+  };
+  EXPECT_EQ(code_of(*client, signal(4)), v1::INVALID_ARGUMENT);
+  EXPECT_EQ(code_of(*client, signal(v1::SIGNAL_KIND_ICE)), v1::OK);
+}
+
 TEST_F(BadInput, MalformedPageTokenIsInvalid) {
   auto client = server().login("bachu.clinician");
   auto frame = frame_with([](auto& f) {
