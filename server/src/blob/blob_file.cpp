@@ -24,7 +24,7 @@ Error corrupted(const std::string& blob_id, const std::string& what, bool log = 
   return make_error(Code::data_loss, "stored file is corrupted");
 }
 // The blob store failed (disk full, I/O error, damaged file); its message names the blob.
-Error storage_failed(const BlobStoreError& error) {
+Error storage_failed(const std::exception& error) {
   spdlog::error("case files: {}", error.what());
   return make_error(Code::unavailable, "file storage is unavailable");
 }
@@ -174,9 +174,11 @@ Result<FinishedBlob> EncryptedBlobWriter::finish() {
 }
 
 Status store_sealed(BlobStore& store, const std::string& blob_id, const SealedSegment& segment) {
+  // Any failure, not only the store's own (a std::bad_alloc, say): this runs on the threads that
+  // write case files, where an exception would end the process, and the upload can recover.
   try {
     store.put_segment_buffer(blob_id, segment.index, segment.memory);
-  } catch (const BlobStoreError& error) {
+  } catch (const std::exception& error) {
     return storage_failed(error);
   }
   return ok();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <new>
 #include <fstream>
 #include <random>
 #include <vector>
@@ -359,6 +360,7 @@ TEST_F(BlobFileTest, ResumeRejectsCorruptedSegments) {
 class FailingStore final : public BlobStore {
  public:
   void put_segment(const std::string& id, std::uint32_t index, std::string_view sealed) override {
+    if (out_of_memory_) throw std::bad_alloc();
     if (fail_) throw BlobStoreError("disk full");
     inner_->put_segment(id, index, sealed);
   }
@@ -374,6 +376,7 @@ class FailingStore final : public BlobStore {
   std::uint64_t stored_bytes(const std::string& id) override { return inner_->stored_bytes(id); }
 
   bool fail_ = false;
+  bool out_of_memory_ = false;
 
  private:
   std::unique_ptr<BlobStore> inner_ = make_memory_blob_store();
@@ -394,6 +397,24 @@ TEST_F(BlobFileTest, StorageFailuresAreUnavailableAndStopTheWriter) {
   EXPECT_EQ(file.read(0, 1).error().code, Code::unavailable);
 
   store.fail_ = false;
+  Result<EncryptedBlobWriter> resumed =
+      EncryptedBlobWriter::resume(store, cipher("fil_a"), "fil_a");
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->committed_size(), seg);
+}
+
+// Chunks are stored on the case-file writer threads, where an exception would end the server:
+// whatever a store throws is an error the upload recovers from.
+TEST_F(BlobFileTest, AnyExceptionFromTheStoreIsUnavailable) {
+  FailingStore store;
+  Result<EncryptedBlobWriter> writer = EncryptedBlobWriter::create(store, cipher("fil_a"), "fil_a");
+  ASSERT_TRUE(writer);
+  ASSERT_TRUE(writer->append(std::string(seg, 'a')));
+  store.out_of_memory_ = true;
+  const Status failed = writer->append(std::string(seg, 'b'));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, Code::unavailable);
+  store.out_of_memory_ = false;
   Result<EncryptedBlobWriter> resumed =
       EncryptedBlobWriter::resume(store, cipher("fil_a"), "fil_a");
   ASSERT_TRUE(resumed);
