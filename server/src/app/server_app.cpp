@@ -292,6 +292,7 @@ void ServerApp::schedule_reminder_check() {
           const auto now = s.clock.now();
           s.scheduling->extend_availability(now);
           s.scheduling->queue_due_reminders(now);
+          s.scheduling->drop_stale_reminders(now);
           // Queued reminders go to users with a live session now; the rest wait for login. Every
           // page is looked at: the offline users' queue must not hide an online user's reminder.
           std::string after;

@@ -738,6 +738,15 @@ std::vector<std::string> SchedulingService::users_with_pending_reminders(const s
   return users;
 }
 
+int SchedulingService::drop_stale_reminders(TimePoint now) {
+  int dropped = 0;
+  store_.write([&](store::Tx& tx) {
+    dropped = tx.delete_stale_pending_reminders(now);
+    return dropped > 0;
+  });
+  return dropped;
+}
+
 std::vector<Notification> SchedulingService::take_pending_reminders(
     const std::vector<std::string>& user_ids, TimePoint now) {
   std::vector<Notification> notifications;

@@ -113,6 +113,10 @@ class SchedulingService {
   // reminder is handed out once, whoever asks first.
   std::vector<Notification> take_pending_reminders(const std::vector<std::string>& user_ids,
                                                    TimePoint now);
+  // Drops queued reminders no one will take in time (their appointment has started or is no
+  // longer booked): those of users who did not sign in would otherwise stay queued for ever.
+  // Returns how many.
+  int drop_stale_reminders(TimePoint now);
 
  private:
   // apply changes the appointment and sets the notice's text, and `also` to someone who hears

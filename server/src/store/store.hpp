@@ -246,6 +246,9 @@ class Tx {
   // False when it was not queued (already delivered by someone else).
   virtual bool delete_pending_reminder(const PendingReminder& reminder) = 0;
   virtual void delete_pending_reminders_of(std::string_view appointment_id) = 0;
+  // Drops the queued reminders of appointments that started at or before now or are no longer
+  // booked (their users never signed in to take them); returns how many.
+  virtual int delete_stale_pending_reminders(TimePoint now) = 0;
   // (end of scheduling)
 
   // ---- cluster events ----

@@ -189,6 +189,29 @@ TEST_F(ReminderServiceTest, OfflineUserGetsQueuedReminderLaterAndOnlyOnce) {
   EXPECT_TRUE(node_->scheduling->take_pending_reminders({specialist}, clock_.now()).empty());
 }
 
+// Reminders queued for users who never sign in are dropped once their review has started, so
+// the queue holds only what can still be delivered.
+TEST_F(ReminderServiceTest, QueuedRemindersNobodyTookAreDroppedWhenTheReviewStarts) {
+  const auto starts = kStart + 48h;
+  book_at(starts);
+  const auto later = book_at(starts + 1h);
+  clock_.set(starts - 23h);  // both within a day
+  ASSERT_EQ(node_->scheduling->queue_due_reminders(clock_.now()), 2);
+  EXPECT_EQ(node_->scheduling->drop_stale_reminders(clock_.now()), 0);
+  EXPECT_EQ(node_->scheduling->users_with_pending_reminders().size(), 2u);
+
+  clock_.set(starts);  // the first review begins; the second is an hour away
+  EXPECT_EQ(node_->scheduling->drop_stale_reminders(clock_.now()), 2);
+  for (const auto& username : {"clin", "eye"}) {
+    const auto user_id = node_->caller(username).user.id;
+    std::vector<store::PendingReminder> queued;
+    node_->store->read([&](store::Tx& tx) { queued = tx.list_pending_reminders(user_id); });
+    ASSERT_EQ(queued.size(), 1u) << username;
+    EXPECT_EQ(queued[0].appointment_id, later.id);
+  }
+  EXPECT_EQ(take(clock_.now()).size(), 2u);
+}
+
 TEST_F(ReminderServiceTest, RestartBetweenDecisionAndDeliveryDeliversExactlyOnce) {
   const auto starts = kStart + 48h;
   book_at(starts);

@@ -147,6 +147,7 @@ class PostgresTx final : public Tx {
                                                               int limit) override;
   bool delete_pending_reminder(const PendingReminder& reminder) override;
   void delete_pending_reminders_of(std::string_view appointment_id) override;
+  int delete_stale_pending_reminders(TimePoint now) override;
   // (end of scheduling)
 
   std::int64_t append_event(const EventRow& row) override;

@@ -293,4 +293,14 @@ void PostgresTx::delete_pending_reminders_of(std::string_view appointment_id) {
   db_.query("DELETE FROM pending_reminders WHERE appointment_id = $1", Params::of(appointment_id));
 }
 
+// Walks the queue (small: reminders nobody took yet), not the appointments (every past one).
+int PostgresTx::delete_stale_pending_reminders(TimePoint now) {
+  require_writable();
+  return db_.query(
+                "DELETE FROM pending_reminders p WHERE NOT EXISTS (SELECT 1 FROM appointments a"
+                " WHERE a.id = p.appointment_id AND a.state = 1 AND a.starts_at > $1)",
+                Params::of(now))
+      .affected();
+}
+
 }  // namespace tmc::store::postgres

@@ -343,4 +343,15 @@ void SqliteTx::delete_pending_reminders_of(std::string_view appointment_id) {
       .run();
 }
 
+// Walks the queue (small: reminders nobody took yet), not the appointments (every past one).
+int SqliteTx::delete_stale_pending_reminders(TimePoint now) {
+  require_writable();
+  db_.query(
+         "DELETE FROM pending_reminders WHERE NOT EXISTS (SELECT 1 FROM appointments a"
+         " WHERE a.id = pending_reminders.appointment_id AND a.state = 1 AND a.starts_at > ?1)")
+      .bind_all(now)
+      .run();
+  return db_.changes();
+}
+
 }  // namespace tmc::store::sqlite
