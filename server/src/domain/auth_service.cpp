@@ -41,6 +41,7 @@ AuthService::AuthService(store::Store& store, const Clock& clock, AuditHook& aud
       options_(std::move(options)),
       keys_(keys),
       throttle_(clock, options_.throttle),
+      refusals_(clock, options_.refusals_audited_per_minute),
       password_checks_(options_.concurrent_password_checks) {}
 
 std::string AuthService::hash_password(const std::string& password) const {
@@ -62,6 +63,15 @@ std::optional<std::int64_t> AuthService::match_totp(const store::TotpEnrollment&
   return step;
 }
 
+void AuthService::audit_refusal(AuditEvent event, const std::string& address) {
+  auto decision = refusals_.take(address);
+  for (const auto& [source, count] : decision.not_recorded) {
+    audit_.record({{}, {}, "auth.refusals_not_recorded", {"attempts:" + std::to_string(count)},
+                   AuditOutcome::denied, source});
+  }
+  if (decision.record) audit_.record(std::move(event));
+}
+
 Result<LoginOutcome> AuthService::login(const std::string& username, const std::string& password,
                                         const std::string& remote_address,
                                         const std::string& totp_code) {
@@ -72,13 +82,13 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
   const bool impossible = username.empty() || username.size() > kLongestUsername;
   const std::string& account = impossible ? kNoAccount : username;
   if (const auto retry = throttle_.refusal(account, address)) {
-    audit_.record({{}, {}, "login.throttled", {}, AuditOutcome::denied, remote_address});
+    audit_refusal({{}, {}, "login.throttled", {}, AuditOutcome::denied, remote_address}, address);
     return make_error(Code::resource_exhausted, "too many failed sign-ins; retry in " +
                                                     std::to_string(retry->count()) + " s");
   }
   if (impossible) {
     throttle_.record_failure(account, address);
-    audit_.record({{}, {}, "login", {}, AuditOutcome::failed, remote_address});
+    audit_refusal({{}, {}, "login", {}, AuditOutcome::failed, remote_address}, address);
     return make_error(Code::unauthenticated, kBadCredentials);
   }
   std::optional<store::User> user;
@@ -173,8 +183,9 @@ Result<LoginOutcome> AuthService::resume(const std::string& token,
   const bool idle = !last_seen || *last_seen < now - options_.session_idle_timeout;
   if (!session || session->revoked || session->expires_at <= now || idle || !user ||
       user->disabled) {
-    audit_.record({user ? user->id : std::string{}, user ? user->organization_id : std::string{},
-                   "resume", {}, AuditOutcome::failed, remote_address});
+    audit_refusal({user ? user->id : std::string{}, user ? user->organization_id : std::string{},
+                   "resume", {}, AuditOutcome::failed, remote_address},
+                  address_without_port(remote_address));
     return make_error(Code::unauthenticated, kBadToken);
   }
   audit_.record({user->id, user->organization_id, "resume", {}, AuditOutcome::success,

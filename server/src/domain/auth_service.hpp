@@ -35,6 +35,10 @@ struct AuthOptions {
   // production), and how long a sign-in waits for its turn before RESOURCE_EXHAUSTED.
   int concurrent_password_checks = 4;
   std::chrono::milliseconds password_check_wait{std::chrono::seconds(10)};
+  // Attempts refused before any credential check (throttled sign-ins, impossible usernames,
+  // failed resumes) recorded one by one per address and minute; the rest are counted in one
+  // "auth.refusals_not_recorded" record (see RefusalAuditBudget).
+  int refusals_audited_per_minute = 20;
 };
 
 struct LoginOutcome {
@@ -117,6 +121,8 @@ class AuthService {
   std::optional<std::int64_t> match_totp(const store::TotpEnrollment& enrollment,
                                          const std::string& code) const;
   std::chrono::microseconds touch_interval() const;
+  // Records event, a refusal before any credential check from address, within the budget.
+  void audit_refusal(AuditEvent event, const std::string& address);
   std::vector<std::string> sweep(std::optional<std::uint64_t> live_generation,
                                  const std::function<std::vector<std::string>()>& list);
 
@@ -126,6 +132,7 @@ class AuthService {
   AuthOptions options_;
   const crypto::KeyRing* keys_;
   LoginThrottle throttle_;
+  RefusalAuditBudget refusals_;
   Admission password_checks_;
   // What the sweep of live sessions knows about each live token: valid at the last look at its
   // row, until expires_at; its use last persisted at touched_at; swept: the last sweep that

@@ -111,4 +111,46 @@ void LoginThrottle::forget_stale_locked(TimePoint now) {
   }
 }
 
+RefusalAuditBudget::RefusalAuditBudget(const Clock& clock, int per_window,
+                                       std::chrono::seconds window)
+    : clock_(clock), per_window_(per_window), window_(window) {}
+
+RefusalAuditBudget::Decision RefusalAuditBudget::take(const std::string& address) {
+  const auto now = clock_.now();
+  Decision decision;
+  std::lock_guard lock(mutex_);
+  // Ended windows go (handing back what they counted): at most once per window for all of
+  // them, and always for this address's own.
+  const auto ended = [&](const Window& window) { return now - window.start >= window_; };
+  const auto close = [&](const std::string& source, const Window& window) {
+    if (window.counted > 0) decision.not_recorded.emplace_back(source, window.counted);
+  };
+  if (now - last_sweep_ >= window_) {
+    last_sweep_ = now;
+    for (auto entry = windows_.begin(); entry != windows_.end();) {
+      if (!ended(entry->second)) {
+        ++entry;
+        continue;
+      }
+      close(entry->first, entry->second);
+      entry = windows_.erase(entry);
+    }
+  }
+  auto [entry, added] = windows_.try_emplace(address);
+  auto& window = entry->second;
+  if (added) {
+    window.start = now;
+  } else if (ended(window)) {
+    close(address, window);
+    window = Window{now, 0, 0};
+  }
+  if (window.recorded < per_window_) {
+    ++window.recorded;
+  } else {
+    ++window.counted;
+    decision.record = false;
+  }
+  return decision;
+}
+
 }  // namespace tmc::domain

@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/clock.hpp"
 
@@ -71,6 +72,40 @@ class LoginThrottle {
   std::map<std::string, Streak> addresses_;
   std::map<std::string, Account> accounts_;
   TimePoint last_cleanup_{};
+};
+
+// Bounds the audit records of attempts refused before any credential is checked (a throttled
+// sign-in, a username no account can have, an unknown or expired session token): each costs the
+// client one cheap request and would cost the log a permanent record. Per address, the first
+// `per_window` of each window are recorded one by one; the rest are counted, and the count is
+// handed back once the window has ended, with the next refused attempt from any address, to be
+// recorded as one summary. Thread-safe; one node's memory, like LoginThrottle.
+class RefusalAuditBudget {
+ public:
+  struct Decision {
+    bool record = true;  // record this attempt
+    // Addresses whose attempts were counted and not recorded in a window that has ended.
+    std::vector<std::pair<std::string, std::int64_t>> not_recorded;
+  };
+
+  RefusalAuditBudget(const Clock& clock, int per_window,
+                     std::chrono::seconds window = std::chrono::minutes(1));
+
+  Decision take(const std::string& address);
+
+ private:
+  struct Window {
+    TimePoint start{};
+    int recorded = 0;
+    std::int64_t counted = 0;
+  };
+
+  const Clock& clock_;
+  const int per_window_;
+  const std::chrono::seconds window_;
+  std::mutex mutex_;
+  std::map<std::string, Window> windows_;
+  TimePoint last_sweep_{};
 };
 
 }  // namespace tmc::domain

@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <utility>
+#include <vector>
 
 #include "crypto/totp.hpp"
 #include "domain/directory_service.hpp"
@@ -20,6 +22,27 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 const std::string kAddress = "10.20.0.1:50000";
+
+// Keeps what was recorded (the service audits from the caller's thread).
+class RecordingAuditHook final : public AuditHook {
+ public:
+  void record(const AuditEvent& event) override {
+    std::lock_guard lock(mutex_);
+    events_.push_back(event);
+  }
+  std::vector<AuditEvent> of(const std::string& action) {
+    std::lock_guard lock(mutex_);
+    std::vector<AuditEvent> found;
+    for (const auto& event : events_) {
+      if (event.action == action) found.push_back(event);
+    }
+    return found;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<AuditEvent> events_;
+};
 
 class AuthServiceTest : public ::testing::Test {
  protected:
@@ -70,7 +93,7 @@ class AuthServiceTest : public ::testing::Test {
 
   fs::path dir_;
   ManualClock clock_{TimePoint(std::chrono::seconds(1'700'000'015))};
-  NullAuditHook audit_;
+  RecordingAuditHook audit_;
   crypto::KeyRing keys_ = crypto::KeyRing::generate();
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<DirectoryService> directory_;
@@ -147,6 +170,30 @@ TEST_F(AuthServiceTest, NamesNoAccountCanHaveShareOneStreakPerAddress) {
             Code::resource_exhausted);
   EXPECT_EQ(auth_->login("", "guess", kAddress).error().code, Code::resource_exhausted);
   EXPECT_TRUE(login("alice"));  // real accounts keep their own streaks
+}
+
+// Refusals that cost the client no credential check cannot fill the audit log: past 20 per
+// address and minute they are counted, and the count is recorded once the minute is over.
+TEST_F(AuthServiceTest, RefusalsBeforeAnyCheckAreAuditedWithinABudget) {
+  for (int i = 0; i < 25; ++i) {
+    EXPECT_EQ(auth_->resume("not-a-token", kAddress).error().code, Code::unauthenticated);
+  }
+  EXPECT_EQ(audit_.of("resume").size(), 20u);
+  EXPECT_TRUE(audit_.of("auth.refusals_not_recorded").empty());
+  // A sign-in whose password was checked is always recorded, budget or not.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(auth_->login("alice", "wrong", kAddress).error().code, Code::unauthenticated);
+  }
+  EXPECT_EQ(audit_.of("login").size(), 3u);
+
+  clock_.advance(1min);
+  EXPECT_EQ(auth_->login("", "guess", "10.20.0.1:1").error().code, Code::unauthenticated);
+  const auto counted = audit_.of("auth.refusals_not_recorded");
+  ASSERT_EQ(counted.size(), 1u);
+  EXPECT_EQ(counted[0].object_ids, std::vector<std::string>{"attempts:5"});
+  EXPECT_EQ(counted[0].remote_address, "10.20.0.1");
+  EXPECT_EQ(counted[0].outcome, AuditOutcome::denied);
+  EXPECT_EQ(audit_.of("login").size(), 4u);
 }
 
 TEST_F(AuthServiceTest, PasswordChecksTakeTurns) {

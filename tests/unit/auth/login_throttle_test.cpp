@@ -116,5 +116,44 @@ TEST_F(LoginThrottleTest, ForgetsFailuresAfterTheWindow) {
   EXPECT_EQ(throttle.refusal("alice", "10.0.0.1"), std::nullopt);
 }
 
+TEST_F(LoginThrottleTest, RefusalsAreRecordedUpToTheBudgetThenCountedAndHandedBack) {
+  RefusalAuditBudget budget(clock_, 3);
+  std::vector<bool> recorded;
+  for (int i = 0; i < 5; ++i) {
+    const auto decision = budget.take("10.0.0.1");
+    recorded.push_back(decision.record);
+    EXPECT_TRUE(decision.not_recorded.empty());
+  }
+  EXPECT_EQ(recorded, (std::vector<bool>{true, true, true, false, false}));
+  EXPECT_TRUE(budget.take("10.0.0.2").record);  // each address has its own budget
+
+  clock_.advance(1min);
+  // The ended window's count comes back with the next refusal, whichever address it is from.
+  const auto next = budget.take("10.0.0.2");
+  EXPECT_TRUE(next.record);
+  using Counts = std::vector<std::pair<std::string, std::int64_t>>;
+  EXPECT_EQ(next.not_recorded, (Counts{{"10.0.0.1", 2}}));
+  const auto again = budget.take("10.0.0.1");  // handed back once only
+  EXPECT_TRUE(again.record);
+  EXPECT_TRUE(again.not_recorded.empty());
+
+}
+
+// A window that ends between two sweeps is handed back by its own address's next refusal.
+TEST_F(LoginThrottleTest, AnAddressHandsBackItsOwnEndedWindowBetweenSweeps) {
+  RefusalAuditBudget budget(clock_, 1);
+  EXPECT_TRUE(budget.take("10.0.0.9").record);  // sweeps, at t
+  clock_.advance(30s);
+  EXPECT_TRUE(budget.take("10.0.0.1").record);  // 10.0.0.1's window: t + 30 s
+  EXPECT_FALSE(budget.take("10.0.0.1").record);
+  clock_.advance(30s);
+  EXPECT_TRUE(budget.take("10.0.0.9").record);  // sweeps at t + 60 s: 10.0.0.1's window stays
+  clock_.advance(35s);
+  const auto own = budget.take("10.0.0.1");  // no sweep before t + 120 s
+  EXPECT_TRUE(own.record);
+  using Counts = std::vector<std::pair<std::string, std::int64_t>>;
+  EXPECT_EQ(own.not_recorded, (Counts{{"10.0.0.1", 1}}));
+}
+
 }  // namespace
 }  // namespace tmc::domain
