@@ -169,6 +169,10 @@ std::uint16_t ServerApp::start() {
   });
   // Lead times may have changed in the configuration since appointments were booked.
   s.scheduling->apply_reminder_policy(s.clock.now());
+  // Reviews of consultations that ended before ending one cancelled its reviews.
+  if (const auto ended = s.scheduling->cancel_reviews_of_ended_consultations(s.clock.now())) {
+    spdlog::info("cancelled the booked reviews of {} consultations that had ended", ended);
+  }
   // (end of scheduling wiring)
 
   api::Services services;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "crypto/random.hpp"
+#include "domain/consultation_machine.hpp"
 
 namespace tmc::domain {
 
@@ -542,6 +543,31 @@ void SchedulingService::cancel_reviews_of_ended(store::Tx& tx, const std::string
       throw store::StoreError("the ended consultation is gone: " + noticed.error().message);
     }
   }
+}
+
+int SchedulingService::cancel_reviews_of_ended_consultations(TimePoint now) {
+  constexpr int kPage = 100;
+  int cancelled = 0;
+  for (bool more = true; more;) {
+    int done = 0;
+    std::size_t listed = 0;
+    store_.write([&](store::Tx& tx) {
+      const auto ids = tx.list_ended_consultations_with_booked_reviews(now, kPage);
+      listed = ids.size();
+      done = 0;
+      std::vector<Notification> notifications;  // nobody is connected yet; the notices stay
+      for (const auto& id : ids) {
+        const auto consultation = tx.find_consultation(id, store::SealedTexts::skip);
+        if (!consultation) continue;
+        cancel_reviews_of_ended(tx, id, state_name(consultation->state), now, notifications);
+        ++done;
+      }
+      return done > 0;
+    });
+    cancelled += done;
+    more = listed == kPage && done > 0;  // a full page that changed something: look again
+  }
+  return cancelled;
 }
 
 Result<Outcome<Appointment>> SchedulingService::reschedule(const Caller& caller,

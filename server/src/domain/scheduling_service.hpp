@@ -89,6 +89,10 @@ class SchedulingService {
   void cancel_reviews_of_ended(store::Tx& tx, const std::string& consultation_id,
                                std::string_view state, TimePoint now,
                                std::vector<Notification>& notifications) const;
+  // The same for every consultation that has ended with BOOKED reviews still to come (they
+  // ended before an ending consultation cancelled its reviews). Call at start-up. Returns how
+  // many consultations had some.
+  int cancel_reviews_of_ended_consultations(TimePoint now);
 
   // Rolls every specialist's rules forward so slots exist up to now + horizon (slots that would
   // clash with a slot published since are skipped). Returns the number of slots created.

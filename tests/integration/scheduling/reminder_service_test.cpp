@@ -212,6 +212,30 @@ TEST_F(ReminderServiceTest, QueuedRemindersNobodyTookAreDroppedWhenTheReviewStar
   EXPECT_EQ(take(clock_.now()).size(), 2u);
 }
 
+// A consultation that ended while an earlier version ran kept its booked reviews: the start-up
+// repair cancels them as the end of the consultation would now.
+TEST_F(ReminderServiceTest, ReviewsOfConsultationsThatEndedEarlierAreCancelledAtStartUp) {
+  const auto appointment = book_at(kStart + 48h);
+  EXPECT_EQ(node_->scheduling->cancel_reviews_of_ended_consultations(clock_.now()), 0);
+  node_->store->write([&](store::Tx& tx) {
+    auto record = tx.find_consultation(consultation_id_, store::SealedTexts::skip);
+    if (!record) return false;
+    record->state = store::ConsultationState::cancelled;  // as the older version left it
+    tx.update_consultation(*record);
+    return true;
+  });
+  restart();
+  EXPECT_EQ(node_->scheduling->cancel_reviews_of_ended_consultations(clock_.now()), 1);
+  std::optional<store::Appointment> stored;
+  node_->store->read([&](store::Tx& tx) { stored = tx.find_appointment(appointment.id); });
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->state, store::AppointmentState::cancelled);
+  const auto slots = stored_slots(node_->caller("eye").user.id);
+  ASSERT_EQ(slots.size(), 1u);
+  EXPECT_EQ(slots[0].booked, 0);  // the place is free again
+  EXPECT_EQ(node_->scheduling->cancel_reviews_of_ended_consultations(clock_.now()), 0);
+}
+
 TEST_F(ReminderServiceTest, RestartBetweenDecisionAndDeliveryDeliversExactlyOnce) {
   const auto starts = kStart + 48h;
   book_at(starts);

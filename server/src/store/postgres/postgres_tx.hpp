@@ -133,6 +133,8 @@ class PostgresTx final : public Tx {
   std::vector<Appointment> list_appointments(const AppointmentQuery& query) override;
   bool has_booked_appointment(std::string_view slot_id, std::string_view consultation_id) override;
   std::vector<Appointment> list_booked_appointments_of(std::string_view consultation_id) override;
+  std::vector<std::string> list_ended_consultations_with_booked_reviews(TimePoint now,
+                                                                          int limit) override;
   std::vector<Appointment> list_overlapping_appointments(std::string_view specialist_id,
                                                          TimePoint from, TimePoint to,
                                                          std::string_view except_slot_id) override;

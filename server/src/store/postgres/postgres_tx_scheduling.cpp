@@ -211,6 +211,16 @@ std::vector<Appointment> PostgresTx::list_booked_appointments_of(
   return collect_rows<Appointment>(db_.query(sql, Params::of(consultation_id)), read_appointment);
 }
 
+std::vector<std::string> PostgresTx::list_ended_consultations_with_booked_reviews(TimePoint now,
+                                                                                  int limit) {
+  return collect_rows<std::string>(
+      db_.query("SELECT DISTINCT a.consultation_id FROM appointments a JOIN consultations c"
+                " ON c.id = a.consultation_id WHERE a.state = 1 AND a.ends_at > $1"
+                " AND c.state IN (6, 7, 8, 9) ORDER BY a.consultation_id LIMIT $2",
+                Params::of(now, limit)),
+      read_text);
+}
+
 std::vector<Appointment> PostgresTx::list_overlapping_appointments(
     std::string_view specialist_id, TimePoint from, TimePoint to, std::string_view except_slot_id) {
   static const std::string sql = appointment_select(

@@ -249,6 +249,16 @@ std::vector<Appointment> SqliteTx::list_booked_appointments_of(std::string_view 
   return collect_rows<Appointment>(query, read_appointment);
 }
 
+std::vector<std::string> SqliteTx::list_ended_consultations_with_booked_reviews(TimePoint now,
+                                                                                int limit) {
+  auto query = db_.query(
+      "SELECT DISTINCT a.consultation_id FROM appointments a JOIN consultations c"
+      " ON c.id = a.consultation_id WHERE a.state = 1 AND a.ends_at > ?1"
+      " AND c.state IN (6, 7, 8, 9) ORDER BY a.consultation_id LIMIT ?2");
+  query.bind_all(now, limit);
+  return collect_rows<std::string>(query, [](const Query& row) { return row.text(0); });
+}
+
 std::vector<Appointment> SqliteTx::list_overlapping_appointments(std::string_view specialist_id,
                                                                  TimePoint from, TimePoint to,
                                                                  std::string_view except_slot_id) {
