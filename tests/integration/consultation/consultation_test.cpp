@@ -292,7 +292,8 @@ TEST_F(Consultations, OpenCandidateReadsButMayNotPostOrAckAndADeclineEndsThat) {
   ASSERT_EQ(accept(*candidate, opened.id()).status().code(), v1::OK);
   const auto next = expect_consultation(
       clinician->call(open_frame("ophthalmology", v1::URGENCY_ROUTINE, "Glaucoma?")));
-  ASSERT_TRUE(declining->wait_event([&](const v1::Event& e) { return offered(e, next.id()); }, 10s));
+  ASSERT_TRUE(
+      declining->wait_event([&](const v1::Event& e) { return offered(e, next.id()); }, 10s));
   for (const auto& event : declining->take_events()) {
     EXPECT_FALSE(event.has_consultation_updated() &&
                  event.consultation_updated().consultation().id() == opened.id());
