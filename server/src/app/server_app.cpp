@@ -274,6 +274,7 @@ void ServerApp::schedule_session_sweep() {
               s.auth->sweep_sessions(s.api->live_session_token_generation(),
                                      [&s] { return s.api->live_session_token_hashes(); });
           if (!ended.empty()) s.api->end_sessions(ended, "session revoked or expired");
+          s.auth->record_refusal_counts();
         } catch (const std::exception& failure) {
           spdlog::error("session sweep failed: {}", failure.what());
         }
@@ -508,6 +509,7 @@ void ServerApp::stop() {
     std::thread finish([&s] {
       s.api->stop();
       if (s.relay) s.relay->stop();  // after the last request: its events are journaled
+      s.auth->record_refusal_counts(true);
       s.audit.flush();  // every audit record durable and under a signed head
       spdlog::info("shutdown complete");
       s.io.stop();

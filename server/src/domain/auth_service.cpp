@@ -63,13 +63,26 @@ std::optional<std::int64_t> AuthService::match_totp(const store::TotpEnrollment&
   return step;
 }
 
-void AuthService::audit_refusal(AuditEvent event, const std::string& address) {
-  auto decision = refusals_.take(address);
-  for (const auto& [source, count] : decision.not_recorded) {
-    audit_.record({{}, {}, "auth.refusals_not_recorded", {"attempts:" + std::to_string(count)},
-                   AuditOutcome::denied, source});
+namespace {
+
+void record_counts(AuditHook& audit,
+                   const std::vector<std::pair<std::string, std::int64_t>>& counts) {
+  for (const auto& [source, count] : counts) {
+    audit.record({{}, {}, "auth.refusals_not_recorded", {"attempts:" + std::to_string(count)},
+                  AuditOutcome::denied, source});
   }
+}
+
+}  // namespace
+
+void AuthService::audit_refusal(AuditEvent event, const std::string& address) {
+  const auto decision = refusals_.take(address);
+  record_counts(audit_, decision.not_recorded);
   if (decision.record) audit_.record(std::move(event));
+}
+
+void AuthService::record_refusal_counts(bool all) {
+  record_counts(audit_, refusals_.take_counts(all));
 }
 
 Result<LoginOutcome> AuthService::login(const std::string& username, const std::string& password,

@@ -111,6 +111,10 @@ class AuthService {
 
   bool requires_totp(store::Role role) const;
 
+  // Records the counts of refusals not recorded one by one (see RefusalAuditBudget) whose minute
+  // has ended, or all of them when `all` (at shutdown). Call from a timer.
+  void record_refusal_counts(bool all = false);
+
   // The turns of password checks (see AuthOptions); for metrics and tests.
   Admission& password_checks() { return password_checks_; }
 

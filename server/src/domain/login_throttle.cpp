@@ -115,33 +115,32 @@ RefusalAuditBudget::RefusalAuditBudget(const Clock& clock, int per_window,
                                        std::chrono::seconds window)
     : clock_(clock), per_window_(per_window), window_(window) {}
 
+void RefusalAuditBudget::sweep_locked(TimePoint now, bool all, Counts& out) {
+  last_sweep_ = now;
+  for (auto entry = windows_.begin(); entry != windows_.end();) {
+    const auto& window = entry->second;
+    if (!all && now - window.start < window_) {
+      ++entry;
+      continue;
+    }
+    if (window.counted > 0) out.emplace_back(entry->first, window.counted);
+    entry = windows_.erase(entry);
+  }
+}
+
 RefusalAuditBudget::Decision RefusalAuditBudget::take(const std::string& address) {
   const auto now = clock_.now();
   Decision decision;
   std::lock_guard lock(mutex_);
-  // Ended windows go (handing back what they counted): at most once per window for all of
-  // them, and always for this address's own.
-  const auto ended = [&](const Window& window) { return now - window.start >= window_; };
-  const auto close = [&](const std::string& source, const Window& window) {
-    if (window.counted > 0) decision.not_recorded.emplace_back(source, window.counted);
-  };
-  if (now - last_sweep_ >= window_) {
-    last_sweep_ = now;
-    for (auto entry = windows_.begin(); entry != windows_.end();) {
-      if (!ended(entry->second)) {
-        ++entry;
-        continue;
-      }
-      close(entry->first, entry->second);
-      entry = windows_.erase(entry);
-    }
-  }
+  // Ended windows go, handing back what they counted: all of them at most once per window, and
+  // this address's own always.
+  if (now - last_sweep_ >= window_) sweep_locked(now, false, decision.not_recorded);
   auto [entry, added] = windows_.try_emplace(address);
   auto& window = entry->second;
   if (added) {
     window.start = now;
-  } else if (ended(window)) {
-    close(address, window);
+  } else if (now - window.start >= window_) {
+    if (window.counted > 0) decision.not_recorded.emplace_back(address, window.counted);
     window = Window{now, 0, 0};
   }
   if (window.recorded < per_window_) {
@@ -151,6 +150,13 @@ RefusalAuditBudget::Decision RefusalAuditBudget::take(const std::string& address
     decision.record = false;
   }
   return decision;
+}
+
+RefusalAuditBudget::Counts RefusalAuditBudget::take_counts(bool all) {
+  Counts counts;
+  std::lock_guard lock(mutex_);
+  sweep_locked(clock_.now(), all, counts);
+  return counts;
 }
 
 }  // namespace tmc::domain

@@ -79,7 +79,8 @@ class LoginThrottle {
 // client one cheap request and would cost the log a permanent record. Per address, the first
 // `per_window` of each window are recorded one by one; the rest are counted, and the count is
 // handed back once the window has ended, with the next refused attempt from any address, to be
-// recorded as one summary. Thread-safe; one node's memory, like LoginThrottle.
+// recorded as one summary (or by take_counts, which a timer calls, whichever comes first).
+// Thread-safe; one node's memory, like LoginThrottle.
 class RefusalAuditBudget {
  public:
   struct Decision {
@@ -92,6 +93,9 @@ class RefusalAuditBudget {
                      std::chrono::seconds window = std::chrono::minutes(1));
 
   Decision take(const std::string& address);
+  // Hands back the counts of the windows that have ended, or of every window when `all` (at
+  // shutdown: what was counted so far).
+  std::vector<std::pair<std::string, std::int64_t>> take_counts(bool all = false);
 
  private:
   struct Window {
@@ -99,6 +103,10 @@ class RefusalAuditBudget {
     int recorded = 0;
     std::int64_t counted = 0;
   };
+  using Counts = std::vector<std::pair<std::string, std::int64_t>>;
+
+  // Removes the ended windows (every window when all), adding their counts to out.
+  void sweep_locked(TimePoint now, bool all, Counts& out);
 
   const Clock& clock_;
   const int per_window_;

@@ -194,6 +194,17 @@ TEST_F(AuthServiceTest, RefusalsBeforeAnyCheckAreAuditedWithinABudget) {
   EXPECT_EQ(counted[0].remote_address, "10.20.0.1");
   EXPECT_EQ(counted[0].outcome, AuditOutcome::denied);
   EXPECT_EQ(audit_.of("login").size(), 4u);
+
+  // Without a later refusal, the timer records the count once the minute is over.
+  for (int i = 0; i < 30; ++i) EXPECT_FALSE(auth_->resume("not-a-token", "10.40.0.1:1"));
+  auth_->record_refusal_counts();
+  EXPECT_EQ(audit_.of("auth.refusals_not_recorded").size(), 1u);
+  clock_.advance(1min);
+  auth_->record_refusal_counts();
+  const auto timed = audit_.of("auth.refusals_not_recorded");
+  ASSERT_EQ(timed.size(), 2u);
+  EXPECT_EQ(timed[1].object_ids, std::vector<std::string>{"attempts:10"});
+  EXPECT_EQ(timed[1].remote_address, "10.40.0.1");
 }
 
 TEST_F(AuthServiceTest, PasswordChecksTakeTurns) {

@@ -139,6 +139,21 @@ TEST_F(LoginThrottleTest, RefusalsAreRecordedUpToTheBudgetThenCountedAndHandedBa
 
 }
 
+// The timer's way: counts come back once their window has ended (or at once when all are asked
+// for, at shutdown), without waiting for another refusal, and only once.
+TEST_F(LoginThrottleTest, CountsAreHandedBackByTheTimerOnce) {
+  RefusalAuditBudget budget(clock_, 1);
+  using Counts = std::vector<std::pair<std::string, std::int64_t>>;
+  for (int i = 0; i < 3; ++i) budget.take("10.0.0.1");
+  EXPECT_TRUE(budget.take_counts().empty());  // the minute is not over
+  clock_.advance(1min);
+  EXPECT_EQ(budget.take_counts(), (Counts{{"10.0.0.1", 2}}));
+  EXPECT_TRUE(budget.take("10.0.0.1").not_recorded.empty());
+  EXPECT_FALSE(budget.take("10.0.0.1").record);
+  EXPECT_EQ(budget.take_counts(true), (Counts{{"10.0.0.1", 1}}));
+  EXPECT_TRUE(budget.take_counts(true).empty());
+}
+
 // A window that ends between two sweeps is handed back by its own address's next refusal.
 TEST_F(LoginThrottleTest, AnAddressHandsBackItsOwnEndedWindowBetweenSweeps) {
   RefusalAuditBudget budget(clock_, 1);
