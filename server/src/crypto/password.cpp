@@ -157,12 +157,12 @@ bool needs_rehash(std::string_view encoded, const ScryptParams& params) {
   return !current || !(*current == params);
 }
 
-void dummy_verify(const ScryptParams& params) {
+void dummy_verify(std::string_view password, const ScryptParams& params) {
   require_valid(params);
   const std::string salt = random_bytes(salt_size);
   const std::string expected = random_bytes(hash_size);
   // The comparison mirrors verify_password; its (always false) result is irrelevant.
-  static_cast<void>(constant_time_equal(derive("", salt, params, hash_size), expected));
+  static_cast<void>(constant_time_equal(derive(password, salt, params, hash_size), expected));
 }
 
 }  // namespace tmc::crypto

@@ -41,9 +41,9 @@ std::optional<ScryptParams> password_params(std::string_view encoded);
 // made with different parameters or is malformed.
 bool needs_rehash(std::string_view encoded, const ScryptParams& params);
 
-// Spends the same time and memory as verify_password on a hash made with params, and discards
-// the result: login calls it for unknown users so response time does not reveal which
-// usernames exist.
-void dummy_verify(const ScryptParams& params);
+// Spends the same time and memory as verify_password of password on a hash made with params
+// (the password's length counts too), and discards the result: login calls it for unknown users
+// so response time does not reveal which usernames exist.
+void dummy_verify(std::string_view password, const ScryptParams& params);
 
 }  // namespace tmc::crypto

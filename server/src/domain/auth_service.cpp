@@ -114,6 +114,7 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
     totp = tx.find_totp(user->id);
   });
   bool verified = false;
+  std::optional<std::string> rehashed;  // the password under the configured cost, if it changed
   {
     // A burst of sign-ins (or an attack) must not run a password check on every worker thread
     // at once: each holds 128 MiB. The others wait their turn, for a while.
@@ -124,8 +125,12 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
     }
     if (user && hash) {
       verified = crypto::verify_password(password, *hash);
+      // Kept at the configured cost, so that the dummy check below costs what a real one does.
+      if (verified && crypto::needs_rehash(*hash, options_.password_params)) {
+        rehashed = crypto::hash_password(password, options_.password_params);
+      }
     } else {
-      crypto::dummy_verify(options_.password_params);  // same cost as a real check
+      crypto::dummy_verify(password, options_.password_params);  // same cost as a real check
     }
   }
   const auto fail = [&](Error error) -> Result<LoginOutcome> {
@@ -148,9 +153,11 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
   } else if (requires_totp(user->role)) {
     return fail(make_error(Code::failed_precondition, kEnrolmentRequired));
   }
-  auto outcome = open_session(*user, remote_address, step);
+  auto outcome = open_session(*user, {*hash, rehashed}, remote_address, step);
   if (!outcome) {
-    throttle_.record_failure(username, address);  // the code was used meanwhile (a replay)
+    // The code was used meanwhile (a replay), or the password was reset or the account disabled
+    // while the password was checked.
+    throttle_.record_failure(username, address);
     return fail(outcome.error());
   }
   throttle_.record_success(username, address);
@@ -158,6 +165,7 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
 }
 
 Result<LoginOutcome> AuthService::open_session(const store::User& user,
+                                               const CheckedPassword& password,
                                                const std::string& remote_address,
                                                std::optional<std::int64_t> totp_step) {
   LoginOutcome outcome;
@@ -166,9 +174,16 @@ Result<LoginOutcome> AuthService::open_session(const store::User& user,
   store::SessionRecord session{crypto::token_hash(outcome.session_token), user.id, now,
                                now + options_.session_lifetime, false};
   const bool opened = store_.write([&](store::Tx& tx) {
+    // A reset (which ends every session) or a disabling committed while the password was being
+    // checked must not let this sign-in open a session with the old password.
+    const auto current = tx.find_user(user.id);
+    if (!current || current->disabled || tx.find_password_hash(user.id) != password.checked) {
+      return false;
+    }
     // Consuming the step in the same transaction makes a code single-use even when two logins
     // race with it.
     if (totp_step && !tx.use_totp_step(user.id, *totp_step)) return false;
+    if (password.rehashed) tx.set_password_hash(user.id, *password.rehashed);
     tx.insert_session(session);
     return true;
   });

@@ -119,7 +119,16 @@ class AuthService {
   Admission& password_checks() { return password_checks_; }
 
  private:
-  Result<LoginOutcome> open_session(const store::User& user, const std::string& remote_address,
+  // The stored hash a sign-in's password was checked against, and its replacement at the
+  // configured cost when that differs.
+  struct CheckedPassword {
+    std::string checked;
+    std::optional<std::string> rehashed;
+  };
+  // Opens the session unless the user's hash is no longer `password.checked` or the user was
+  // disabled meanwhile (UNAUTHENTICATED, as is a TOTP step already used).
+  Result<LoginOutcome> open_session(const store::User& user, const CheckedPassword& password,
+                                    const std::string& remote_address,
                                     std::optional<std::int64_t> totp_step);
   // Checks code against the enrolment: the matched step, or nullopt when wrong.
   std::optional<std::int64_t> match_totp(const store::TotpEnrollment& enrollment,

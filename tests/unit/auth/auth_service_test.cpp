@@ -5,12 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
+#include <optional>
+#include <thread>
 #include <filesystem>
 #include <mutex>
 #include <random>
 #include <utility>
 #include <vector>
 
+#include "crypto/password.hpp"
 #include "crypto/totp.hpp"
 #include "domain/directory_service.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -218,6 +222,57 @@ TEST_F(AuthServiceTest, PasswordChecksTakeTurns) {
     EXPECT_EQ(login("alice").error().code, Code::resource_exhausted);
   }
   EXPECT_TRUE(login("alice"));
+}
+
+// A sign-in waiting for its password check (`change` runs meanwhile) must not open a session
+// when the change ends the user's sessions.
+class SignInDuringChange : public AuthServiceTest {
+ protected:
+  Result<LoginOutcome> login_while(const std::function<void()>& change) {
+    AuthOptions options;
+    options.concurrent_password_checks = 1;
+    auth_ = make_auth(options);
+    std::optional<Result<LoginOutcome>> result;
+    std::thread signing_in;
+    {
+      const auto running = auth_->password_checks().enter(0ms);  // another sign-in's check
+      signing_in = std::thread([&] { result = login("alice"); });
+      while (auth_->password_checks().waiting() == 0) std::this_thread::yield();
+      change();  // the hash was read; the check has not run yet
+    }
+    signing_in.join();
+    return *result;
+  }
+};
+
+TEST_F(SignInDuringChange, PasswordResetRefusesTheOldPassword) {
+  const auto outcome = login_while(
+      [&] { ASSERT_TRUE(directory_->set_password_hash("alice", auth_->hash_password("new"))); });
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().code, Code::unauthenticated);
+  EXPECT_TRUE(auth_->login("alice", "new", kAddress));
+}
+
+TEST_F(SignInDuringChange, DisablingRefusesTheSignIn) {
+  const auto outcome = login_while([&] { ASSERT_TRUE(directory_->set_disabled("alice", true)); });
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().code, Code::unauthenticated);
+}
+
+TEST_F(AuthServiceTest, SignInRehashesAPasswordHashedAtAnotherCost) {
+  const auto old_hash = crypto::hash_password(password("bob"), crypto::ScryptParams{2048, 8, 1});
+  ASSERT_TRUE(directory_->add_user({"bob", "bob", store::Role::clinician, "county", {}}, old_hash));
+  ASSERT_TRUE(login("bob"));
+  std::optional<std::string> stored;
+  store_->read([&](store::Tx& tx) {
+    const auto user = tx.find_user_by_username("bob");
+    ASSERT_TRUE(user);
+    stored = tx.find_password_hash(user->id);
+  });
+  ASSERT_TRUE(stored);
+  EXPECT_NE(*stored, old_hash);
+  EXPECT_EQ(crypto::password_params(*stored), (crypto::ScryptParams{1024, 8, 1}));
+  EXPECT_TRUE(login("bob")) << "the new hash is of the same password";
 }
 
 TEST_F(AuthServiceTest, SecretIsStoredOnlyWrapped) {

@@ -133,10 +133,10 @@ TEST(Password, InvalidParamsAreRejectedWhenHashing) {
                std::invalid_argument);
   EXPECT_THROW(static_cast<void>(hash_password("pw", ScryptParams{1024, 0, 1})),
                std::invalid_argument);
-  EXPECT_THROW(dummy_verify(ScryptParams{1024, 8, 0}), std::invalid_argument);
+  EXPECT_THROW(dummy_verify("", ScryptParams{1024, 8, 0}), std::invalid_argument);
 }
 
-TEST(Password, DummyVerifyRunsWithTheGivenParams) { EXPECT_NO_THROW(dummy_verify(fast)); }
+TEST(Password, DummyVerifyRunsWithTheGivenParams) { EXPECT_NO_THROW(dummy_verify("password", fast)); }
 
 }  // namespace
 }  // namespace tmc::crypto
