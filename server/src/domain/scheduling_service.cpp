@@ -510,11 +510,16 @@ void SchedulingService::release_place(store::Tx& tx, const std::string& slot_id)
   for (const auto& record : tx.list_availability_rules(slot->specialist_id)) {
     const auto spans = expand_rule(from_record(record), slot->starts_at,
                                    slot->starts_at + std::chrono::microseconds(1));
-    if (spans && std::any_of(spans->begin(), spans->end(), [&](const SlotSpan& span) {
-          return span.starts_at == slot->starts_at && span.ends_at == slot->ends_at;
-        })) {
-      return;  // still offered: the place is free for another booking
-    }
+    if (!spans) continue;
+    const auto offered = std::find_if(spans->begin(), spans->end(), [&](const SlotSpan& span) {
+      return span.starts_at == slot->starts_at && span.ends_at == slot->ends_at;
+    });
+    if (offered == spans->end()) continue;
+    // Still offered: the place is free for another booking, unless the rule now gives fewer
+    // places than the slot kept for its bookings.
+    const int capacity = std::max(offered->capacity, slot->booked);
+    if (capacity != slot->capacity) tx.set_slot_capacity(slot_id, capacity);
+    return;
   }
   if (slot->booked == 0) {
     tx.delete_unbooked_slot(slot_id);
@@ -530,7 +535,9 @@ void SchedulingService::cancel_reviews_of_ended(store::Tx& tx, const std::string
   std::transform(why.begin(), why.end(), why.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   for (auto& appointment : tx.list_booked_appointments_of(consultation_id)) {
-    if (presented(appointment, now).state != AppointmentState::booked) continue;  // held
+    // A review that has begun is left to finish (and then shows COMPLETED): a report written
+    // during the review often closes the consultation before the review's end.
+    if (appointment.starts_at <= now) continue;
     release_place(tx, appointment.slot_id);
     appointment.state = AppointmentState::cancelled;
     appointment.next_reminder_at.reset();

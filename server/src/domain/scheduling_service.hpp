@@ -84,7 +84,7 @@ class SchedulingService {
                                                             std::optional<TimePoint> to);
 
   // Inside the transaction that ended the consultation (ConsultationService::on_ended): each of
-  // its BOOKED reviews still to come is cancelled as by cancel_appointment (its place freed, its
+  // its BOOKED reviews not yet begun is cancelled as by cancel_appointment (its place freed, its
   // queued reminders dropped, a notice in the log, appointment_changed to those concerned).
   void cancel_reviews_of_ended(store::Tx& tx, const std::string& consultation_id,
                                std::string_view state, TimePoint now,

@@ -228,7 +228,7 @@ class Tx {
   virtual std::vector<Appointment> list_booked_appointments_of(
       std::string_view consultation_id) = 0;
   // Ids of consultations in a final state (closed, declined, cancelled, expired) that still have
-  // a BOOKED appointment ending after now, in id order, at most limit.
+  // a BOOKED appointment starting after now, in id order, at most limit.
   virtual std::vector<std::string> list_ended_consultations_with_booked_reviews(TimePoint now,
                                                                                 int limit) = 0;
   // BOOKED appointments of the specialist outside slot except_slot_id overlapping [from, to).

@@ -56,6 +56,11 @@ struct Node {
     scheduling_options.reminders = std::move(reminders);
     scheduling = std::make_unique<SchedulingService>(*store, clock, audit, *consultations,
                                                      scheduling_options);
+    consultations->on_ended([this](store::Tx& tx, const std::string& consultation_id,
+                                   std::string_view state, TimePoint now,
+                                   std::vector<Notification>& notifications) {
+      scheduling->cancel_reviews_of_ended(tx, consultation_id, state, now, notifications);
+    });  // as the server wires them
   }
 
   Caller caller(const std::string& username) {
@@ -115,6 +120,19 @@ class ReminderServiceTest : public ::testing::Test {
   void restart(ReminderPolicy reminders = {}) {
     node_.reset();
     node_.emplace(open_store(dir_.path(), schema_.get()), clock_, keys_, std::move(reminders));
+  }
+
+  // One rule: Tuesdays from 14:00 to local_end Beijing time, 30-minute slots of capacity places.
+  static PublishAvailability tuesday_afternoons(const std::string& local_end, int capacity) {
+    AvailabilityRule rule;
+    rule.weekdays = {Weekday::tuesday};
+    rule.local_start = "14:00";
+    rule.local_end = local_end;
+    rule.time_zone = "Asia/Shanghai";
+    rule.capacity = capacity;
+    PublishAvailability rules;
+    rules.rules.push_back(rule);
+    return rules;
   }
 
   // Every stored slot of the specialist ending after now.
@@ -236,6 +254,61 @@ TEST_F(ReminderServiceTest, ReviewsOfConsultationsThatEndedEarlierAreCancelledAt
   EXPECT_EQ(node_->scheduling->cancel_reviews_of_ended_consultations(clock_.now()), 0);
 }
 
+// The requester cancels while the review is under way: the review is left to finish.
+TEST_F(ReminderServiceTest, EndingTheConsultationKeepsAReviewThatHasBegun) {
+  const auto begun = book_at(kStart + 48h);
+  const auto later = book_at(kStart + 72h);
+  clock_.set(kStart + 48h + 10min);
+  ASSERT_TRUE(node_->consultations->cancel(node_->caller("clin"), consultation_id_, "moved"));
+  std::optional<store::Appointment> first;
+  std::optional<store::Appointment> second;
+  node_->store->read([&](store::Tx& tx) {
+    first = tx.find_appointment(begun.id);
+    second = tx.find_appointment(later.id);
+  });
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->state, store::AppointmentState::booked);  // COMPLETED once it has ended
+  EXPECT_EQ(second->state, store::AppointmentState::cancelled);
+  EXPECT_EQ(node_->scheduling->cancel_reviews_of_ended_consultations(clock_.now()), 0);
+}
+
+// A cancelled booking frees its place only up to the capacity the rule gives now.
+TEST_F(ReminderServiceTest, AFreedPlaceRespectsTheRulesLoweredCapacity) {
+  const auto eye = node_->caller("eye");
+  const auto clin = node_->caller("clin");
+  PublishAvailability rules = tuesday_afternoons("15:00", 2);
+  auto slots = node_->scheduling->publish(eye, rules);
+  ASSERT_TRUE(slots) << slots.error().message;
+  const auto slot_id = slots->front().id;
+  std::vector<std::string> consultations{consultation_id_};
+  for (const char* patient : {"P-2", "P-3"}) {
+    OpenConsultation open;
+    open.urgency = store::Urgency::routine;
+    open.specialty = "ophthalmology";
+    open.patient_reference = patient;
+    open.question = "Glaucoma follow-up?";
+    auto opened = node_->consultations->open(clin, open);
+    ASSERT_TRUE(opened) << opened.error().message;
+    consultations.push_back(opened->value.record.id);
+  }
+  auto first = node_->scheduling->book(clin, slot_id, consultations[0]);
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE(node_->scheduling->book(clin, slot_id, consultations[1]));
+
+  rules.rules[0].capacity = 1;  // the specialist now takes one review at a time
+  ASSERT_TRUE(node_->scheduling->publish(eye, rules));
+  ASSERT_TRUE(node_->scheduling->cancel(clin, first->value.id, {}));
+  const auto refused = node_->scheduling->book(clin, slot_id, consultations[2]);
+  ASSERT_FALSE(refused) << "a second review in a slot the rules give one place";
+  EXPECT_EQ(refused.error().code, Code::aborted);
+  const auto stored = stored_slots(eye.user.id);
+  const auto slot = std::find_if(stored.begin(), stored.end(),
+                                 [&](const store::SlotRecord& s) { return s.id == slot_id; });
+  ASSERT_NE(slot, stored.end());
+  EXPECT_EQ(slot->capacity, 1);
+  EXPECT_EQ(slot->booked, 1);
+}
+
 TEST_F(ReminderServiceTest, RestartBetweenDecisionAndDeliveryDeliversExactlyOnce) {
   const auto starts = kStart + 48h;
   book_at(starts);
@@ -333,14 +406,7 @@ TEST_F(ReminderServiceTest, ADisabledSpecialistsSlotIsNotBooked) {
 
 TEST_F(ReminderServiceTest, WithdrawingRulesRemovesUnbookedRuleSlotsOnly) {
   const auto eye = node_->caller("eye");
-  PublishAvailability rules;
-  AvailabilityRule rule;  // Tuesdays 14:00-17:00 Beijing time, 30-minute slots
-  rule.weekdays = {Weekday::tuesday};
-  rule.local_start = "14:00";
-  rule.local_end = "17:00";
-  rule.time_zone = "Asia/Shanghai";
-  rule.capacity = 2;
-  rules.rules.push_back(rule);
+  const PublishAvailability rules = tuesday_afternoons("17:00", 2);
   auto rule_slots = node_->scheduling->publish(eye, rules);
   ASSERT_TRUE(rule_slots) << rule_slots.error().message;
   ASSERT_GT(rule_slots->size(), 6u);

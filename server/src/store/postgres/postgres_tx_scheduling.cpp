@@ -215,7 +215,7 @@ std::vector<std::string> PostgresTx::list_ended_consultations_with_booked_review
                                                                                   int limit) {
   return collect_rows<std::string>(
       db_.query("SELECT DISTINCT a.consultation_id FROM appointments a JOIN consultations c"
-                " ON c.id = a.consultation_id WHERE a.state = 1 AND a.ends_at > $1"
+                " ON c.id = a.consultation_id WHERE a.state = 1 AND a.starts_at > $1"
                 " AND c.state IN (6, 7, 8, 9) ORDER BY a.consultation_id LIMIT $2",
                 Params::of(now, limit)),
       read_text);

@@ -253,7 +253,7 @@ std::vector<std::string> SqliteTx::list_ended_consultations_with_booked_reviews(
                                                                                 int limit) {
   auto query = db_.query(
       "SELECT DISTINCT a.consultation_id FROM appointments a JOIN consultations c"
-      " ON c.id = a.consultation_id WHERE a.state = 1 AND a.ends_at > ?1"
+      " ON c.id = a.consultation_id WHERE a.state = 1 AND a.starts_at > ?1"
       " AND c.state IN (6, 7, 8, 9) ORDER BY a.consultation_id LIMIT ?2");
   query.bind_all(now, limit);
   return collect_rows<std::string>(query, [](const Query& row) { return row.text(0); });
