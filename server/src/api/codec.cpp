@@ -159,6 +159,7 @@ void to_proto(const domain::ConsultationView& view, v1::Consultation* out) {
   out->set_assigned_specialist_id(record.assigned_specialist_id);
   for (const auto& participant : view.participants) {
     out->add_participant_ids(participant.user_id);
+    if (participant.read_seq == 0) continue;  // never acknowledged: absent
     auto* position = out->add_read_positions();
     position->set_user_id(participant.user_id);
     position->set_seq(static_cast<std::uint64_t>(participant.read_seq));

@@ -753,6 +753,9 @@ Status check_message(const std::string& client_msg_id, const MessageBody& body) 
   }
   const auto size = body.text.size() + body.title.size() + body.payload.size();
   if (size == 0) return make_error(Code::invalid_argument, "message body is empty");
+  if (body.kind == MessageBody::Kind::note && body.text.empty()) {
+    return make_error(Code::invalid_argument, "a clinical note's text is required");
+  }
   if (size > kMaxBodyBytes) {
     return make_error(Code::invalid_argument, "message body is over 64 KiB");
   }
@@ -929,6 +932,11 @@ Result<Outcome<Done>> ConsultationService::ack(const Caller& caller, const std::
     result.emplace(Outcome<Done>{Done{}, {}});
     return moved;
   });
+  // An acknowledgement is no access to content; a refused one is a denial, recorded as such.
+  if (!*result && (result->error().code == Code::not_found ||
+                   result->error().code == Code::permission_denied)) {
+    audit(caller, "message.ack", id, false);
+  }
   return std::move(*result);
 }
 

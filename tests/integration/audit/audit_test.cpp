@@ -162,6 +162,9 @@ TEST_F(AuditOverServer, RecordsSecurityEventsWithIdsOnlyAndVerifies) {
 
     auto outsider = server_.login("hotan.clinician");
     EXPECT_EQ(outsider->call(get_frame(consultation_id)).status().code(), v1::NOT_FOUND);
+    v1::ClientFrame ack;
+    ack.mutable_ack_messages()->set_consultation_id(consultation_id);
+    EXPECT_EQ(outsider->call(ack).status().code(), v1::NOT_FOUND);
 
     auto stranger = server_.connect();
     EXPECT_NE(stranger->login("bachu.clinician", "wrong-password-PW-9931").status().code(),
@@ -187,6 +190,9 @@ TEST_F(AuditOverServer, RecordsSecurityEventsWithIdsOnlyAndVerifies) {
   EXPECT_NE(denied->record.find("\"objects\":[\"" + consultation_id + "\"]"), std::string::npos);
   EXPECT_NE(denied->record.find("\"org\":\"hotan\""), std::string::npos);
   EXPECT_EQ(denied->patient_reference, patient);
+  const auto* refused_ack = find(rows, "message.ack", hotan, "denied");
+  ASSERT_TRUE(refused_ack);
+  EXPECT_NE(refused_ack->record.find(consultation_id), std::string::npos);
 
   // Ids only: no password, no clinical text, no token.
   for (const auto& row : rows) {

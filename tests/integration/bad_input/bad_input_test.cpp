@@ -593,6 +593,21 @@ TEST_F(BadInput, OversizedMessageBodyIsInvalid) {
   EXPECT_EQ(code_of(*client, frame), v1::INVALID_ARGUMENT);
 }
 
+TEST_F(BadInput, AClinicalNoteWithoutTextIsInvalid) {
+  auto client = server().login("bachu.clinician");
+  const auto note = [&](const std::string& id, const std::string& text) {
+    return frame_with([&](auto& f) {
+      auto* post = f.mutable_post_message();
+      post->set_consultation_id(bachu_.consultation_id);
+      post->set_client_msg_id(id);
+      post->mutable_body()->mutable_note()->set_title("Vascular status, left leg");
+      post->mutable_body()->mutable_note()->set_text(text);
+    });
+  };
+  EXPECT_EQ(code_of(*client, note("note-1", "")), v1::INVALID_ARGUMENT);
+  EXPECT_EQ(code_of(*client, note("note-2", "Pulses absent below the knee.")), v1::OK);
+}
+
 // Protobuf keeps an enum number it does not know: the server refuses it rather than store it.
 TEST_F(BadInput, EnumNumbersTheProtocolDoesNotDefineAreInvalid) {
   auto client = server().login("bachu.clinician");

@@ -187,6 +187,7 @@ TEST_F(Consultations, EmergencyFromBachuIsAcceptedInShanghaiChattedReportedAndRe
     }
   }
   EXPECT_TRUE(found);
+  EXPECT_EQ(seen.read_positions_size(), 1) << "the specialist, who never acknowledged, is absent";
 
   auto closed = expect_consultation(clinician->call(frame_with([&](auto& f) {
     f.mutable_close_consultation()->set_consultation_id(id);
