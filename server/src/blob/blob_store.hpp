@@ -107,7 +107,8 @@ class BlobStore {
 // A store keeping one append-only file per blob, "<root>/<blob id>.blob". Creates root (mode
 // 0700) if needed; throws BlobStoreError if it cannot. See directory_blob_store.cpp for the
 // record layout and crash-recovery rules. Several processes may share root if each blob has
-// one writer. sync makes a file's data durable: null for fdatasync(2); tests pass one that fails.
+// one writer. sync makes a blob file's data, or root's entries, durable: null for fdatasync(2)
+// of files and fsync(2) of root; tests pass one that fails or counts.
 using DataSync = int (*)(int descriptor);
 std::unique_ptr<BlobStore> open_directory_blob_store(std::filesystem::path root,
                                                      DataSync sync = nullptr);

@@ -15,7 +15,7 @@
 // authenticated by the layer above).
 //
 // put_segment writes one record at the end of the valid records, then fdatasync (and fsyncs
-// the directory when it created the file), so a segment is durable before the call returns; a
+// the directory with a blob's first record), so a segment is durable before the call returns; a
 // record whose fdatasync fails is cut off again before the error is reported. A crash can only
 // tear the record being appended. A record of at least 64 KiB that would start
 // at a multiple of 4096 bytes (every segment of an upload but its last, with the usual chunk
@@ -343,7 +343,9 @@ bool tail_holds_later_record(int fd, const RecordIndex& index, const std::string
 class DirectoryBlobStore final : public BlobStore {
  public:
   DirectoryBlobStore(std::filesystem::path root, DataSync sync)
-      : root_(std::move(root)), sync_(sync != nullptr ? sync : ::fdatasync) {
+      : root_(std::move(root)),
+        sync_(sync != nullptr ? sync : ::fdatasync),
+        sync_directory_(sync != nullptr ? sync : ::fsync) {
     std::error_code error;
     std::filesystem::create_directories(root_, error);
     if (error || !std::filesystem::is_directory(root_, error)) {
@@ -385,12 +387,7 @@ class DirectoryBlobStore final : public BlobStore {
     if (sealed.size() > max_stored_segment_size) {
       throw BlobStoreError("segment too large for blob " + blob_id);
     }
-    bool created = true;
-    Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!fd && errno == EEXIST) {
-      created = false;
-      fd = Fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-    }
+    const Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!fd) throw_errno("cannot open blob file", blob_id);
 
     const std::shared_ptr<const RecordIndex> current = index_of(fd.get(), blob_id);
@@ -439,7 +436,9 @@ class DirectoryBlobStore final : public BlobStore {
       errno = error;
       throw_errno("fdatasync failed", blob_id);
     }
-    if (created) sync_root(blob_id);
+    // The file's entry in root is made durable with its first record (not only by the call that
+    // created the file: a first record whose write or sync failed left the file behind).
+    if (current->offsets.empty()) sync_root(blob_id);
 
     auto next = std::make_shared<RecordIndex>(*current);
     next->offsets.push_back(current->valid_end);
@@ -535,11 +534,14 @@ class DirectoryBlobStore final : public BlobStore {
   // Makes a created or deleted directory entry durable.
   void sync_root(const std::string& blob_id) const {
     const Fd dir(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir || ::fsync(dir.get()) != 0) throw_errno("cannot sync blob directory", blob_id);
+    if (!dir || sync_directory_(dir.get()) != 0) {
+      throw_errno("cannot sync blob directory", blob_id);
+    }
   }
 
   const std::filesystem::path root_;
   const DataSync sync_;
+  const DataSync sync_directory_;
   std::shared_ptr<StagingBuffers> staging_ = std::make_shared<StagingBuffers>();
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const RecordIndex>, std::less<>> cache_;

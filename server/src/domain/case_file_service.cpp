@@ -407,7 +407,15 @@ void CaseFileService::discard(Active& active) {
   drain(active);
   active.closed = true;
   active.writer.reset();
-  store_.write([&](store::Tx& tx) { return tx.delete_upload(active.row.id); });
+  try {
+    store_.write([&](store::Tx& tx) { return tx.delete_upload(active.row.id); });
+  } catch (...) {
+    // The row stays: forgotten here, the upload is loaded from it again by its next request, or
+    // expires like any other when idle (a closed upload left here would do neither).
+    std::lock_guard lock(active_mutex_);
+    active_.erase(active.row.id);
+    throw;
+  }
   try {
     blobs_->remove(active.row.id);
   } catch (const blob::BlobStoreError& error) {

@@ -438,6 +438,10 @@ Result<Outcome<ConsultationView>> ConsultationService::open(const Caller& caller
     return failure ? *failure : make_error(Code::internal, "consultation was not stored");
   }
   audit(caller, "consultation.open", record.id, true);
+  for (const auto& file_id : *loaded.case_file_ids) {  // as share_case_file records a share
+    audit_.record({caller.user.id, caller.user.organization_id, "case_file.share",
+                   {file_id, record.id}, AuditOutcome::success, caller.remote_address});
+  }
   Outcome<ConsultationView> outcome{view_of(loaded), {}};
   auto shared = std::make_shared<const ConsultationView>(outcome.value);
   if (!loaded.candidates.empty()) {

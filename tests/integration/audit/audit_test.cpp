@@ -151,6 +151,28 @@ TEST_F(AuditOverServer, EveryReadOfACaseFileIsOnRecordWithItsPatient) {
   expect_patient(rows, "case_file.share", server_.user_id("bachu.clinician"), "success");
 }
 
+// A file attached when the consultation is opened is shared as by share_case_file, on record.
+TEST_F(AuditOverServer, AFileAttachedAtOpeningIsAShareOnRecord) {
+  auto clinician = server_.login("bachu.clinician");
+  auto uploaded = files::upload(*clinician, "knee.dcm", files::random_data(2000, 3));
+  ASSERT_EQ(uploaded.status().code(), v1::OK) << uploaded.status().message();
+  const auto file_id = uploaded.case_file().id();
+  auto frame = open_frame();
+  frame.mutable_open_consultation()->add_case_file_ids(file_id);
+  auto opened = clinician->call(frame);
+  ASSERT_EQ(opened.status().code(), v1::OK) << opened.status().message();
+  server_.stop();
+
+  const auto rows = records();
+  const auto* shared = find(rows, "case_file.share", server_.user_id("bachu.clinician"), "success");
+  ASSERT_TRUE(shared);
+  EXPECT_NE(shared->record.find("\"objects\":[\"" + file_id + "\",\"" +
+                                opened.consultation().id() + "\"]"),
+            std::string::npos)
+      << shared->record;
+  EXPECT_EQ(shared->patient_reference, patient);
+}
+
 TEST_F(AuditOverServer, RecordsSecurityEventsWithIdsOnlyAndVerifies) {
   std::string consultation_id;
   {

@@ -1,6 +1,7 @@
 // Directory BlobStore specifics: file layout, torn writes after a crash, corruption handling.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -373,6 +374,27 @@ TEST_F(DirectoryBlobStoreTest, ARecordWhoseSyncFailedIsNotKept) {
     store->put_segment(id, 1, (*write)(1));
     EXPECT_EQ(store->get_segment(id, 1), (*write)(1));
   }
+}
+
+// The blob's entry in the directory is made durable with its first record, also when the first
+// attempt (which created the file) failed.
+std::atomic<int> directory_syncs{0};
+int counting_sync(int descriptor) {
+  struct stat status {};
+  if (::fstat(descriptor, &status) == 0 && S_ISDIR(status.st_mode)) ++directory_syncs;
+  return failing_sync(descriptor);
+}
+
+TEST_F(DirectoryBlobStoreTest, TheDirectoryIsSyncedWithTheFirstRecordThatLands) {
+  auto store = open_directory_blob_store(root(), counting_sync);
+  failing_syncs = 1;
+  directory_syncs = 0;
+  EXPECT_THROW(store->put_segment("b-first", 0, segment(0)), BlobStoreError);
+  EXPECT_EQ(directory_syncs.load(), 0);
+  store->put_segment("b-first", 0, segment(0));
+  EXPECT_EQ(directory_syncs.load(), 1);
+  store->put_segment("b-first", 1, segment(1));
+  EXPECT_EQ(directory_syncs.load(), 1) << "later records need no directory sync";
 }
 
 TEST_F(DirectoryBlobStoreTest, UnusableRootThrows) {

@@ -3,6 +3,7 @@
 #include "domain/case_file_service.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -300,6 +301,36 @@ TEST_F(CaseFileServiceTest, IdleUploadsExpireWithTheirSegments) {
       service_->upload_chunk(caller_, session.upload_id, 2 * kChunk, data.substr(0, kChunk));
   ASSERT_FALSE(chunk.has_value());
   EXPECT_EQ(chunk.error().code, Code::not_found);
+}
+
+// An upload whose contents did not match is discarded; when the store fails to delete its row,
+// the client is told to retry, and the upload still expires when left idle.
+TEST_F(CaseFileServiceTest, AnUploadWhoseDiscardFailedStillExpires) {
+  const auto data = bytes(2 * kChunk, 4);
+  auto declared = new_upload(data);
+  declared.sha256 = crypto::sha256("something else");
+  auto session = service_->begin_upload(caller_, declared);
+  ASSERT_TRUE(session.has_value());
+  send(session->upload_id, data, 0, data.size());
+
+  const auto sql = [&](const char* statement) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "tmc.db").c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10'000);  // the store's writer may hold the lock a moment
+    EXPECT_EQ(sqlite3_exec(db, statement, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  };
+  sql("CREATE TRIGGER refuse BEFORE DELETE ON uploads BEGIN SELECT RAISE(ABORT, 'i/o'); END");
+  EXPECT_ANY_THROW(static_cast<void>(service_->finish_upload(caller_, session->upload_id)));
+  sql("DROP TRIGGER refuse");
+  EXPECT_EQ(stored_row(session->upload_id).id, session->upload_id);  // the row stayed
+
+  clock_.advance(61min);
+  EXPECT_EQ(service_->expire_uploads(clock_.now()), 1);
+  std::optional<store::Upload> row;
+  store_->read([&](store::Tx& tx) { row = tx.find_upload(session->upload_id); });
+  EXPECT_FALSE(row.has_value());
+  EXPECT_EQ(blobs_->segment_count(session->upload_id), 0u);
 }
 
 TEST_F(CaseFileServiceTest, SegmentsBeyondTheRowAreAuthenticatedAndKeptAfterARestart) {
