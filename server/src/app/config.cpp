@@ -123,7 +123,8 @@ po::options_description describe(Raw& raw) {
        "WebSocket idle timeout; pings are sent at half of it")
       ("outbound-queue-bytes",
        po::value(&c.outbound_queue_limit_bytes)->default_value(defaults.outbound_queue_limit_bytes),
-       "per-session bytes queued to a slow client before it is closed with 1013")
+       "per-session bytes queued to a slow client before it is closed with 1013 (at least 2 MiB "
+       "and max-frame-bytes)")
       ("allowed-origin", po::value(&c.allowed_origins)->composing(),
        "Origin accepted from browser clients (repeatable); none: Origin not checked")
       ("workers", po::value(&c.workers)->default_value(defaults.workers),
@@ -218,6 +219,11 @@ std::string validate(Raw& raw) {
   }
   if (c.max_frame_bytes < 1024 || c.max_frame_bytes > 256 * 1024 * 1024) {
     return "--max-frame-bytes must be between 1 KiB and 256 MiB";
+  }
+  // A session's queue must hold the largest answer: a download chunk (below max-frame-bytes) or
+  // a page of the log (about 1 MiB of text).
+  if (c.outbound_queue_limit_bytes < std::max<std::size_t>(c.max_frame_bytes, 2u << 20)) {
+    return "--outbound-queue-bytes must be at least 2 MiB and at least --max-frame-bytes";
   }
   if (raw.handshake_ms <= 0 || raw.idle_s <= 0 || raw.lifetime_h <= 0 || raw.emergency_s <= 0 ||
       raw.urgent_s <= 0 || raw.routine_s <= 0 || raw.check_ms <= 0) {

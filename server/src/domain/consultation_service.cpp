@@ -21,6 +21,10 @@ constexpr std::size_t kMaxSummaryBytes = 64 * 1024;
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 constexpr std::size_t kMaxReportFieldBytes = 64 * 1024;
 constexpr std::size_t kMaxClientMsgIdBytes = 64;
+// Clinical text in one page of sync_consultation or list_consultations, beyond the first entry
+// (at most 500 messages of 64 KiB would be 32 MiB in one frame, more than a session may queue):
+// a page ends early, and has_more or next_page_token says there is more.
+constexpr std::size_t kMaxPageTextBytes = 1024 * 1024;
 constexpr int kLastSignalKind = 3;  // SIGNAL_KIND_ICE (messaging.proto)
 constexpr int kNoticeStateChanged = 1;
 constexpr int kNoticeParticipantJoined = 2;
@@ -499,17 +503,27 @@ Result<ConsultationPage> ConsultationService::list(const Caller& caller,
   ConsultationPage page;
   store_.read([&](store::Tx& tx) {
     auto records = tx.list_consultations(query);
-    const bool more = static_cast<int>(records.size()) > size;
+    bool more = static_cast<int>(records.size()) > size;
     if (more) records.resize(static_cast<std::size_t>(size));
+    std::size_t text_bytes = 0;
+    std::string last_seen;
     for (const auto& record : records) {
       auto loaded = load(tx, record.id);
-      if (!loaded) continue;
-      if (!decide(loaded->record.state, ConsultationAction::read, actor_for(tx, caller, *loaded))) {
-        continue;  // e.g. an offer that went to someone else
-      }
-      page.consultations.push_back(view_of(*loaded));
+      if (loaded &&
+          decide(loaded->record.state, ConsultationAction::read, actor_for(tx, caller, *loaded))) {
+        auto view = view_of(*loaded);
+        text_bytes += view.question.size() + view.clinical_summary.size() +
+                      (view.report ? view.report->findings.size() + view.report->impression.size()
+                                   : 0);
+        if (!page.consultations.empty() && text_bytes > kMaxPageTextBytes) {
+          more = true;  // this one starts the next page
+          break;
+        }
+        page.consultations.push_back(std::move(view));
+      }  // else e.g. an offer that went to someone else
+      last_seen = record.id;
     }
-    if (more && !records.empty()) page.next_page_token = records.back().id;
+    if (more && !last_seen.empty()) page.next_page_token = last_seen;
   });
   for (const auto& view : page.consultations) {
     audit(caller, "consultation.read", view.record.id, true);
@@ -964,10 +978,16 @@ Result<LogPage> ConsultationService::sync(const Caller& caller, const std::strin
     LogPage page;
     page.has_more = static_cast<int>(records.size()) > size;
     if (page.has_more) records.resize(static_cast<std::size_t>(size));
+    std::size_t text_bytes = 0;
     for (const auto& record : records) {
       auto body = decode_body(Vault::open(loaded->key, record.sealed_body,
                                           aad(id, "log") + "|" + std::to_string(record.seq)));
       if (!body) throw std::runtime_error("stored message is malformed");
+      text_bytes += body->text.size() + body->title.size() + body->payload.size();
+      if (!page.entries.empty() && text_bytes > kMaxPageTextBytes) {
+        page.has_more = true;  // this one starts the next page
+        break;
+      }
       page.entries.push_back({id, record.seq, record.sender_id, record.posted_at, *body});
     }
     result.emplace(std::move(page));

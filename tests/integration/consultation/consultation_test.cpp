@@ -4,6 +4,7 @@
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <set>
 
 #include "test_server.hpp"
 
@@ -332,6 +333,65 @@ TEST_F(Consultations, OfflineRecipientGetsEverythingOnNextLoginAndRetriesAreIdem
   auto page = sync(*specialist, opened.id(), 0, 1);
   EXPECT_EQ(page.sync_consultation().entries_size(), 1);
   EXPECT_TRUE(page.sync_consultation().has_more());
+}
+
+// 500 long messages would be one answer larger than a session may queue (and than many county
+// links carry in one go): pages end at about 1 MiB of text, and paging gets everything.
+TEST_F(Consultations, LongMessagesArePagedByTheirSize) {
+  auto pair = accepted_orthopedics();
+  const std::string text(60 * 1024, 'm');
+  for (int i = 0; i < 24; ++i) {  // 1.4 MiB
+    ASSERT_EQ(post(*pair.clinician, pair.opened.id(), "long-" + std::to_string(i), text)
+                  .status()
+                  .code(),
+              v1::OK);
+  }
+  std::uint64_t after = pair.last_seq;
+  int pages = 0;
+  int received = 0;
+  for (bool more = true; more; ++pages) {
+    const auto page = sync(*pair.specialist, pair.opened.id(), after, 500);
+    ASSERT_EQ(page.status().code(), v1::OK) << page.status().message();
+    ASSERT_GT(page.sync_consultation().entries_size(), 0);
+    EXPECT_LE(page.sync_consultation().entries_size(), 18) << "at most about 1 MiB of text";
+    for (const auto& entry : page.sync_consultation().entries()) {
+      EXPECT_EQ(entry.seq(), ++after);  // gap-free across pages
+      EXPECT_EQ(entry.body().text(), text);
+      ++received;
+    }
+    more = page.sync_consultation().has_more();
+  }
+  EXPECT_EQ(received, 24);
+  EXPECT_EQ(pages, 2);
+}
+
+TEST_F(Consultations, ConsultationsWithLongSummariesArePagedByTheirSize) {
+  auto clinician = server().login("yecheng.clinician");
+  std::set<std::string> opened;
+  for (int i = 0; i < 20; ++i) {  // 1.25 MiB of summaries
+    auto frame = open_frame("orthopedics", v1::URGENCY_ROUTINE);
+    frame.mutable_open_consultation()->set_clinical_summary(std::string(64 * 1024, 's'));
+    opened.insert(expect_consultation(clinician->call(frame)).id());
+  }
+  std::string token;
+  int pages = 0;
+  do {
+    const auto page = clinician->call(frame_with([&](auto& f) {
+      f.mutable_list_consultations()->set_page_size(200);
+      f.mutable_list_consultations()->set_page_token(token);
+    }));
+    ASSERT_EQ(page.status().code(), v1::OK) << page.status().message();
+    std::size_t text = 0;
+    for (const auto& consultation : page.list_consultations().consultations()) {
+      text += consultation.clinical_summary().size();
+      opened.erase(consultation.id());
+    }
+    EXPECT_LE(text, 1024u * 1024) << "at most about 1 MiB of clinical text";
+    token = page.list_consultations().next_page_token();
+    ++pages;
+  } while (!token.empty());
+  EXPECT_TRUE(opened.empty()) << opened.size() << " not listed";
+  EXPECT_GE(pages, 2);
 }
 
 TEST_F(Consultations, RetriedPostIsPublishedAgainWithItsOriginalSeqAndText) {

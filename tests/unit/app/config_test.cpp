@@ -69,6 +69,11 @@ TEST(Config, ErrorsNameTheProblem) {
   EXPECT_NE(error_of({"--config", "/nonexistent/tmc.conf"}).find("/nonexistent"),
             std::string::npos);
   EXPECT_FALSE(error_of({"--workers", "0"}).empty());
+  EXPECT_NE(error_of({"--outbound-queue-bytes", "1048576"}).find("outbound-queue-bytes"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--max-frame-bytes", "33554432"}).find("outbound-queue-bytes"),
+            std::string::npos)
+      << "the default queue (16 MiB) cannot hold a frame of 32 MiB";
 }
 
 TEST(Config, HelpListsOptions) {
