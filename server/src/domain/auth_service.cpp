@@ -94,11 +94,14 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
   // kept in the throttle's memory for an hour, whatever its size.
   const bool impossible = username.empty() || username.size() > kLongestUsername;
   const std::string& account = impossible ? kNoAccount : username;
-  if (const auto retry = throttle_.refusal(account, address)) {
+  const auto throttled = [&]() -> std::optional<Error> {
+    const auto retry = throttle_.refusal(account, address);
+    if (!retry) return std::nullopt;
     audit_refusal({{}, {}, "login.throttled", {}, AuditOutcome::denied, remote_address}, address);
-    return make_error(Code::resource_exhausted, "too many failed sign-ins; retry in " +
-                                                    std::to_string(retry->count()) + " s");
-  }
+    return make_error(Code::resource_exhausted,
+                      "too many failed sign-ins; retry in " + std::to_string(retry->count()) + " s");
+  };
+  if (auto refused = throttled()) return *refused;
   if (impossible) {
     throttle_.record_failure(account, address);
     audit_refusal({{}, {}, "login", {}, AuditOutcome::failed, remote_address}, address);
@@ -123,6 +126,9 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
       return make_error(Code::resource_exhausted,
                         "too many sign-ins at once; retry in a few seconds");
     }
+    // Asked again now that the checks ahead of this one have counted their failures: attempts
+    // sent all at once, which all passed the first look, get no more checks than one by one.
+    if (auto refused = throttled()) return *refused;
     if (user && hash) {
       verified = crypto::verify_password(password, *hash);
       // Kept at the configured cost, so that the dummy check below costs what a real one does.
@@ -132,6 +138,8 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
     } else {
       crypto::dummy_verify(password, options_.password_params);  // same cost as a real check
     }
+    // Counted before the turn passes on, so that the next check's look at the throttle sees it.
+    if (!verified) throttle_.record_failure(username, address);
   }
   const auto fail = [&](Error error) -> Result<LoginOutcome> {
     audit_.record({user ? user->id : std::string{}, user ? user->organization_id : std::string{},
@@ -139,7 +147,7 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
     return error;
   };
   if (!verified || user->disabled) {
-    throttle_.record_failure(username, address);
+    if (verified) throttle_.record_failure(username, address);  // a disabled user's
     return fail(make_error(Code::unauthenticated, kBadCredentials));
   }
   std::optional<std::int64_t> step;

@@ -245,6 +245,34 @@ class SignInDuringChange : public AuthServiceTest {
   }
 };
 
+// Wrong passwords sent all at once (one per connection) get no more checks than one by one: the
+// throttle is asked again when each check's turn comes.
+TEST_F(AuthServiceTest, AttemptsSentAtOnceAreThrottledLikeOneByOne) {
+  AuthOptions options;
+  options.concurrent_password_checks = 1;
+  auth_ = make_auth(options);
+  constexpr int kAttempts = 10;
+  std::vector<std::optional<Result<LoginOutcome>>> results(kAttempts);
+  std::vector<std::thread> attempts;
+  {
+    const auto running = auth_->password_checks().enter(0ms);  // another sign-in's check
+    for (int i = 0; i < kAttempts; ++i) {
+      attempts.emplace_back([&, i] { results[i] = auth_->login("alice", "guess", kAddress); });
+    }
+    while (auth_->password_checks().waiting() < kAttempts) std::this_thread::yield();
+  }
+  for (auto& attempt : attempts) attempt.join();
+  int checked = 0;
+  int throttled = 0;
+  for (const auto& result : results) {
+    ASSERT_TRUE(result.has_value() && !result->has_value());
+    if (result->error().code == Code::unauthenticated) ++checked;
+    if (result->error().code == Code::resource_exhausted) ++throttled;
+  }
+  EXPECT_EQ(checked, ThrottleOptions{}.backoff_after);
+  EXPECT_EQ(throttled, kAttempts - checked);
+}
+
 TEST_F(SignInDuringChange, PasswordResetRefusesTheOldPassword) {
   const auto outcome = login_while(
       [&] { ASSERT_TRUE(directory_->set_password_hash("alice", auth_->hash_password("new"))); });
