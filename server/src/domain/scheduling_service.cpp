@@ -26,6 +26,12 @@ Error slot_not_found() { return make_error(Code::not_found, "slot not found"); }
 Error appointment_not_found() { return make_error(Code::not_found, "appointment not found"); }
 Error slot_full() { return make_error(Code::aborted, "the slot is full"); }
 
+template <class T>
+Status status_of(const Result<T>& result) {
+  if (result) return ok();
+  return result.error();
+}
+
 void append_unique(std::vector<std::string>& to, const std::string& id) {
   if (!id.empty() && std::find(to.begin(), to.end(), id) == to.end()) to.push_back(id);
 }
@@ -108,6 +114,19 @@ void SchedulingService::audit(const Caller& caller, const char* action, const st
                               bool allowed) {
   audit_.record({caller.user.id, caller.user.organization_id, action, {id},
                  allowed ? AuditOutcome::success : AuditOutcome::denied, caller.remote_address});
+}
+
+void SchedulingService::audit(const Caller& caller, const char* action,
+                              std::vector<std::string> ids, const Status& status) {
+  auto outcome = AuditOutcome::success;
+  if (!status) {
+    const auto code = status.error().code;
+    outcome = code == Code::not_found || code == Code::permission_denied ? AuditOutcome::denied
+                                                                          : AuditOutcome::failed;
+  }
+  std::erase(ids, std::string{});
+  audit_.record({caller.user.id, caller.user.organization_id, action, std::move(ids), outcome,
+                 caller.remote_address});
 }
 
 Appointment SchedulingService::presented(Appointment appointment, TimePoint now) const {
@@ -356,7 +375,9 @@ Result<Outcome<Appointment>> SchedulingService::book(const Caller& caller,
                                                      const std::string& slot_id,
                                                      const std::string& consultation_id) {
   if (caller.user.role == store::Role::admin) {
-    return make_error(Code::permission_denied, "administrators do not book reviews");
+    Status refused = make_error(Code::permission_denied, "administrators do not book reviews");
+    audit(caller, "appointment.book", {consultation_id}, refused);
+    return refused.error();
   }
   const auto now = clock_.now();
   std::optional<Result<Outcome<Appointment>>> result;
@@ -428,7 +449,8 @@ Result<Outcome<Appointment>> SchedulingService::book(const Caller& caller,
     return true;
   });
   audit(caller, "appointment.book",
-        result->has_value() ? (*result)->value.id : consultation_id, result->has_value());
+        {result->has_value() ? (*result)->value.id : std::string{}, consultation_id},
+        status_of(*result));
   return std::move(*result);
 }
 
@@ -437,10 +459,13 @@ Result<Outcome<Appointment>> SchedulingService::change(
     const std::function<Status(store::Tx&, Appointment&, std::string& notice, std::string& also)>&
         apply) {
   if (caller.user.role == store::Role::admin) {
-    return make_error(Code::permission_denied, "administrators do not book reviews");
+    Status refused = make_error(Code::permission_denied, "administrators do not book reviews");
+    audit(caller, action, {appointment_id}, refused);
+    return refused.error();
   }
   const auto now = clock_.now();
   std::optional<Result<Outcome<Appointment>>> result;
+  std::string consultation_id;
   store_.write([&](store::Tx& tx) {
     auto fail = [&](Error error) {
       result.emplace(std::move(error));
@@ -448,6 +473,7 @@ Result<Outcome<Appointment>> SchedulingService::change(
     };
     auto appointment = tx.find_appointment(appointment_id);
     if (!appointment) return fail(appointment_not_found());
+    consultation_id = appointment->consultation_id;
     const auto access = consultations_.access(tx, caller, appointment->consultation_id);
     bool allowed = appointment->booked_by == caller.user.id ||
                    appointment->specialist_id == caller.user.id;
@@ -481,7 +507,7 @@ Result<Outcome<Appointment>> SchedulingService::change(
     result.emplace(std::move(outcome));
     return true;
   });
-  audit(caller, action, appointment_id, result->has_value());
+  audit(caller, action, {appointment_id, consultation_id}, status_of(*result));
   return std::move(*result);
 }
 

@@ -140,6 +140,10 @@ class SchedulingService {
   // the last.
   void release_place(store::Tx& tx, const std::string& slot_id) const;
   void audit(const Caller& caller, const char* action, const std::string& id, bool allowed);
+  // Records a booking or change: ids name the appointment and its consultation (which gives the
+  // record its patient); a refusal of access is "denied", any other error "failed".
+  void audit(const Caller& caller, const char* action, std::vector<std::string> ids,
+             const Status& status);
 
   store::Store& store_;
   const Clock& clock_;

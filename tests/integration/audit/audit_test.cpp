@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "audit/signing_key.hpp"
+#include "api/codec.hpp"
 #include "audit/verifier.hpp"
 #include "case_file_client.hpp"
 #include "test_server.hpp"
@@ -171,6 +172,44 @@ TEST_F(AuditOverServer, AFileAttachedAtOpeningIsAShareOnRecord) {
             std::string::npos)
       << shared->record;
   EXPECT_EQ(shared->patient_reference, patient);
+}
+
+// Booking and cancelling a review are on record with the patient (through the consultation), and
+// an administrator's attempt as a denial.
+TEST_F(AuditOverServer, ReviewsBookedAndCancelledAreOnRecordWithTheirPatient) {
+  auto clinician = server_.login("bachu.clinician");
+  auto specialist = server_.login("shanghai.ortho");
+  const auto id = open_and_accept(*clinician, *specialist);
+  ASSERT_FALSE(id.empty());
+  v1::ClientFrame publish;
+  auto* slot = publish.mutable_publish_availability()->add_slots();
+  const auto starts = std::chrono::floor<std::chrono::hours>(std::chrono::system_clock::now()) +
+                      std::chrono::hours(48);
+  *slot->mutable_starts_at() = api::to_proto(TimePoint(starts));
+  *slot->mutable_ends_at() = api::to_proto(TimePoint(starts + std::chrono::minutes(30)));
+  slot->set_capacity(1);
+  auto published = specialist->call(publish);
+  ASSERT_EQ(published.status().code(), v1::OK) << published.status().message();
+  v1::ClientFrame book;
+  book.mutable_book_review()->set_slot_id(published.publish_availability().slots(0).id());
+  book.mutable_book_review()->set_consultation_id(id);
+  auto admin = server_.login("admin");
+  EXPECT_EQ(admin->call(book).status().code(), v1::PERMISSION_DENIED);
+  auto booked = clinician->call(book);
+  ASSERT_EQ(booked.status().code(), v1::OK) << booked.status().message();
+  v1::ClientFrame cancel;
+  cancel.mutable_cancel_appointment()->set_appointment_id(booked.appointment().id());
+  ASSERT_EQ(specialist->call(cancel).status().code(), v1::OK);
+  server_.stop();
+
+  const auto rows = records();
+  expect_patient(rows, "appointment.book", server_.user_id("bachu.clinician"), "success");
+  expect_patient(rows, "appointment.cancel", server_.user_id("shanghai.ortho"), "success");
+  expect_patient(rows, "appointment.book", server_.user_id("admin"), "denied");
+  const auto* cancelled =
+      find(rows, "appointment.cancel", server_.user_id("shanghai.ortho"), "success");
+  ASSERT_TRUE(cancelled);
+  EXPECT_NE(cancelled->record.find(booked.appointment().id()), std::string::npos);
 }
 
 TEST_F(AuditOverServer, RecordsSecurityEventsWithIdsOnlyAndVerifies) {
