@@ -478,9 +478,10 @@ Result<Outcome<Appointment>> SchedulingService::change(
     bool allowed = appointment->booked_by == caller.user.id ||
                    appointment->specialist_id == caller.user.id;
     if (!allowed && caller.user.role == store::Role::coordinator) {
+      // The organisations involved in the consultation (requesting, and the accepting
+      // specialist's), and the reviewing specialist's.
       const auto specialist = tx.find_user(appointment->specialist_id);
-      allowed = (access && access->record.requesting_organization_id ==
-                               caller.user.organization_id) ||
+      allowed = (access && access->actor.is_coordinator_of_involved_org) ||
                 (specialist && specialist->organization_id == caller.user.organization_id);
     }
     if (!allowed) {

@@ -309,6 +309,30 @@ TEST_F(ReminderServiceTest, AFreedPlaceRespectsTheRulesLoweredCapacity) {
   EXPECT_EQ(slot->booked, 1);
 }
 
+// The review is with a specialist of another partner hospital than the one that accepted: the
+// accepting hospital's coordinator, whose organisation is involved, may cancel it too.
+TEST_F(ReminderServiceTest, ACoordinatorOfTheAcceptingHospitalCancelsAReviewElsewhere) {
+  DirectoryService directory(*node_->store, clock_, node_->audit);
+  ASSERT_TRUE(directory.add_organization({"second", "Second Partner",
+                                          store::OrganizationKind::partner_hospital, "J",
+                                          "Asia/Shanghai"}));
+  ASSERT_TRUE(directory.add_pairing("county", "second"));
+  ASSERT_TRUE(directory.add_user({"eye2", "Dr. Eye II", Role::specialist, "second",
+                                  {"ophthalmology"}}, "x"));
+  ASSERT_TRUE(directory.add_user({"coord", "Coordinator", Role::coordinator, "partner", {}}, "x"));
+  ASSERT_TRUE(node_->consultations->accept(node_->caller("eye"), consultation_id_));
+  PublishAvailability publish;
+  publish.slots.push_back({kStart + 48h, kStart + 48h + 30min, 1});
+  auto slots = node_->scheduling->publish(node_->caller("eye2"), publish);
+  ASSERT_TRUE(slots) << slots.error().message;
+  auto booked =
+      node_->scheduling->book(node_->caller("clin"), slots->front().id, consultation_id_);
+  ASSERT_TRUE(booked) << booked.error().message;
+  const auto cancelled = node_->scheduling->cancel(node_->caller("coord"), booked->value.id, {});
+  ASSERT_TRUE(cancelled) << cancelled.error().message;
+  EXPECT_EQ(cancelled->value.state, store::AppointmentState::cancelled);
+}
+
 TEST_F(ReminderServiceTest, RestartBetweenDecisionAndDeliveryDeliversExactlyOnce) {
   const auto starts = kStart + 48h;
   book_at(starts);
