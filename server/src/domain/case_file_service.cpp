@@ -326,7 +326,7 @@ void CaseFileService::audit(const Caller& caller, const char* action, std::vecto
 // ---- uploads ----------------------------------------------------------------------------------
 
 Result<std::shared_ptr<CaseFileService::Active>> CaseFileService::active_upload(
-    const Caller& caller, const std::string& upload_id) {
+    const Caller& caller, const std::string& upload_id, bool finished_too) {
   std::shared_ptr<Active> active;
   {
     std::lock_guard lock(active_mutex_);
@@ -334,8 +334,17 @@ Result<std::shared_ptr<CaseFileService::Active>> CaseFileService::active_upload(
   }
   if (!active) {  // not written since the server started: load it
     std::optional<store::Upload> row;
-    store_.read([&](store::Tx& tx) { row = tx.find_upload(upload_id); });
-    if (!row) return upload_not_found();
+    std::optional<store::CaseFile> file;
+    store_.read([&](store::Tx& tx) {
+      row = tx.find_upload(upload_id);
+      if (!row && finished_too) file = tx.find_case_file_by_upload(upload_id);
+    });
+    if (!row) {
+      if (file && file->uploaded_by != caller.user.id) {
+        audit(caller, "case_file.upload", upload_id, AuditOutcome::denied);
+      }
+      return upload_not_found();
+    }
     auto loaded = std::make_shared<Active>(std::move(*row));
     std::lock_guard lock(active_mutex_);
     active = active_.try_emplace(upload_id, std::move(loaded)).first->second;
@@ -438,6 +447,10 @@ Result<UploadSession> CaseFileService::resume_upload(const Caller& caller,
   store_.read([&](store::Tx& tx) { file = tx.find_case_file_by_upload(upload_id); });
   if (file && file->uploaded_by == caller.user.id) {  // finished already: nothing to send
     return UploadSession{upload_id, parse_header(file->header).segment_size, file->size};
+  }
+  if (file) {  // another user's finished upload: as unknown, and on record
+    audit(caller, "case_file.upload", upload_id, AuditOutcome::denied);
+    return upload_not_found();
   }
   auto active = active_upload(caller, upload_id);
   if (!active) return active.error();
@@ -587,7 +600,7 @@ void CaseFileService::seal_chunk(const Caller& caller, const std::string& upload
     writers_->post(upload_id,
                    [done = std::move(done), error = std::move(error)] { done(std::move(error)); });
   };
-  auto active = active_upload(caller, upload_id);
+  auto active = active_upload(caller, upload_id, true);
   if (!active) return refuse(active.error());
   auto& upload = **active;
   std::lock_guard lock(upload.mutex);

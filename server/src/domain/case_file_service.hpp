@@ -126,7 +126,10 @@ class CaseFileService {
   struct Active;
   struct SealedChunk;
   class FileWriters;
-  Result<std::shared_ptr<Active>> active_upload(const Caller& caller, const std::string& upload_id);
+  // When `finished_too` and the upload is unknown, a file another user finished from it makes
+  // the attempt a denial on record (the caller did not look for the file already).
+  Result<std::shared_ptr<Active>> active_upload(const Caller& caller, const std::string& upload_id,
+                                                bool finished_too = false);
   // Seals the chunk and queues its write; answers refusals through the same queue, in order.
   void seal_chunk(const Caller& caller, const std::string& upload_id, std::uint64_t offset,
                   std::string_view data, ChunkDone& done);

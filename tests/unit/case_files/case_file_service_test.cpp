@@ -618,6 +618,17 @@ TEST_F(CaseFileServiceTest, AnotherUsersUploadIsNotFoundAndTheAttemptAudited) {
   send(session.upload_id, data, kChunk, data.size());
   EXPECT_TRUE(service_->finish_upload(caller_, session.upload_id).has_value());
   EXPECT_EQ(audit_.count("case_file.upload"), 3);
+  // Finished, the upload id is as unknown to the other user, and each attempt still on record.
+  EXPECT_EQ(service_->begin_upload(other, resume).error().code, Code::not_found);
+  EXPECT_EQ(service_->upload_chunk(other, session.upload_id, 0, data.substr(0, kChunk))
+                .error()
+                .code,
+            Code::not_found);
+  EXPECT_EQ(service_->finish_upload(other, session.upload_id).error().code, Code::not_found);
+  EXPECT_EQ(audit_.count("case_file.upload"), 6);
+  // The owner's own retries of a finished upload are no denials.
+  EXPECT_EQ(resumed_offset(session.upload_id), data.size());
+  EXPECT_EQ(audit_.count("case_file.upload"), 6);
 }
 
 // Every download is in the audit trail whatever offset it starts at, once and not per chunk.
