@@ -80,6 +80,12 @@ blob::SegmentCipher cipher_for(const Vault& vault, std::string_view wrapped_key,
 
 // Checks that caller may share a file with the consultation (a participant of a writable
 // consultation) and collects its participants, who are told about the file.
+// A file shared with the consultation is a change of it (its updated_at), unlike a message.
+void mark_shared(store::Tx& tx, const std::string& consultation_id, TimePoint now) {
+  const auto consultation = tx.find_consultation(consultation_id, store::SealedTexts::skip);
+  if (consultation) tx.set_consultation_last_seq(consultation_id, consultation->last_seq, now);
+}
+
 Status check_shareable(store::Tx& tx, const ConsultationService& consultations,
                        const Caller& caller, const std::string& consultation_id,
                        std::vector<std::string>& participants) {
@@ -814,6 +820,7 @@ Result<Outcome<store::CaseFile>> CaseFileService::finish_upload(const Caller& ca
     if (!row.consultation_id.empty() &&
         check_shareable(tx, consultations_, caller, row.consultation_id, participants) &&
         tx.share_case_file(file.id, row.consultation_id, now)) {
+      mark_shared(tx, row.consultation_id, now);
       outcome.notifications.push_back(
           shared_notification(row.consultation_id, file, std::move(participants)));
     }
@@ -968,6 +975,7 @@ Result<Outcome<store::CaseFile>> CaseFileService::share(const Caller& caller,
     Outcome<store::CaseFile> outcome{public_view(*file), {}};
     const bool added = tx.share_case_file(file_id, consultation_id, now);
     if (added) {
+      mark_shared(tx, consultation_id, now);
       outcome.notifications.push_back(
           shared_notification(consultation_id, *file, std::move(participants)));
     }

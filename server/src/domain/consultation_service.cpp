@@ -843,13 +843,13 @@ bool ConsultationService::post_in(store::Tx& tx, const Caller& caller, const std
     return answer_retry(*original);
   }
   record.last_seq = seq;
-  record.updated_at = now;
   const bool state_changed = record.state != decision->next;
-  if (state_changed) {
+  if (state_changed) {  // a message moves updated_at only when it changes the state
     record.state = decision->next;
+    record.updated_at = now;
     tx.update_consultation(record);
   } else {
-    tx.set_consultation_last_seq(id, seq, now);
+    tx.set_consultation_last_seq(id, seq, record.updated_at);
   }
   outcome.value = {seq, now};
   outcome.notifications.push_back(Notification::posted(

@@ -393,9 +393,19 @@ TEST_F(CaseFiles, TheFirstMessagesStateChangeCarriesTheConsultationsFiles) {
   const auto& updated = event->consultation_updated().consultation();
   ASSERT_EQ(updated.case_file_ids_size(), 1);
   EXPECT_EQ(updated.case_file_ids(0), file.id());
-  // Later messages change no state, and the consultation still lists the file.
+  // Later messages change no state (nor updated_at), and the consultation still lists the file.
+  const auto micros = [](const google::protobuf::Timestamp& t) {
+    return t.seconds() * 1'000'000 + t.nanos() / 1000;
+  };
+  const auto in_session = micros(clinician->call(get_frame(id)).consultation().updated_at());
   ASSERT_EQ(clinician->call(post_frame(id, "m-2", "And now?")).status().code(), v1::OK);
-  EXPECT_EQ(clinician->call(get_frame(id)).consultation().case_file_ids_size(), 1);
+  const auto after_message = clinician->call(get_frame(id)).consultation();
+  EXPECT_EQ(after_message.case_file_ids_size(), 1);
+  EXPECT_EQ(micros(after_message.updated_at()), in_session);
+  // A file shared is a change.
+  const auto second = expect_file(upload(*clinician, "ankle-2.dcm", random_data(1024, 12)));
+  ASSERT_EQ(clinician->call(share_frame(second.id(), id)).status().code(), v1::OK);
+  EXPECT_GT(micros(clinician->call(get_frame(id)).consultation().updated_at()), in_session);
 }
 
 TEST_F(CaseFiles, ChatStaysResponsiveDuringALargeUploadOnTheSameConnection) {
