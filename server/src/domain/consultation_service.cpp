@@ -900,9 +900,11 @@ void ConsultationService::post_message_async(const Caller& caller, std::string i
   if (state->body.kind == MessageBody::Kind::signal) {
     throw std::logic_error("post_message_async: signals are relayed by post_message");
   }
-  const auto now = clock_.now();
   // The audit record joins the message's own commit (and is not stored if that fails).
-  auto op = [this, state, now](store::Tx& tx) {
+  auto op = [this, state](store::Tx& tx) {
+    // Stamped when the writer stores it, as its seq is given: a post queued behind other writes
+    // is not dated before the notices they append.
+    const auto now = clock_.now();
     if (auto checked = check_message(state->client_msg_id, state->body); !checked) {
       state->result.emplace(checked.error());
       audit_in(tx, state->caller, "message.post", state->id, false);

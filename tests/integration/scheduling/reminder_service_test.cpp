@@ -1,10 +1,11 @@
 // Scheduling service against a real store (SQLite, or PostgreSQL with TMC_TEST_STORE=postgres)
 // and a manual clock: bookings and reminders, including reminders that fall due across a store
-// restart.
+// restart; and, needing the same manual clock, the dating of a post queued behind other writes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -331,6 +332,38 @@ TEST_F(ReminderServiceTest, ACoordinatorOfTheAcceptingHospitalCancelsAReviewElse
   const auto cancelled = node_->scheduling->cancel(node_->caller("coord"), booked->value.id, {});
   ASSERT_TRUE(cancelled) << cancelled.error().message;
   EXPECT_EQ(cancelled->value.state, store::AppointmentState::cancelled);
+}
+
+// (A consultation's log, on the same store and clock.) posted_at is "when the server committed
+// it": a post queued behind other writes is dated when the writer stores it, so posted_at never
+// falls as seq rises.
+TEST_F(ReminderServiceTest, APostIsDatedWhenTheWriterStoresIt) {
+  ASSERT_TRUE(node_->consultations->accept(node_->caller("eye"), consultation_id_));
+  std::promise<void> holding;
+  std::promise<void> release;
+  auto released = release.get_future();
+  node_->store->write_async(
+      [&](store::Tx&) {
+        holding.set_value();
+        released.wait();
+        return false;
+      },
+      [](bool, std::exception_ptr) {});
+  holding.get_future().wait();  // the writer is busy
+  std::promise<ConsultationService::PostResult> posted;
+  MessageBody body;
+  body.text = "Swelling since noon.";
+  node_->consultations->post_message_async(
+      node_->caller("clin"), consultation_id_, "m-1", body, nullptr,
+      [&](std::exception_ptr, ConsultationService::PostResult result) {
+        posted.set_value(std::move(result));
+      });
+  clock_.advance(5s);
+  release.set_value();
+  const auto result = posted.get_future().get();
+  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(result->has_value()) << result->error().message;
+  EXPECT_EQ((*result)->value.posted_at, kStart + 5s);
 }
 
 TEST_F(ReminderServiceTest, RestartBetweenDecisionAndDeliveryDeliversExactlyOnce) {
