@@ -176,6 +176,28 @@ Result<std::vector<SlotRecord>> SchedulingService::publish(const Caller& caller,
   }
   std::sort(desired.begin(), desired.end(),
             [](const auto& a, const auto& b) { return a.starts_at < b.starts_at; });
+  if (request.rules.size() > 1) {
+    // Rules that clash only past the horizon (one valid from a later date) would have their
+    // slots cut short there without a word when availability rolls forward: clashes are looked
+    // for a year past it too, which covers every week and daylight-saving season.
+    constexpr std::chrono::days kClashYear{371};
+    std::vector<SlotSpan> later;
+    for (const auto& rule : request.rules) {
+      auto expanded = expand_rule(rule, until, until + kClashYear);
+      if (!expanded) return make_error(Code::invalid_argument, expanded.error().message);
+      later.insert(later.end(), expanded->begin(), expanded->end());
+      if (later.size() > static_cast<std::size_t>(kClashYear / std::chrono::minutes(
+                                                                   min_slot_minutes)) +
+                             1000) {
+        return make_error(Code::invalid_argument, "the rules' slots overlap");
+      }
+    }
+    if (const auto clash = find_batch_overlap({}, later)) {
+      return make_error(Code::invalid_argument,
+                        "the rules give overlapping slots " + describe(later[clash->candidate]) +
+                            " and " + describe(later[clash->other]));
+    }
+  }
   for (std::size_t i = 0; i < request.slots.size(); ++i) {
     const auto& slot = request.slots[i];
     const auto label = "slot " + std::to_string(i + 1) + ": ";

@@ -366,6 +366,23 @@ TEST_F(ReminderServiceTest, APostIsDatedWhenTheWriterStoresIt) {
   EXPECT_EQ((*result)->value.posted_at, kStart + 5s);
 }
 
+// Two rules that clash only from a date past the horizon are refused as two that clash now are:
+// otherwise the later one's slots would be cut short unannounced when availability rolls on.
+TEST_F(ReminderServiceTest, RulesThatClashOnlyPastTheHorizonAreRefused) {
+  auto rules = tuesday_afternoons("16:00", 1);  // 14:00-16:00
+  auto later = tuesday_afternoons("17:00", 1).rules.front();
+  later.local_start = "15:00";       // 15:00-17:00
+  later.valid_from = "2027-09-07";  // a Tuesday some 40 weeks on, past the 8-week horizon
+  rules.rules.push_back(later);
+  const auto refused = node_->scheduling->publish(node_->caller("eye"), rules);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::invalid_argument);
+  EXPECT_NE(refused.error().message.find("overlapping"), std::string::npos)
+      << refused.error().message;
+  rules.rules.back().local_start = "16:00";  // back to back: no clash
+  EXPECT_TRUE(node_->scheduling->publish(node_->caller("eye"), rules));
+}
+
 TEST_F(ReminderServiceTest, RestartBetweenDecisionAndDeliveryDeliversExactlyOnce) {
   const auto starts = kStart + 48h;
   book_at(starts);
