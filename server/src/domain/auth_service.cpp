@@ -98,8 +98,8 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
     const auto retry = throttle_.refusal(account, address);
     if (!retry) return std::nullopt;
     audit_refusal({{}, {}, "login.throttled", {}, AuditOutcome::denied, remote_address}, address);
-    return make_error(Code::resource_exhausted,
-                      "too many failed sign-ins; retry in " + std::to_string(retry->count()) + " s");
+    return make_error(Code::resource_exhausted, "too many failed sign-ins; retry in " +
+                                                    std::to_string(retry->count()) + " s");
   };
   if (auto refused = throttled()) return *refused;
   if (impossible) {

@@ -136,7 +136,9 @@ TEST(Password, InvalidParamsAreRejectedWhenHashing) {
   EXPECT_THROW(dummy_verify("", ScryptParams{1024, 8, 0}), std::invalid_argument);
 }
 
-TEST(Password, DummyVerifyRunsWithTheGivenParams) { EXPECT_NO_THROW(dummy_verify("password", fast)); }
+TEST(Password, DummyVerifyRunsWithTheGivenParams) {
+  EXPECT_NO_THROW(dummy_verify("password", fast));
+}
 
 }  // namespace
 }  // namespace tmc::crypto
