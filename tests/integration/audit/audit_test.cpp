@@ -88,15 +88,23 @@ class AuditOverServer : public ::testing::Test {
            data_dir().string() + " " + arguments;
   }
 
-  // A consultation Bachu's clinician opened and Shanghai's orthopedist accepted ("" if not).
-  static std::string open_and_accept(client::BlockingClient& clinician,
-                                     client::BlockingClient& specialist) {
-    auto opened = clinician.call(open_frame());
+  // Bachu's clinician and Shanghai's orthopedist, signed in, and a consultation the one opened
+  // and the other accepted (id "" if not).
+  struct Accepted {
+    std::unique_ptr<client::BlockingClient> clinician;
+    std::unique_ptr<client::BlockingClient> specialist;
+    std::string id;
+  };
+  Accepted open_and_accept() {
+    Accepted pair{server_.login("bachu.clinician"), server_.login("shanghai.ortho"), {}};
+    auto opened = pair.clinician->call(open_frame());
     EXPECT_EQ(opened.status().code(), v1::OK) << opened.status().message();
     v1::ClientFrame accept;
     accept.mutable_accept_consultation()->set_consultation_id(opened.consultation().id());
-    if (specialist.call(accept).status().code() != v1::OK) return {};
-    return opened.consultation().id();
+    if (pair.specialist->call(accept).status().code() == v1::OK) {
+      pair.id = opened.consultation().id();
+    }
+    return pair;
   }
 
   // The record of actor's action with outcome, which names the test's patient.
@@ -111,9 +119,7 @@ class AuditOverServer : public ::testing::Test {
 };
 
 TEST_F(AuditOverServer, AStateChangeAndAMessageAreOnRecordWhenTheyAreAnswered) {
-  auto clinician = server_.login("bachu.clinician");
-  auto specialist = server_.login("shanghai.ortho");
-  const auto id = open_and_accept(*clinician, *specialist);
+  auto [clinician, specialist, id] = open_and_accept();
   ASSERT_FALSE(id.empty());
   v1::ClientFrame post;
   post.mutable_post_message()->set_consultation_id(id);
@@ -127,9 +133,7 @@ TEST_F(AuditOverServer, AStateChangeAndAMessageAreOnRecordWhenTheyAreAnswered) {
 }
 
 TEST_F(AuditOverServer, EveryReadOfACaseFileIsOnRecordWithItsPatient) {
-  auto clinician = server_.login("bachu.clinician");
-  auto specialist = server_.login("shanghai.ortho");
-  const auto id = open_and_accept(*clinician, *specialist);
+  auto [clinician, specialist, id] = open_and_accept();
   ASSERT_FALSE(id.empty());
   const auto data = files::random_data(3000, 7);
   auto uploaded = files::upload(*clinician, "xray.dcm", data, id);
@@ -177,9 +181,7 @@ TEST_F(AuditOverServer, AFileAttachedAtOpeningIsAShareOnRecord) {
 // Booking and cancelling a review are on record with the patient (through the consultation), and
 // an administrator's attempt as a denial.
 TEST_F(AuditOverServer, ReviewsBookedAndCancelledAreOnRecordWithTheirPatient) {
-  auto clinician = server_.login("bachu.clinician");
-  auto specialist = server_.login("shanghai.ortho");
-  const auto id = open_and_accept(*clinician, *specialist);
+  auto [clinician, specialist, id] = open_and_accept();
   ASSERT_FALSE(id.empty());
   v1::ClientFrame publish;
   auto* slot = publish.mutable_publish_availability()->add_slots();
