@@ -84,6 +84,8 @@ class TestServer {
   void stop();
   // Starts again on the same data directory (after stop()); the port may change.
   void restart();
+  // The running server, for tests that look inside it.
+  app::ServerApp& app() const { return *app_; }
   // User id of a seeded user.
   std::string user_id(const std::string& username) const;
 

@@ -26,6 +26,8 @@ Lane lane_of(const v1::ClientFrame& frame) {
   }
 }
 
+bool is_sign_in(const v1::ClientFrame& frame) { return frame.has_login() || frame.has_resume(); }
+
 std::shared_ptr<const std::string> encode(const v1::ServerFrame& frame) {
   return std::make_shared<const std::string>(frame.SerializeAsString());
 }
@@ -85,7 +87,7 @@ void ApiConnection::on_binary(std::string_view payload) {
     if (closed_ || !admit_request_locked(frame.request_id())) return;
     auto& state = lanes_[static_cast<int>(lane)];
     if (!state.running && state.queue.empty() && state.pipelined < state.max_pipelined &&
-        caller_ && pipelinable_inline(frame)) {
+        sign_ins_pending_ == 0 && caller_ && pipelinable_inline(frame)) {
       // Nothing earlier waits: queued on the store from here, without a worker hand-off.
       pipelined_caller = caller_;
       ++state.pipelined;
@@ -96,6 +98,7 @@ void ApiConnection::on_binary(std::string_view payload) {
                "too many requests in flight on this connection");
         return;
       }
+      if (is_sign_in(frame)) ++sign_ins_pending_;
       state.queue.push_back(std::move(frame));
       state.queued_sizes.push_back(payload.size());
       state.queued_bytes += payload.size();
@@ -114,6 +117,7 @@ void ApiConnection::on_binary(std::string_view payload) {
 
 bool ApiConnection::can_start_locked(const LaneState& state) const {
   if (state.queue.empty()) return false;
+  if (sign_ins_pending_ > 0 && !is_sign_in(state.queue.front())) return false;
   if (state.pipelined == 0) return true;
   return state.pipelined < state.max_pipelined && caller_ && pipelinable(state.queue.front());
 }
@@ -123,6 +127,7 @@ void ApiConnection::run_lane(Lane lane) {
   for (;;) {
     v1::ClientFrame frame;
     std::shared_ptr<const domain::Caller> pipelined_caller;
+    bool logging_in = false;
     {
       std::lock_guard lock(mutex_);
       if (closed_ || !can_start_locked(state)) {
@@ -141,7 +146,18 @@ void ApiConnection::run_lane(Lane lane) {
       if (caller_ && pipelinable(frame)) {
         pipelined_caller = caller_;
         ++state.pipelined;
+      } else if (!caller_ && frame.has_login()) {
+        logging_in = true;  // answered by finish_pipelined, which starts the lane again
+        ++state.pipelined;
       }
+    }
+    if (logging_in) {
+      api_.counters().requests++;
+      dispatch_login(api_, shared_from_this(), frame,
+                     [self = shared_from_this(), lane](v1::Response response) {
+                       self->finish_pipelined(lane, std::move(response), true);
+                     });
+      continue;
     }
     if (pipelined_caller) {
       start_pipelined(lane, *pipelined_caller, frame);  // a chunk is sealed when it returns
@@ -149,10 +165,37 @@ void ApiConnection::run_lane(Lane lane) {
       continue;
     }
     api_.counters().requests++;
+    const bool signs_in = is_sign_in(frame);
     v1::ServerFrame out;
     *out.mutable_response() = dispatch(api_, *this, frame);
     recycle_client_frame(frame, api_.chunk_buffers());
     outbound_->send(encode(out), lane);
+    if (signs_in) sign_in_answered();
+  }
+}
+
+void ApiConnection::sign_in_answered() {
+  bool start[2] = {false, false};
+  {
+    std::lock_guard lock(mutex_);
+    --sign_ins_pending_;
+    start_lanes_locked(start);
+  }
+  for (int lane = 0; lane < 2; ++lane) {
+    if (!start[lane]) continue;
+    boost::asio::post(api_.workers(), [self = shared_from_this(), lane] {
+      self->run_lane(static_cast<Lane>(lane));
+    });
+  }
+}
+
+void ApiConnection::start_lanes_locked(bool (&start)[2]) {
+  for (int lane = 0; lane < 2; ++lane) {
+    auto& state = lanes_[lane];
+    if (!state.running && !closed_ && can_start_locked(state)) {
+      state.running = true;
+      start[lane] = true;
+    }
   }
 }
 
@@ -164,10 +207,17 @@ void ApiConnection::start_pipelined(Lane lane, const domain::Caller& caller,
   });
 }
 
-void ApiConnection::finish_pipelined(Lane lane, v1::Response response) {
+void ApiConnection::finish_pipelined(Lane lane, v1::Response response, bool sign_in) {
   v1::ServerFrame out;
   *out.mutable_response() = std::move(response);
   outbound_->send(encode(out), lane);
+  if (sign_in) {
+    {
+      std::lock_guard lock(mutex_);
+      --lanes_[static_cast<int>(lane)].pipelined;
+    }
+    return sign_in_answered();
+  }
   bool resume = false;
   {
     std::lock_guard lock(mutex_);

@@ -24,7 +24,9 @@ class Api;
 // one to commit (up to kMaxPipelinedMessages at once), and a chunk is sealed while the previous
 // one is being written (up to kMaxPipelinedChunks, which bounds the sealed bytes waiting for the
 // disk); they are answered in order. Any other request starts only once every earlier one of
-// its lane was answered, so it sees their effects.
+// its lane was answered, so it sees their effects. A login or resume holds back every lane's
+// later requests until it is answered, so that requests pipelined behind a sign-in are served
+// as the signed-in caller whatever their lane.
 class ApiConnection final : public Connection,
                             public std::enable_shared_from_this<ApiConnection> {
  public:
@@ -63,7 +65,11 @@ class ApiConnection final : public Connection,
   // A pipelined request: counted, dispatched, answered by finish_pipelined.
   void start_pipelined(Lane lane, const domain::Caller& caller,
                        const telemed::v1::ClientFrame& frame);
-  void finish_pipelined(Lane lane, telemed::v1::Response response);
+  // sign_in: the request was a login (see sign_ins_pending_).
+  void finish_pipelined(Lane lane, telemed::v1::Response response, bool sign_in = false);
+  // A login or resume was answered: counts it off and starts the lanes that may run now.
+  void sign_in_answered();
+  void start_lanes_locked(bool (&start)[2]);
   // Per-session request rate: true to serve the request; otherwise it was answered (or the
   // connection closed for sustained abuse). Called with mutex_ held.
   bool admit_request_locked(std::uint64_t request_id);
@@ -75,6 +81,9 @@ class ApiConnection final : public Connection,
   mutable std::mutex mutex_;
   std::shared_ptr<const domain::Caller> caller_;
   LaneState lanes_[2];
+  // Logins and resumes received and not answered yet: while there are any, no lane starts a
+  // request that comes after one (see can_start_locked).
+  std::size_t sign_ins_pending_ = 0;
   bool closed_ = false;
   // closed_ as the callers made here carry it (Caller::connection_closed), for the services.
   std::shared_ptr<std::atomic<bool>> closed_flag_ = std::make_shared<std::atomic<bool>>(false);

@@ -3,9 +3,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
+
 #include <chrono>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -289,22 +292,18 @@ void start_post(Api& api, const domain::Caller& caller, const Frame& frame,
 
 }  // namespace
 
-void dispatch_pipelined(Api& api, const domain::Caller& caller, const v1::ClientFrame& frame,
-                        std::function<void(v1::Response)> respond) {
+namespace {
+
+// The answer of a request served outside dispatch (it runs exactly once, on any thread). The
+// Api's count of such requests drops even if answering fails, so that Api::stop never waits for
+// a request that is gone. request_kind: a frame of the request's kind and id, all the answer
+// keeps of it (for metrics and failure logging).
+Answer answer_later(Api& api, Frame request_kind, std::size_t chunk_bytes,
+                    std::function<void(v1::Response)> respond) {
   const auto started = std::chrono::steady_clock::now();
-  // Only what the answer needs outlives this call (a Frame of its kind, for failure logging).
-  Frame request_kind;
-  request_kind.set_request_id(frame.request_id());
-  if (frame.has_upload_chunk()) {
-    request_kind.mutable_upload_chunk();
-  } else {
-    request_kind.mutable_post_message();
-  }
-  const std::size_t chunk_bytes = uploaded_bytes(frame);
-  // Runs exactly once per request; the Api's count of pipelined requests drops even if
-  // answering fails, so that Api::stop never waits for a request that is gone.
-  Answer answer = [&api, started, request_kind, chunk_bytes, respond = std::move(respond)](
-                      Status status, v1::Response response) {
+  api.pipelined_started();
+  return [&api, started, request_kind = std::move(request_kind), chunk_bytes,
+          respond = std::move(respond)](Status status, v1::Response response) {
     if (!status) {
       response.Clear();
       set_error(response, status.error());
@@ -320,12 +319,51 @@ void dispatch_pipelined(Api& api, const domain::Caller& caller, const v1::Client
     }
     api.pipelined_finished();
   };
-  api.pipelined_started();
+}
+
+}  // namespace
+
+void dispatch_pipelined(Api& api, const domain::Caller& caller, const v1::ClientFrame& frame,
+                        std::function<void(v1::Response)> respond) {
+  Frame request_kind;
+  request_kind.set_request_id(frame.request_id());
+  if (frame.has_upload_chunk()) {
+    request_kind.mutable_upload_chunk();
+  } else {
+    request_kind.mutable_post_message();
+  }
+  const Answer answer = answer_later(api, request_kind, uploaded_bytes(frame), std::move(respond));
   if (frame.has_upload_chunk()) {
     start_upload_chunk(api, caller, frame, request_kind, answer);
   } else {
     start_post(api, caller, frame, request_kind, answer);
   }
+}
+
+void dispatch_login(Api& api, std::shared_ptr<ApiConnection> connection,
+                    const v1::ClientFrame& frame, std::function<void(v1::Response)> respond) {
+  Frame request_kind;
+  request_kind.set_request_id(frame.request_id());
+  request_kind.mutable_login();
+  const Answer answer = answer_later(api, request_kind, 0, std::move(respond));
+  const auto& request = frame.login();
+  api.services().auth->login_async(
+      request.username(), request.password(), connection->peer().remote_address,
+      request.totp_code(),
+      [&api](std::function<void()> work) { boost::asio::post(api.workers(), std::move(work)); },
+      [&api, connection, request_kind, answer](std::exception_ptr failure,
+                                               std::optional<Result<domain::LoginOutcome>> outcome) {
+        v1::Response response;
+        Status status = ok();
+        try {
+          if (failure) std::rethrow_exception(failure);
+          Context ctx{api, *connection, nullptr, response};
+          status = start_session(ctx, std::move(*outcome), true);
+        } catch (...) {
+          status = failure_status(request_kind, std::current_exception());
+        }
+        answer(std::move(status), std::move(response));
+      });
 }
 
 v1::Response dispatch(Api& api, ApiConnection& connection, const v1::ClientFrame& frame) {

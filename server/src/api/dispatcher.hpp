@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include "domain/caller.hpp"
 #include "telemed/v1/frames.pb.h"
@@ -37,5 +38,12 @@ bool pipelinable_inline(const telemed::v1::ClientFrame& frame);
 void dispatch_pipelined(Api& api, const domain::Caller& caller,
                         const telemed::v1::ClientFrame& frame,
                         std::function<void(telemed::v1::Response)> respond);
+
+// Serves a login on a connection not signed in, without holding the worker while the password
+// check waits for its turn (AuthService::login_async): respond runs exactly once, with the
+// Response, on this thread or on a worker, after the connection's caller is set on success.
+void dispatch_login(Api& api, std::shared_ptr<ApiConnection> connection,
+                    const telemed::v1::ClientFrame& frame,
+                    std::function<void(telemed::v1::Response)> respond);
 
 }  // namespace tmc::api

@@ -2,7 +2,9 @@
 #include "domain/auth_service.hpp"
 
 #include <algorithm>
+#include <future>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -85,65 +87,111 @@ void AuthService::record_refusal_counts(bool all) {
   record_counts(audit_, refusals_.take_counts(all));
 }
 
+std::optional<Error> AuthService::login_refusal(const LoginAttempt& attempt) {
+  const auto retry = throttle_.refusal(attempt.account, attempt.address);
+  if (!retry) return std::nullopt;
+  audit_refusal({{}, {}, "login.throttled", {}, AuditOutcome::denied, attempt.remote_address},
+                attempt.address);
+  return make_error(Code::resource_exhausted,
+                    "too many failed sign-ins; retry in " + std::to_string(retry->count()) + " s");
+}
+
+void AuthService::login_async(const std::string& username, std::string password,
+                              const std::string& remote_address, std::string totp_code,
+                              Admission::Resume resume, LoginDone done) {
+  auto attempt = std::make_shared<LoginAttempt>();
+  std::optional<Result<LoginOutcome>> refused;
+  try {
+    attempt->address = address_without_port(remote_address);
+    attempt->remote_address = remote_address;
+    // No account has an empty name or one this long (they are at most 40 characters), so there
+    // is nothing to check: the failure counts against the address alone, and the name is not
+    // kept in the throttle's memory for an hour, whatever its size.
+    const bool impossible = username.empty() || username.size() > kLongestUsername;
+    attempt->account = impossible ? kNoAccount : username;
+    if (auto error = login_refusal(*attempt)) {
+      refused.emplace(std::move(*error));
+    } else if (impossible) {
+      throttle_.record_failure(attempt->account, attempt->address);
+      audit_refusal({{}, {}, "login", {}, AuditOutcome::failed, remote_address},
+                    attempt->address);
+      refused.emplace(make_error(Code::unauthenticated, kBadCredentials));
+    } else {
+      attempt->password = std::move(password);
+      attempt->totp_code = std::move(totp_code);
+      store_.read([&](store::Tx& tx) {
+        attempt->user = tx.find_user_by_username(username);
+        if (!attempt->user) return;
+        attempt->hash = tx.find_password_hash(attempt->user->id);
+        attempt->totp = tx.find_totp(attempt->user->id);
+      });
+    }
+  } catch (...) {
+    return done(std::current_exception(), std::nullopt);
+  }
+  if (refused) return done(nullptr, std::move(refused));
+  // A burst of sign-ins (or an attack) must not run a password check on every worker thread
+  // at once: each holds 128 MiB. The others wait their turn, for a while, holding no thread.
+  password_checks_.enter(
+      options_.password_check_wait, std::move(resume),
+      [this, attempt, done = std::move(done)](std::optional<Admission::Ticket> turn) {
+        std::optional<Result<LoginOutcome>> outcome;
+        std::exception_ptr failure;
+        try {
+          outcome.emplace(finish_login(*attempt, std::move(turn)));
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        done(failure, std::move(outcome));
+      });
+}
+
 Result<LoginOutcome> AuthService::login(const std::string& username, const std::string& password,
                                         const std::string& remote_address,
                                         const std::string& totp_code) {
-  const auto address = address_without_port(remote_address);
-  // No account has an empty name or one this long (they are at most 40 characters), so there
-  // is nothing to check: the failure counts against the address alone, and the name is not
-  // kept in the throttle's memory for an hour, whatever its size.
-  const bool impossible = username.empty() || username.size() > kLongestUsername;
-  const std::string& account = impossible ? kNoAccount : username;
-  const auto throttled = [&]() -> std::optional<Error> {
-    const auto retry = throttle_.refusal(account, address);
-    if (!retry) return std::nullopt;
-    audit_refusal({{}, {}, "login.throttled", {}, AuditOutcome::denied, remote_address}, address);
-    return make_error(Code::resource_exhausted, "too many failed sign-ins; retry in " +
-                                                    std::to_string(retry->count()) + " s");
-  };
-  if (auto refused = throttled()) return *refused;
-  if (impossible) {
-    throttle_.record_failure(account, address);
-    audit_refusal({{}, {}, "login", {}, AuditOutcome::failed, remote_address}, address);
-    return make_error(Code::unauthenticated, kBadCredentials);
-  }
-  std::optional<store::User> user;
-  std::optional<std::string> hash;
-  std::optional<store::TotpEnrollment> totp;
-  store_.read([&](store::Tx& tx) {
-    user = tx.find_user_by_username(username);
-    if (!user) return;
-    hash = tx.find_password_hash(user->id);
-    totp = tx.find_totp(user->id);
-  });
+  std::promise<Result<LoginOutcome>> answered;
+  auto answer = answered.get_future();
+  login_async(
+      username, password, remote_address, totp_code,
+      [](std::function<void()> work) { std::thread(std::move(work)).detach(); },
+      [&answered](std::exception_ptr failure, std::optional<Result<LoginOutcome>> outcome) {
+        if (failure) return answered.set_exception(failure);
+        answered.set_value(std::move(*outcome));
+      });
+  return answer.get();
+}
+
+Result<LoginOutcome> AuthService::finish_login(LoginAttempt& attempt,
+                                               std::optional<Admission::Ticket> turn) {
+  const auto& username = attempt.account;
+  const auto& address = attempt.address;
+  const auto& user = attempt.user;
   bool verified = false;
   std::optional<std::string> rehashed;  // the password under the configured cost, if it changed
   {
-    // A burst of sign-ins (or an attack) must not run a password check on every worker thread
-    // at once: each holds 128 MiB. The others wait their turn, for a while.
-    const auto turn = password_checks_.enter(options_.password_check_wait);
     if (!turn) {
       return make_error(Code::resource_exhausted,
                         "too many sign-ins at once; retry in a few seconds");
     }
     // Asked again now that the checks ahead of this one have counted their failures: attempts
     // sent all at once, which all passed the first look, get no more checks than one by one.
-    if (auto refused = throttled()) return *refused;
-    if (user && hash) {
-      verified = crypto::verify_password(password, *hash);
+    if (auto refused = login_refusal(attempt)) return *refused;
+    if (user && attempt.hash) {
+      verified = crypto::verify_password(attempt.password, *attempt.hash);
       // Kept at the configured cost, so that the dummy check below costs what a real one does.
-      if (verified && crypto::needs_rehash(*hash, options_.password_params)) {
-        rehashed = crypto::hash_password(password, options_.password_params);
+      if (verified && crypto::needs_rehash(*attempt.hash, options_.password_params)) {
+        rehashed = crypto::hash_password(attempt.password, options_.password_params);
       }
     } else {
-      crypto::dummy_verify(password, options_.password_params);  // same cost as a real check
+      crypto::dummy_verify(attempt.password, options_.password_params);  // a real check's cost
     }
     // Counted before the turn passes on, so that the next check's look at the throttle sees it.
     if (!verified) throttle_.record_failure(username, address);
+    turn.reset();
   }
   const auto fail = [&](Error error) -> Result<LoginOutcome> {
     audit_.record({user ? user->id : std::string{}, user ? user->organization_id : std::string{},
-                   "login", {}, AuditOutcome::failed, remote_address});
+                   "login", {}, AuditOutcome::failed, attempt.remote_address});
     return error;
   };
   if (!verified || user->disabled) {
@@ -151,9 +199,9 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
     return fail(make_error(Code::unauthenticated, kBadCredentials));
   }
   std::optional<std::int64_t> step;
-  if (totp) {
-    if (totp_code.empty()) return fail(make_error(Code::unauthenticated, kCodeRequired));
-    step = match_totp(*totp, totp_code);
+  if (attempt.totp) {
+    if (attempt.totp_code.empty()) return fail(make_error(Code::unauthenticated, kCodeRequired));
+    step = match_totp(*attempt.totp, attempt.totp_code);
     if (!step) {
       throttle_.record_failure(username, address);
       return fail(make_error(Code::unauthenticated, kBadCredentials));
@@ -161,7 +209,7 @@ Result<LoginOutcome> AuthService::login(const std::string& username, const std::
   } else if (requires_totp(user->role)) {
     return fail(make_error(Code::failed_precondition, kEnrolmentRequired));
   }
-  auto outcome = open_session(*user, {*hash, rehashed}, remote_address, step);
+  auto outcome = open_session(*user, {*attempt.hash, rehashed}, attempt.remote_address, step);
   if (!outcome) {
     // The code was used meanwhile (a replay), or the password was reset or the account disabled
     // while the password was checked.

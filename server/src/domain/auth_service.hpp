@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -70,6 +71,21 @@ class AuthService {
   //   users).
   // - UNAUTHENTICATED "second factor required: ...": right password, TOTP enrolled, no code.
   // - FAILED_PRECONDITION: right password, but the role requires TOTP and none is enrolled.
+  // - RESOURCE_EXHAUSTED "too many sign-ins at once ...": no password check turn came within
+  //   AuthOptions::password_check_wait.
+  //
+  // done runs exactly once: with the outcome, or with the exception the store or the check
+  // threw (outcome empty). It runs on this thread when the sign-in is refused before its
+  // password check or a check turn is free; otherwise the sign-in waits for a turn holding no
+  // thread, and resume is handed the rest (the check, the session's insert, done) to run on a
+  // thread of its choosing, never the one that gave the turn back.
+  using LoginDone =
+      std::function<void(std::exception_ptr failure, std::optional<Result<LoginOutcome>>)>;
+  void login_async(const std::string& username, std::string password,
+                   const std::string& remote_address, std::string totp_code,
+                   Admission::Resume resume, LoginDone done);
+  // The same, waiting for the outcome (a sign-in that waits for its turn resumes on a thread
+  // of its own). For tools and tests; the server signs in with login_async.
   Result<LoginOutcome> login(const std::string& username, const std::string& password,
                              const std::string& remote_address,
                              const std::string& totp_code = {});
@@ -119,6 +135,21 @@ class AuthService {
   Admission& password_checks() { return password_checks_; }
 
  private:
+  // A sign-in between its first look at the throttle and its password check.
+  struct LoginAttempt {
+    std::string account;  // the username, or kNoAccount for names no account can have
+    std::string address;  // the remote address without its port, as the throttle keeps it
+    std::string remote_address;
+    std::string password;
+    std::string totp_code;
+    std::optional<store::User> user;
+    std::optional<std::string> hash;
+    std::optional<store::TotpEnrollment> totp;
+  };
+  // The throttle's refusal of the attempt, recorded within the refusal budget; nullopt if none.
+  std::optional<Error> login_refusal(const LoginAttempt& attempt);
+  // The rest of a sign-in, once its turn came (nullopt: none came in time).
+  Result<LoginOutcome> finish_login(LoginAttempt& attempt, std::optional<Admission::Ticket> turn);
   // The stored hash a sign-in's password was checked against, and its replacement at the
   // configured cost when that differs.
   struct CheckedPassword {

@@ -1,10 +1,17 @@
 // Auth and abuse limits over real TLS: TOTP, throttling, revocation of live sessions, request
 // rate, session count, slowloris handshake and idle peers.
+#include <boost/asio/post.hpp>
 #include <chrono>
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include "api/api.hpp"
 #include "app/data_dir.hpp"
 #include "crypto/totp.hpp"
 #include "domain/auth_service.hpp"
@@ -180,6 +187,92 @@ TEST(AuthIntegration, LiveSessionsPerUserAreLimited) {
     retried = again->login("bachu.clinician", server.password("bachu.clinician"));
   } while (retried.status().code() != v1::OK && std::chrono::steady_clock::now() < deadline);
   EXPECT_EQ(retried.status().code(), v1::OK);
+}
+
+// Sign-ins waiting for a password check hold no worker: with twice as many waiting as there are
+// workers, a signed-in user's requests are still answered, and every waiting sign-in gets its
+// turn once checks finish.
+TEST(AuthIntegration, SignInsWaitingForAPasswordCheckHoldNoWorker) {
+  TestServer server([](app::Config& config) { config.workers = 2; });
+  auto signed_in = server.login("shanghai.ortho");
+  auto& checks = server.app().api().services().auth->password_checks();
+  std::vector<domain::Admission::Ticket> running;  // other sign-ins' checks, on every slot
+  while (auto ticket = checks.try_enter()) running.push_back(std::move(*ticket));
+  constexpr int kWaiting = 4;
+  std::vector<std::unique_ptr<client::BlockingClient>> clients;
+  std::vector<std::future<v1::Response>> logins;
+  for (int i = 0; i < kWaiting; ++i) {
+    clients.push_back(server.connect());
+    v1::ClientFrame frame;
+    frame.mutable_login()->set_username("bachu.clinician");
+    frame.mutable_login()->set_password(server.password("bachu.clinician"));
+    logins.push_back(clients.back()->call_async(std::move(frame)));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (checks.waiting() < kWaiting && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(checks.waiting(), kWaiting);
+  EXPECT_EQ(signed_in->call(list_orgs(), 5s).status().code(), v1::OK);
+  running.clear();
+  for (auto& login : logins) EXPECT_EQ(login.get().status().code(), v1::OK);
+}
+
+// Keeps the responses the server sends on a connection opened on its Api directly.
+class RecordingOutbound final : public api::Outbound {
+ public:
+  void send(std::shared_ptr<const std::string> frame, api::Lane) override {
+    v1::ServerFrame decoded;
+    ASSERT_TRUE(decoded.ParseFromString(*frame));
+    std::lock_guard lock(mutex_);
+    if (decoded.has_response()) responses_.push_back(decoded.response());
+    answered_.notify_all();
+  }
+  void close(api::CloseCode, std::string) override {}
+  std::vector<v1::Response> wait_for(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    answered_.wait(lock, [&] { return responses_.size() >= count; });
+    return responses_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable answered_;
+  std::vector<v1::Response> responses_;
+};
+
+// Requests pipelined behind a sign-in are served as the signed-in caller, whatever their lane
+// (file requests run on a lane of their own, beside the one signing in).
+TEST(AuthIntegration, RequestsPipelinedBehindASignInAreServedSignedIn) {
+  TestServer server([](app::Config& config) { config.workers = 1; });
+  auto& api = server.app().api();
+  auto& checks = api.services().auth->password_checks();
+  std::vector<domain::Admission::Ticket> running;  // the login waits for its check's turn
+  while (auto ticket = checks.try_enter()) running.push_back(std::move(*ticket));
+  auto outbound = std::make_shared<RecordingOutbound>();
+  auto connection = api.open(outbound, api::PeerInfo{"127.0.0.1:9", {}, {}});
+  v1::ClientFrame login;
+  login.set_request_id(1);
+  login.mutable_login()->set_username("bachu.clinician");
+  login.mutable_login()->set_password(server.password("bachu.clinician"));
+  v1::ClientFrame read;
+  read.set_request_id(2);
+  read.mutable_read_file()->set_file_id("cf_none");
+  connection->on_binary(login.SerializeAsString());
+  while (checks.waiting() == 0) std::this_thread::yield();
+  connection->on_binary(read.SerializeAsString());
+  // Whatever the read started on the one worker has run once this has.
+  std::promise<void> drained;
+  boost::asio::post(api.workers(), [&] { drained.set_value(); });
+  drained.get_future().wait();
+  running.clear();
+  const auto responses = outbound->wait_for(2);
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].request_id(), 1u);
+  EXPECT_EQ(responses[0].status().code(), v1::OK);
+  EXPECT_EQ(responses[1].request_id(), 2u);
+  EXPECT_EQ(responses[1].status().code(), v1::NOT_FOUND);
+  connection->on_closed();
 }
 
 TEST(AuthIntegration, SlowlorisHeadersAreCutOffAtTheHandshakeDeadline) {

@@ -217,7 +217,7 @@ TEST_F(AuthServiceTest, PasswordChecksTakeTurns) {
   options.password_check_wait = 0ms;
   auth_ = make_auth(options);
   {
-    const auto running = auth_->password_checks().enter(0ms);  // another sign-in's check
+    const auto running = auth_->password_checks().try_enter();  // another sign-in's check
     ASSERT_TRUE(running);
     EXPECT_EQ(login("alice").error().code, Code::resource_exhausted);
   }
@@ -235,7 +235,7 @@ class SignInDuringChange : public AuthServiceTest {
     std::optional<Result<LoginOutcome>> result;
     std::thread signing_in;
     {
-      const auto running = auth_->password_checks().enter(0ms);  // another sign-in's check
+      const auto running = auth_->password_checks().try_enter();  // another sign-in's check
       signing_in = std::thread([&] { result = login("alice"); });
       while (auth_->password_checks().waiting() == 0) std::this_thread::yield();
       change();  // the hash was read; the check has not run yet
@@ -255,7 +255,7 @@ TEST_F(AuthServiceTest, AttemptsSentAtOnceAreThrottledLikeOneByOne) {
   std::vector<std::optional<Result<LoginOutcome>>> results(kAttempts);
   std::vector<std::thread> attempts;
   {
-    const auto running = auth_->password_checks().enter(0ms);  // another sign-in's check
+    const auto running = auth_->password_checks().try_enter();  // another sign-in's check
     for (int i = 0; i < kAttempts; ++i) {
       attempts.emplace_back([&, i] { results[i] = auth_->login("alice", "guess", kAddress); });
     }
