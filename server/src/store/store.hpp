@@ -31,7 +31,7 @@ class UnstorableValue : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// A wrapped data key and the row that holds it (see Tx::list_wrapped_keys).
+// A wrapped data key (or other secret) and the row that holds it (see Tx::list_wrapped_keys).
 struct WrappedKeyRow {
   std::string table;
   std::string id;
@@ -130,9 +130,10 @@ class Tx {
   // (end of audit)
 
   // ---- keys ----
-  // Every stored data key wrapped by a key-encryption key, from every table that holds one
-  // (consultations, uploads, case files, and any later table with a wrapped_key column), in
-  // table then id order. Used by key rotation and retirement.
+  // Every stored secret wrapped by a key-encryption key, from every table that holds one: the
+  // data keys (consultations, uploads, case files, and any later table with an id and a
+  // wrapped_key column), in table then id order, then the TOTP secrets (table "user_totp", id
+  // the user's). Used by key rotation and retirement, backup and restore.
   virtual std::vector<WrappedKeyRow> list_wrapped_keys() = 0;
   // Replaces one row's wrapped key; false when the row (or table) does not exist.
   virtual bool set_wrapped_key(const WrappedKeyRow& row) = 0;

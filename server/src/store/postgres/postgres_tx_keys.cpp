@@ -1,4 +1,5 @@
-// SQL for key rotation on PostgreSQL: every wrapped data key, found by column name; state counts.
+// SQL for key rotation on PostgreSQL: every wrapped data key (found by column name) and TOTP
+// secret; state counts.
 #include <string>
 
 #include "store/postgres/postgres_tx.hpp"
@@ -45,11 +46,21 @@ std::vector<WrappedKeyRow> PostgresTx::list_wrapped_keys() {
       rows.push_back({table, result.bytes(row, 0), result.bytes(row, 1)});
     }
   }
+  const auto totp = db_.query(
+      "SELECT user_id, wrapped_secret FROM user_totp ORDER BY user_id COLLATE \"C\"");
+  for (int row = 0; row < totp.rows(); ++row) {
+    rows.push_back({"user_totp", totp.bytes(row, 0), totp.bytes(row, 1)});
+  }
   return rows;
 }
 
 bool PostgresTx::set_wrapped_key(const WrappedKeyRow& row) {
   require_writable();
+  if (row.table == "user_totp") {
+    return db_.query("UPDATE user_totp SET wrapped_secret = $1 WHERE user_id = $2",
+                     Params::of(Bytes{row.wrapped_key}, row.id))
+               .affected() == 1;
+  }
   if (!plain_identifier(row.table)) return false;
   static const std::string known_sql =
       std::string(wrapped_key_tables) + " AND k.table_name::text = $1";

@@ -1,4 +1,5 @@
-// SQL for key rotation on SQLite: every wrapped data key, found by column name; state counts.
+// SQL for key rotation on SQLite: every wrapped data key (found by column name) and TOTP secret;
+// state counts.
 #include <string>
 
 #include "store/sqlite/sqlite_tx.hpp"
@@ -37,11 +38,19 @@ std::vector<WrappedKeyRow> SqliteTx::list_wrapped_keys() {
     auto query = db_.query("SELECT id, wrapped_key FROM " + table + " ORDER BY id");
     while (query.step()) rows.push_back({table, query.text(0), query.blob(1)});
   }
+  auto totp = db_.query("SELECT user_id, wrapped_secret FROM user_totp ORDER BY user_id");
+  while (totp.step()) rows.push_back({"user_totp", totp.text(0), totp.text(1)});
   return rows;
 }
 
 bool SqliteTx::set_wrapped_key(const WrappedKeyRow& row) {
   require_writable();
+  if (row.table == "user_totp") {
+    db_.query("UPDATE user_totp SET wrapped_secret = ?1 WHERE user_id = ?2")
+        .bind_all(std::string_view(row.wrapped_key), std::string_view(row.id))
+        .run();
+    return db_.changes() == 1;
+  }
   if (!plain_identifier(row.table)) return false;
   bool known = false;
   {
