@@ -61,7 +61,9 @@ std::int64_t AuditLog::resume_from_frontier(store::Tx& tx) {
 std::string AuditLog::patient_reference_of(store::Tx& tx, const domain::AuditEvent& event) {
   if (!event.patient_reference.empty()) return event.patient_reference;
   for (const auto& id : event.object_ids) {
-    if (id.rfind("con_", 0) != 0) continue;
+    // No consultation's id has a NUL byte, and PostgreSQL takes no text with one: looking it up
+    // would fail this record, and every one queued behind it, on every retry.
+    if (id.rfind("con_", 0) != 0 || id.find('\0') != std::string::npos) continue;
     if (auto consultation = tx.find_consultation(id, store::SealedTexts::skip)) {
       return consultation->patient_reference;
     }

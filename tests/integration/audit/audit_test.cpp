@@ -132,6 +132,29 @@ TEST_F(AuditOverServer, AStateChangeAndAMessageAreOnRecordWhenTheyAreAnswered) {
   expect_patient(rows, "message.post", server_.user_id("bachu.clinician"), "success");
 }
 
+// An id with a NUL byte (no consultation has one, and PostgreSQL stores no text with one) is
+// answered with an error, and the records after its refusal are stored: the log does not stall.
+TEST_F(AuditOverServer, AnIdWithANulByteDoesNotStallTheLog) {
+  auto [clinician, specialist, id] = open_and_accept();
+  ASSERT_FALSE(id.empty());
+  const std::string bad_id("con_\0x", 6);
+  v1::ClientFrame share;
+  share.mutable_share_case_file()->set_file_id("fil_x");
+  share.mutable_share_case_file()->set_consultation_id(bad_id);
+  EXPECT_NE(clinician->call(share).status().code(), v1::OK);
+  v1::ClientFrame post;  // refused inside the store's write, with its record
+  post.mutable_post_message()->set_consultation_id(bad_id);
+  post.mutable_post_message()->set_client_msg_id("m-nul");
+  EXPECT_NE(clinician->call(post).status().code(), v1::OK);
+  ASSERT_EQ(specialist->call(get_frame(id)).status().code(), v1::OK);
+  server_.stop();  // every queued audit record is written
+
+  const auto rows = records();
+  expect_patient(rows, "consultation.read", server_.user_id("shanghai.ortho"), "success");
+  EXPECT_TRUE(find(rows, "case_file.share", server_.user_id("bachu.clinician"), "denied") ||
+              find(rows, "case_file.share", server_.user_id("bachu.clinician"), "failed"));
+}
+
 TEST_F(AuditOverServer, EveryReadOfACaseFileIsOnRecordWithItsPatient) {
   auto [clinician, specialist, id] = open_and_accept();
   ASSERT_FALSE(id.empty());
