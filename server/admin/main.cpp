@@ -245,9 +245,19 @@ constexpr int audit_tampered = 1;
 
 int cmd_audit_verify(const Globals& globals, const Args& args) {
   std::string head_file;
+  std::vector<std::string> trusted_hex;
   po::options_description desc("audit verify");
-  desc.add_options()("head", po::value(&head_file), "a head printed earlier by 'audit head'");
+  desc.add_options()("head", po::value(&head_file), "a head printed earlier by 'audit head'")(
+      "trust-key", po::value(&trusted_hex)->composing(),
+      "an earlier audit key's public part (the public_key line of a head it signed, as 'audit "
+      "head' printed it), trusted beside the data directory's audit.key; repeatable");
   parse(args, desc);
+  std::vector<std::string> trusted;
+  for (const auto& hex : trusted_hex) {
+    auto key = crypto::hex_decode(hex);
+    if (!key || key->empty()) throw std::runtime_error("--trust-key " + hex + " is not hex");
+    trusted.push_back(std::move(*key));
+  }
   std::optional<tmc::audit::SignedTreeHead> kept;
   if (!head_file.empty()) {
     std::ifstream in(head_file);
@@ -259,7 +269,8 @@ int cmd_audit_verify(const Globals& globals, const Args& args) {
   Deployment deployment(globals);
   const auto key =
       tmc::audit::SigningKey::load(app::DataDir(globals.data_dir).audit_key_file());
-  const auto report = tmc::audit::verify_log(*deployment.store, key.public_key(), kept);
+  trusted.push_back(key.public_key());
+  const auto report = tmc::audit::verify_log(*deployment.store, trusted, kept);
   deployment.audit.record({"", "", "admin.audit.verify", {},
                            report.ok() ? domain::AuditOutcome::success
                                        : domain::AuditOutcome::failed,
@@ -329,8 +340,20 @@ int cmd_backup(const Globals& globals, const Args& args) {
   parse(args, desc);
   if (globals.on_postgres()) return refuse_on_postgres("backup");
   const app::DataDir data_dir(globals.data_dir);
-  auto store = data_dir.open_store();  // a second connection beside a running server's
-  const auto summary = admin::backup(data_dir, *store, out);
+  Deployment deployment(globals);  // a second connection beside a running server's
+  // A copy of every record and file: on record, whether it was made or not.
+  const auto summary = [&] {
+    try {
+      auto made = admin::backup(data_dir, *deployment.store, out);
+      deployment.audit.record({"", "", "admin.backup", {"out=" + out},
+                               domain::AuditOutcome::success, ""});
+      return made;
+    } catch (...) {
+      deployment.audit.record({"", "", "admin.backup", {"out=" + out},
+                               domain::AuditOutcome::failed, ""});
+      throw;
+    }
+  }();
   std::cout << "backup written to " << out << ": schema " << summary.schema_version << ", "
             << summary.database_bytes << " database bytes, " << summary.blob_files
             << " blob files (" << summary.blob_bytes << " bytes), " << summary.wrapped_keys
@@ -356,12 +379,19 @@ int cmd_restore(const Globals& globals, const Args& args) {
   options.key_file = key_file;
   options.audit_key_file = audit_key_file;
   const auto summary = admin::restore(options);
+  {
+    Globals restored = globals;
+    restored.data_dir = data_dir;
+    Deployment deployment(restored);  // makes the new audit key if none was restored
+    deployment.audit.record({"", "", "admin.restore", {"from=" + from},
+                             domain::AuditOutcome::success, ""});
+  }
   std::cout << "restored " << from << " into " << data_dir << ": schema "
             << summary.schema_version << ", " << summary.blob_files << " blob files, "
             << summary.wrapped_keys << " wrapped data keys all unwrap with the key file\n";
   if (!summary.audit_key_restored) {
-    std::cout << "no --audit-key-file: the server creates a new audit key; signed heads made "
-                 "before the backup verify only with the old key\n";
+    std::cout << "no --audit-key-file: a new audit key was made; signed heads made before the "
+                 "backup verify only with the old key (audit verify --trust-key)\n";
   }
   return 0;
 }

@@ -131,6 +131,12 @@ class Verification {
 
 VerifyReport verify_log(store::Store& store, std::string_view trusted_public_key,
                         const std::optional<SignedTreeHead>& external_head) {
+  return verify_log(store, std::vector<std::string>{std::string(trusted_public_key)},
+                    external_head);
+}
+
+VerifyReport verify_log(store::Store& store, const std::vector<std::string>& trusted_public_keys,
+                        const std::optional<SignedTreeHead>& external_head) {
   VerifyReport report;
   Verification verification(report);
   store.read([&](store::Tx& tx) {
@@ -160,7 +166,8 @@ VerifyReport verify_log(store::Store& store, std::string_view trusted_public_key
         return;
       }
       const auto matched_size = *std::prev(matched_sizes.upper_bound(head.tree_size));
-      if (head.public_key != trusted_public_key) {
+      if (std::find(trusted_public_keys.begin(), trusted_public_keys.end(), head.public_key) ==
+          trusted_public_keys.end()) {
         verification.fail(matched_size, name + " is signed by an unknown key");
         return;
       }

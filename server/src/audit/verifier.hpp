@@ -30,7 +30,7 @@ struct VerifyReport {
 //    reordered or inserted record breaks this where it happened; a record whose predecessor
 //    appears one place late marks an insertion just before it);
 //  - each stored leaf hash is SHA-256(0x00 || record) (a flipped byte);
-//  - every stored signed head is signed by trusted_public_key and its root equals the RFC 9162
+//  - every stored signed head is signed by a trusted public key and its root equals the RFC 9162
 //    MTH of the first tree_size records; a head larger than the log means truncation;
 //  - external_head (kept off the host) likewise: today's log must extend it;
 //  - each record's indexed columns (time, actor, action, patient reference) say what the record
@@ -40,6 +40,10 @@ struct VerifyReport {
 // index is then the size of the largest earlier head that still matches. Throws StoreError
 // only when the store itself fails.
 VerifyReport verify_log(store::Store& store, std::string_view trusted_public_key,
+                        const std::optional<SignedTreeHead>& external_head = std::nullopt);
+// The same with several trusted keys: the current one and earlier ones (heads signed before the
+// signing key was replaced, e.g. by a restore without it).
+VerifyReport verify_log(store::Store& store, const std::vector<std::string>& trusted_public_keys,
                         const std::optional<SignedTreeHead>& external_head = std::nullopt);
 
 // The latest stored signed head, if any.

@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "app/data_dir.hpp"
 #include "backup.hpp"
@@ -63,19 +64,31 @@ class ChatLoad {
   std::thread thread_;
 };
 
-TEST(BackupRestore, BackupDuringChatLoadRestoresEveryAcknowledgedMessageAndFile) {
+// A live server with a consultation Bachu's clinician opened and Shanghai's orthopedist
+// accepted (both still signed in), and a scratch directory for backups and restores.
+class BackupRestore : public ::testing::Test {
+ protected:
+  std::string open_consultation(const std::string& question) {
+    clinician_ = server.login("bachu.clinician");
+    specialist_ = server.login("shanghai.ortho");
+    return open_accepted_consultation(*clinician_, *specialist_, question);
+  }
+
   TestServer server;
   TempDir scratch;
-  auto clinician = server.login("bachu.clinician");
-  auto specialist = server.login("shanghai.ortho");
-  const auto id = open_accepted_consultation(*clinician, *specialist, "Save the leg?");
+  std::unique_ptr<client::BlockingClient> clinician_;
+  std::unique_ptr<client::BlockingClient> specialist_;
+};
+
+TEST_F(BackupRestore, BackupDuringChatLoadRestoresEveryAcknowledgedMessageAndFile) {
+  const auto id = open_consultation("Save the leg?");
 
   const auto data = files::random_data(700 * 1024, 42);  // several chunks
-  const auto finished = files::upload(*clinician, "tibia.dcm", data, id);
+  const auto finished = files::upload(*clinician_, "tibia.dcm", data, id);
   ASSERT_EQ(finished.status().code(), v1::OK) << finished.status().message();
   const auto file_id = finished.case_file().id();
 
-  ChatLoad load(*clinician, id);
+  ChatLoad load(*clinician_, id);
   ASSERT_TRUE(load.wait_for(20, 30s));
   const auto acked_before_backup = load.acked();
 
@@ -126,12 +139,8 @@ TEST(BackupRestore, BackupDuringChatLoadRestoresEveryAcknowledgedMessageAndFile)
   EXPECT_TRUE(fs::exists(options.data_dir / "tmc.db"));
 }
 
-TEST(BackupRestore, RestoreRefusesAKeyFileWithoutTheBackupsKeys) {
-  TestServer server;
-  TempDir scratch;
-  auto clinician = server.login("bachu.clinician");
-  auto specialist = server.login("shanghai.ortho");
-  open_accepted_consultation(*clinician, *specialist, "Which key?");
+TEST_F(BackupRestore, RestoreRefusesAKeyFileWithoutTheBackupsKeys) {
+  open_consultation("Which key?");
   const app::DataDir live(server.data_dir() / "data");
   {
     auto store = live.open_store();
@@ -151,6 +160,48 @@ TEST(BackupRestore, RestoreRefusesAKeyFileWithoutTheBackupsKeys) {
     EXPECT_NE(std::string(error.what()).find("lacks key id"), std::string::npos) << error.what();
   }
   EXPECT_FALSE(fs::exists(options.data_dir));
+}
+
+// The commands as an operator runs them: a backup and a restore are on record, and a log
+// restored without its audit key verifies once the old key's public part is trusted.
+TEST_F(BackupRestore, CommandsAreOnRecordAndAnOldAuditKeyCanBeTrusted) {
+  open_consultation("On record?");
+  const fs::path live_dir = server.data_dir() / "data";
+  const app::DataDir live(live_dir);
+  const auto admin = [&](const fs::path& data_dir, const std::string& arguments) {
+    return run_command(std::string(TMC_BINARY_DIR) + "/server/admin/tmc-admin --data-dir '" +
+                           data_dir.string() + "' " + arguments,
+                       scratch.path());
+  };
+  const auto head = admin(live_dir, "audit head");
+  ASSERT_EQ(head.exit_code, 0) << head.err;
+  const auto key_at = head.out.find("public_key ");
+  ASSERT_NE(key_at, std::string::npos) << head.out;
+  const auto old_key = head.out.substr(key_at + 11, head.out.find('\n', key_at) - key_at - 11);
+
+  const auto backup_dir = scratch.path() / "backup";
+  const auto backup = admin(live_dir, "backup --out '" + backup_dir.string() + "'");
+  ASSERT_EQ(backup.exit_code, 0) << backup.err;
+  const auto restored_dir = scratch.path() / "restored";
+  const auto restore =
+      admin(restored_dir, "restore --from '" + backup_dir.string() + "' --key-file '" +
+                              live.key_file().string() + "'");
+  ASSERT_EQ(restore.exit_code, 0) << restore.err;
+
+  EXPECT_EQ(admin(restored_dir, "audit verify").exit_code, 1);  // heads by an unknown key
+  const auto verified = admin(restored_dir, "audit verify --trust-key " + old_key);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  EXPECT_EQ(admin(restored_dir, "audit verify --trust-key zz").exit_code, 2);
+
+  const auto actions = [](store::Store& store) {
+    std::set<std::string> found;
+    store.read([&](store::Tx& tx) {
+      for (const auto& row : tx.list_audit_records(0, 100000)) found.insert(row.action);
+    });
+    return found;
+  };
+  EXPECT_TRUE(actions(*server.open_store()).contains("admin.backup"));
+  EXPECT_TRUE(actions(*app::DataDir(restored_dir).open_store()).contains("admin.restore"));
 }
 
 }  // namespace
