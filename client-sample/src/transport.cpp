@@ -128,6 +128,10 @@ asio::awaitable<void> Transport::connect() {
   // (none left: it times out at once).
   timeouts.handshake_timeout = std::max<std::chrono::steady_clock::duration>(
       deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
+  if (options_.idle_timeout.count() > 0) {
+    timeouts.idle_timeout = options_.idle_timeout;
+    timeouts.keep_alive_pings = true;
+  }
   ws.set_option(timeouts);
   ws.set_option(websocket::stream_base::decorator(
       [subprotocol = options_.subprotocol](websocket::request_type& request) {

@@ -8,6 +8,10 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <optional>
 #include <thread>
 
 #include "test_server.hpp"
@@ -16,8 +20,18 @@ namespace tmc::client {
 namespace {
 
 namespace asio = boost::asio;
+namespace websocket = boost::beast::websocket;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
+
+// The server side of the dev certificate.
+asio::ssl::context dev_tls() {
+  testing::dev_ca_file();  // makes the dev certificates if they are missing
+  asio::ssl::context tls(asio::ssl::context::tls_server);
+  tls.use_certificate_chain_file(testing::dev_certs_dir() + "/server.crt");
+  tls.use_private_key_file(testing::dev_certs_dir() + "/server.key", asio::ssl::context::pem);
+  return tls;
+}
 
 // A loopback server that accepts one connection and then either
 // - (raw) sends a reply in plain TCP and closes it, or with an empty reply holds it open
@@ -55,22 +69,47 @@ class PeerServer {
   std::string port() const { return std::to_string(acceptor_.local_endpoint().port()); }
 
  private:
-  // Loaded before stream_ exists: a TLS connection takes its certificate from the context then.
-  static asio::ssl::context dev_tls() {
-    testing::dev_ca_file();  // makes the dev certificates if they are missing
-    asio::ssl::context tls(asio::ssl::context::tls_server);
-    tls.use_certificate_chain_file(testing::dev_certs_dir() + "/server.crt");
-    tls.use_private_key_file(testing::dev_certs_dir() + "/server.key", asio::ssl::context::pem);
-    return tls;
-  }
-
   asio::io_context io_;
-  asio::ssl::context tls_ = dev_tls();
+  asio::ssl::context tls_ = dev_tls();  // before stream_: a TLS stream takes it then
   tcp::acceptor acceptor_{io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)};
   asio::ssl::stream<tcp::socket> stream_{io_, tls_};
   asio::steady_timer delay_{io_};
   std::string reply_;
   char request_[4096] = {};
+  std::thread thread_;
+};
+
+// A loopback WebSocket server (TLS with the dev certificate) that accepts one connection's
+// upgrade and then neither reads nor writes: a link that died without a FIN or RST.
+class MutePeer {
+ public:
+  MutePeer() {
+    acceptor_.async_accept(socket_, [this](boost::system::error_code ec) {
+      if (ec) return;
+      ws_.emplace(std::move(socket_), tls_);
+      ws_->next_layer().async_handshake(
+          asio::ssl::stream_base::server, [this](boost::system::error_code handshaken) {
+            if (handshaken) return;
+            ws_->set_option(websocket::stream_base::decorator([](websocket::response_type& r) {
+              r.set(boost::beast::http::field::sec_websocket_protocol, "telemed.v1");
+            }));
+            ws_->async_accept([](boost::system::error_code) {});
+          });
+    });
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~MutePeer() {
+    io_.stop();
+    thread_.join();
+  }
+  std::string port() const { return std::to_string(acceptor_.local_endpoint().port()); }
+
+ private:
+  asio::io_context io_;
+  asio::ssl::context tls_ = dev_tls();
+  tcp::acceptor acceptor_{io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)};
+  tcp::socket socket_{io_};
+  std::optional<websocket::stream<asio::ssl::stream<tcp::socket>>> ws_;
   std::thread thread_;
 };
 
@@ -165,6 +204,23 @@ TEST(BlockingClient, ConnectTimeoutBoundsTheUpgradeToWhatTheHandshakeLeft) {
       << error.what();
   // 2 s and whatever the timer's wake-up takes; the upgrade's own 2 s would end at 3.2 s.
   EXPECT_LT(elapsed, 2800ms);
+}
+
+// A link that goes silent is noticed (the peer answers no ping) and reported as dropped, so
+// that a client waiting for events learns to reconnect instead of waiting forever.
+TEST(BlockingClient, ASilentLinkIsDroppedAtTheIdleTimeout) {
+  MutePeer peer;
+  ClientOptions options = loopback(peer.port());
+  options.ca_file = testing::dev_ca_file();
+  options.host = "localhost";
+  options.idle_timeout = 1s;
+  BlockingClient client(options);
+  client.connect();
+  ASSERT_TRUE(client.is_open());
+  const auto closed = client.wait_closed(20s);
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->code, abnormal_closure);
+  EXPECT_FALSE(client.is_open());
 }
 
 TEST(BlockingClient, UseBeforeConnectFailsFast) {

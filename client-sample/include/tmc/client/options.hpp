@@ -18,6 +18,10 @@ struct ClientOptions {
   std::string subprotocol = "telemed.v1";  // tests override it to check the server's refusal
   std::size_t max_frame_bytes = 64 * 1024 * 1024;    // larger incoming messages close the link
   std::chrono::milliseconds connect_timeout{10000};  // resolve + TCP + TLS + upgrade, and close
+  // A link that brings nothing for this long (not even the pong to the ping sent at half of it)
+  // is dropped and reported closed (1006), so that a link that died silently (a NAT timeout, a
+  // radio drop) is noticed and the caller can reconnect; zero: never.
+  std::chrono::milliseconds idle_timeout{30000};
   int min_tls_version = 0;  // 0: TLS 1.2; else an OpenSSL constant such as TLS1_3_VERSION
   int max_tls_version = 0;  // 0: the newest OpenSSL supports
 };
