@@ -215,6 +215,8 @@ RestoreSummary write_restore(const RestoreOptions& options, const crypto::KeyRin
     audit::SigningKey::load(options.audit_key_file);  // refuses a malformed or too open file
     copy_file_durably(options.audit_key_file, target.audit_key_file());
     summary.audit_key_restored = true;
+  } else {  // a new key signs from here on; the heads before verify with the old one's public part
+    audit::SigningKey::create(target.audit_key_file());
   }
   fsync_path(target.root());
 

@@ -71,7 +71,7 @@ struct Deployment {
     store = data_dir.open_store(globals.store);
     tmc::audit::AuditHookOptions audit_options;
     audit_options.default_actor = operator_name();  // admin actions name who ran them
-    audit.start(*store, tmc::audit::SigningKey::load_or_create(data_dir.audit_key_file()), clock,
+    audit.start(*store, data_dir.load_audit_key(*store), clock,
                 audit_options);
     domain::AuthOptions options;
     options.password_params.n = std::uint64_t{1} << globals.scrypt_log2_n;

@@ -29,9 +29,33 @@ void DataDir::initialize(const std::string& store) const {
                              " is already initialised (key file exists)");
   }
   if (!store::is_postgres_uri(store)) std::filesystem::create_directories(blob_dir());
+  // Creates the database (or the tables) and applies migrations. A database that already holds
+  // a deployment's records (another node's, on PostgreSQL) needs that deployment's keys: new
+  // ones could unwrap none of its data and would sign heads no verification trusts.
+  bool in_use = false;
+  open_store(store)->read([&](store::Tx& tx) {
+    in_use = !tx.list_audit_records(0, 1).empty() || !tx.list_wrapped_keys().empty();
+  });
+  if (in_use) {
+    throw std::runtime_error(
+        "the database already holds a deployment's data: copy kek.keys and audit.key from a node"
+        " that uses it into " + root_.string() + " instead of running init");
+  }
   crypto::KeyRing::create(key_file());
   audit::SigningKey::create(audit_key_file());
-  open_store(store);  // creates the database (or the tables) and applies migrations
+}
+
+audit::SigningKey DataDir::load_audit_key(store::Store& store) const {
+  if (std::filesystem::exists(audit_key_file())) return audit::SigningKey::load(audit_key_file());
+  bool signed_before = false;
+  store.read([&](store::Tx& tx) { signed_before = tx.latest_audit_head().has_value(); });
+  if (signed_before) {
+    throw std::runtime_error(
+        "no audit key at " + audit_key_file().string() +
+        ", but the audit log has heads signed by one: copy the deployment's audit.key there"
+        " (mode 0600; see the operations guide, key custody)");
+  }
+  return audit::SigningKey::create(audit_key_file());
 }
 
 crypto::KeyRing DataDir::load_key_ring() const {

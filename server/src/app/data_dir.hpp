@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "audit/signing_key.hpp"
 #include "blob/blob_store.hpp"
 #include "crypto/keyring.hpp"
 #include "store/store.hpp"
@@ -22,11 +23,16 @@ class DataDir {
   // Ed25519 key signing audit tree heads (mode 0600); made by initialize(), or by the first
   // start of a deployment initialised before the audit log existed.
   std::filesystem::path audit_key_file() const { return root_ / "audit.key"; }
+  // The audit signing key, made if it is missing and store's audit log has no signed head yet.
+  // Missing while heads exist (a node or a restore without the deployment's key), it throws
+  // std::runtime_error instead: a new key would sign heads no verification trusts.
+  audit::SigningKey load_audit_key(store::Store& store) const;
 
   // Creates the directory (mode 0700), a new key-encryption key file (0600) and the database
   // with every migration applied: tmc.db and the blob directory for "sqlite", the tables in
   // the PostgreSQL database for a postgresql:// store. Refuses (std::runtime_error) if a key
-  // file already exists, so an existing deployment's keys are never overwritten.
+  // file already exists, so an existing deployment's keys are never overwritten, or if the
+  // database already holds records or wrapped keys (another node's deployment: copy its keys).
   void initialize(const std::string& store = "sqlite") const;
 
   // Opens the existing deployment: the key ring (mode checked) and the store (migrations

@@ -120,7 +120,7 @@ std::uint16_t ServerApp::start() {
       [strand = boost::asio::make_strand(s.io)](std::function<void()> task) {
         boost::asio::post(strand, std::move(task));
       });
-  s.audit.start(*s.store, audit::SigningKey::load_or_create(data_dir.audit_key_file()), s.clock);
+  s.audit.start(*s.store, data_dir.load_audit_key(*s.store), s.clock);
 
   domain::AuthOptions auth_options;
   auth_options.session_lifetime = s.config.session_lifetime;

@@ -119,6 +119,21 @@ TEST_F(AdminOnPostgres, InitAndDemoSeedTheDatabaseAndKeepKeysInTheDataDirectory)
   EXPECT_FALSE(fs::exists(data_dir_ / "tmc.db"));
 }
 
+// A second node's data directory initialised against a database in use would get keys that
+// unwrap none of its data: init refuses and says to copy the deployment's keys.
+TEST_F(AdminOnPostgres, InitRefusesADatabaseThatAnotherNodeUses) {
+  ASSERT_EQ(admin("init").exit_code, 0);
+  ASSERT_EQ(admin("demo").exit_code, 0);
+  const auto first = data_dir_;
+  data_dir_ = scratch_.path() / "second";
+  const auto again = admin("init");
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("copy kek.keys and audit.key"), std::string::npos) << again.err;
+  EXPECT_FALSE(fs::exists(data_dir_ / "kek.keys"));
+  EXPECT_FALSE(fs::exists(data_dir_ / "audit.key"));
+  EXPECT_TRUE(fs::exists(first / "kek.keys"));
+}
+
 TEST_F(AdminOnPostgres, SqliteOnlyCommandsRefuse) {
   ASSERT_EQ(admin("init").exit_code, 0);
   const auto backup = admin("backup --out '" + (scratch_.path() / "backup").string() + "'");

@@ -94,6 +94,17 @@ TEST_F(ConfigErrors, KeyEncryptionKeyFileWithWrongMode) {
   expect_one_line_error(start({}), "kek.keys");
 }
 
+// A node started without the deployment's audit.key would sign heads with a key of its own
+// that no verification trusts: once the log has signed heads, a missing key is refused.
+TEST_F(ConfigErrors, AuditKeyMissingOnceHeadsAreSigned) {
+  const auto head = run_command(
+      admin_binary + " --data-dir '" + data_dir_.string() + "' audit head", scratch_.path());
+  ASSERT_EQ(head.exit_code, 0) << head.err;
+  fs::remove(data_dir_ / "audit.key");
+  expect_one_line_error(start({}), "audit.key");
+  EXPECT_FALSE(fs::exists(data_dir_ / "audit.key"));
+}
+
 TEST_F(ConfigErrors, DataDirectoryNotInitialised) {
   expect_one_line_error(start({{"data-dir", (scratch_.path() / "empty").string()}}),
                         "tmc-admin");
