@@ -16,12 +16,16 @@
 #include <string>
 #include <vector>
 
+#include "store/postgres/connection.hpp"
 #include "store/postgres/migrations.hpp"
 #include "postgres_test_schema.hpp"
 #include "store_contract.hpp"
 
 namespace tmc::store::testing {
 namespace {
+
+using postgres::Connection;
+using postgres::ConnectionSettings;
 
 // The server under test, or throws (BackendUnavailable to skip, StoreError to fail).
 std::string test_conninfo() {
@@ -242,13 +246,34 @@ TEST_F(PostgresStoreTest, UnreachableServerIsAStoreError) {
   EXPECT_THROW(open_postgres_store(options), StoreError);
 }
 
-// Adds application_name to a libpq URI or key=value string, so a test can end the sessions of
-// one store and no one else's.
-std::string with_application(const std::string& conninfo, const std::string& application) {
+// Adds name=value to a libpq URI or key=value string.
+std::string with_parameter(const std::string& conninfo, const std::string& name,
+                           const std::string& value) {
   const char* separator = conninfo.find("://") == std::string::npos ? " "
                           : conninfo.find('?') != std::string::npos ? "&"
                                                                     : "?";
-  return conninfo + separator + "application_name=" + application;
+  return conninfo + separator + name + "=" + value;
+}
+
+// Adds application_name, so a test can end the sessions of one store and no one else's.
+std::string with_application(const std::string& conninfo, const std::string& application) {
+  return with_parameter(conninfo, "application_name", application);
+}
+
+// A server that stops answering (a silent network drop) is given up on within about a minute,
+// not after the kernel's TCP timeouts, unless the connection string says otherwise.
+TEST_F(PostgresStoreTest, ConnectionsGiveUpOnAServerThatStopsAnswering) {
+  const Connection defaults(ConnectionSettings{options_.conninfo, {}});
+  EXPECT_EQ(defaults.option("keepalives"), "1");
+  EXPECT_EQ(defaults.option("keepalives_idle"), "30");
+  EXPECT_EQ(defaults.option("keepalives_interval"), "10");
+  EXPECT_EQ(defaults.option("keepalives_count"), "3");
+  EXPECT_EQ(defaults.option("tcp_user_timeout"), "60000");
+  EXPECT_EQ(defaults.option("connect_timeout"), "10");
+  const Connection chosen(
+      ConnectionSettings{with_parameter(options_.conninfo, "keepalives_idle", "5"), {}});
+  EXPECT_EQ(chosen.option("keepalives_idle"), "5");
+  EXPECT_EQ(chosen.option("keepalives"), "1");
 }
 
 // Ends every session named application; returns how many.

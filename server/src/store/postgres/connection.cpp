@@ -1,6 +1,7 @@
 // libpq connection: connect and session settings, prepared-statement cache, binary results.
 #include "store/postgres/connection.hpp"
 
+#include <array>
 #include <chrono>
 #include <string>
 #include <utility>
@@ -149,8 +150,37 @@ std::optional<TimePoint> Row::optional_time(int column) const {
 
 // ---- Connection ----
 
+namespace {
+
+// Defaults for what the connection string leaves unset: a server that stops answering (a
+// silent network drop, a frozen host) is given up on within about a minute instead of blocking
+// the store's writer until the kernel's TCP timeouts (hours), and a connect attempt within 10 s.
+// The connection string comes after them and overrides any of them.
+constexpr std::array<std::pair<const char*, const char*>, 6> kDefaults{{
+    {"connect_timeout", "10"},
+    {"keepalives", "1"},
+    {"keepalives_idle", "30"},
+    {"keepalives_interval", "10"},
+    {"keepalives_count", "3"},
+    {"tcp_user_timeout", "60000"},  // ms unacknowledged before the connection is dropped
+}};
+
+PGconn* connect(const std::string& conninfo) {
+  std::array<const char*, kDefaults.size() + 2> keywords{};
+  std::array<const char*, kDefaults.size() + 2> values{};
+  for (std::size_t i = 0; i < kDefaults.size(); ++i) {
+    keywords[i] = kDefaults[i].first;
+    values[i] = kDefaults[i].second;
+  }
+  keywords[kDefaults.size()] = "dbname";  // expanded: a URI or key=value string
+  values[kDefaults.size()] = conninfo.c_str();
+  return PQconnectdbParams(keywords.data(), values.data(), 1);
+}
+
+}  // namespace
+
 Connection::Connection(ConnectionSettings settings) : settings_(std::move(settings)) {
-  connection_ = PQconnectdb(settings_.conninfo.c_str());
+  connection_ = connect(settings_.conninfo);
   if (connection_ == nullptr || PQstatus(connection_) != CONNECTION_OK) {
     const auto message = connection_message(connection_);
     PQfinish(connection_);
@@ -167,6 +197,17 @@ Connection::Connection(ConnectionSettings settings) : settings_(std::move(settin
 }
 
 Connection::~Connection() { PQfinish(connection_); }
+
+std::string Connection::option(std::string_view keyword) const {
+  std::string value;
+  PQconninfoOption* options = PQconninfo(connection_);
+  if (options == nullptr) return value;
+  for (const auto* option = options; option->keyword != nullptr; ++option) {
+    if (keyword == option->keyword && option->val != nullptr) value = option->val;
+  }
+  PQconninfoFree(options);
+  return value;
+}
 
 void Connection::configure_session() {
   // Durability: COMMIT returns only once the WAL is flushed, whatever the server default is.

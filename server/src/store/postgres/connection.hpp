@@ -159,6 +159,9 @@ class Connection {
 
   bool in_transaction() const;  // inside a transaction block, failed or not
 
+  // The value of a libpq connection option in use (e.g. "keepalives"); empty when unset.
+  std::string option(std::string_view keyword) const;
+
   // For a connection that LISTENs: the socket to poll for input, and reading what arrived.
   // drain_notifications returns how many notifications were read; it throws StoreError when
   // the connection is broken (the next ensure_open() reconnects, after which LISTEN must be
