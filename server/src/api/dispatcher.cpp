@@ -65,6 +65,8 @@ Status start_session(Context& ctx, Result<domain::LoginOutcome> outcome, bool fr
   return ok();
 }
 
+// A connection not signed in serves its login through dispatch_login; this serves direct
+// callers of dispatch, on the calling worker.
 Status handle_login(Context& ctx, const v1::LoginRequest& request) {
   if (ctx.caller != nullptr) {
     return make_error(Code::failed_precondition, "this connection is already signed in");
@@ -351,8 +353,8 @@ void dispatch_login(Api& api, std::shared_ptr<ApiConnection> connection,
       request.username(), request.password(), connection->peer().remote_address,
       request.totp_code(),
       [&api](std::function<void()> work) { boost::asio::post(api.workers(), std::move(work)); },
-      [&api, connection, request_kind, answer](std::exception_ptr failure,
-                                               std::optional<Result<domain::LoginOutcome>> outcome) {
+      [&api, connection, request_kind, answer](
+          std::exception_ptr failure, std::optional<Result<domain::LoginOutcome>> outcome) {
         v1::Response response;
         Status status = ok();
         try {
