@@ -16,6 +16,9 @@ namespace {
 
 // Failed writes of the final drain before the remaining records are given up (and logged).
 constexpr int attempts_when_stopping = 3;
+// Failures of one record written alone, while the store takes other writes, before that record
+// is set aside as one the store cannot hold.
+constexpr int strikes_before_set_aside = 3;
 // Queue length at which a stalled store is reported (once per crossing).
 constexpr std::size_t queue_warning = 100000;
 
@@ -159,6 +162,48 @@ void StoreAuditHook::flush() {
   written_.wait(lock, [&] { return signed_up_to_ >= target || stopping_; });
 }
 
+StoreAuditHook::Isolated StoreAuditHook::store_one_by_one(const std::vector<TimedEvent>& batch) {
+  Isolated result;
+  try {
+    store_->write([](store::Tx&) { return true; });
+  } catch (const std::exception&) {
+    return result;  // the store is away: the whole batch waits for it
+  }
+  for (const auto& timed : batch) {
+    bool stored = false;
+    bool deterministic = false;
+    std::string reason;
+    try {
+      store_->write([&](store::Tx& tx) {
+        log_->append(tx, std::vector<TimedEvent>{timed});
+        return true;
+      });
+      stored = true;
+    } catch (const store::StoreError& error) {
+      reason = error.what();  // the store's own fault, or a transient one: retried
+    } catch (const std::exception& error) {
+      reason = error.what();  // the record's fault: every retry would fail the same way
+      deterministic = true;
+    }
+    if (stored) {
+      ++result.stored;
+      ++result.settled;
+      front_strikes_ = 0;
+      continue;
+    }
+    if (!deterministic && ++front_strikes_ < strikes_before_set_aside) break;
+    front_strikes_ = 0;
+    // Ids only: the action names what was lost; the reason names no value.
+    spdlog::error("audit: a record of action {} cannot be stored and is set aside: {}",
+                  timed.event.action, reason);
+    ++result.settled;
+    result.notes.push_back(stamp({"", "", "audit.record_not_stored",
+                                  {"action:" + timed.event.action}, domain::AuditOutcome::failed,
+                                  ""}));
+  }
+  return result;
+}
+
 bool StoreAuditHook::head_due(std::chrono::steady_clock::time_point now) const {
   return oldest_unsigned_ && now >= *oldest_unsigned_ + options_.head_interval;
 }
@@ -231,7 +276,27 @@ void StoreAuditHook::run() {
       if (stopping_ && queue_.empty() && signed_up_to_ == durable_) return;
       continue;
     }
-    // Put the batch back in front, in order, and retry after a pause.
+    if (!batch.empty()) {
+      // A store that answers while this batch fails points at a record it cannot hold: store
+      // them one by one, so that one record does not hold back every record behind it.
+      lock.unlock();
+      const auto isolated = store_one_by_one(batch);
+      lock.lock();
+      durable_ += isolated.settled;
+      if (isolated.stored > 0 && !oldest_unsigned_) {
+        oldest_unsigned_ = std::chrono::steady_clock::now();
+      }
+      recorded_ += isolated.notes.size();
+      queue_.insert(queue_.begin(), std::make_move_iterator(isolated.notes.begin()),
+                    std::make_move_iterator(isolated.notes.end()));
+      if (isolated.settled > 0) written_.notify_all();
+      batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(isolated.settled));
+      if (batch.empty()) {
+        failures = 0;
+        continue;
+      }
+    }
+    // Put the rest back in front, in order, and retry after a pause.
     queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
                   std::make_move_iterator(batch.end()));
     if (stopping_ && ++failures >= attempts_when_stopping) {

@@ -42,7 +42,8 @@ struct AuditHookOptions {
 // Lifecycle: default-constructed (so a service can be handed the hook before the store is
 // open), then start(); events recorded before start() wait in the queue. The destructor writes
 // every queued event, signs a final head and joins the thread: nothing is lost on a graceful
-// stop. The store must outlive the hook. A failed store write is logged and retried.
+// stop. The store must outlive the hook. A failed store write is logged and retried; a record
+// the store cannot hold is set aside (see store_one_by_one).
 // record() and flush() are thread-safe.
 //
 // Events about a write op (record_in, from inside the op) skip the queue: once started, the
@@ -70,7 +71,20 @@ class StoreAuditHook final : public domain::AuditHook, private store::BatchTail 
  private:
   void run();
   bool head_due(std::chrono::steady_clock::time_point now) const;
-  TimedEvent stamp(const domain::AuditEvent& event) const;  // with mutex_ held
+  // With mutex_ held, or on the writer thread (what it reads is set before the thread starts).
+  TimedEvent stamp(const domain::AuditEvent& event) const;
+
+  // After a failed batch, on the writer thread, without mutex_: if the store takes an empty
+  // write, the batch's records are written one by one. A record that fails alone for a reason
+  // of its own (not a StoreError), or fails alone three times while the store takes other
+  // writes, is set aside: logged by action, and noted by an `audit.record_not_stored` record.
+  // Stops at the first record to retry later; settled counts the records before it.
+  struct Isolated {
+    std::size_t settled = 0;  // stored or set aside, from the batch's front
+    std::size_t stored = 0;
+    std::vector<TimedEvent> notes;  // one per record set aside
+  };
+  Isolated store_one_by_one(const std::vector<TimedEvent>& batch);
 
   // store::BatchTail, on the store's writer thread.
   bool wanted() override;
@@ -91,6 +105,7 @@ class StoreAuditHook final : public domain::AuditHook, private store::BatchTail 
   bool stopping_ = false;
   bool tail_registered_ = false;
   std::optional<std::chrono::steady_clock::time_point> oldest_unsigned_;
+  int front_strikes_ = 0;  // writer thread only: the queue's first record's failures alone
 
   store::Store* store_ = nullptr;
   const Clock* clock_ = nullptr;

@@ -2,8 +2,10 @@
 // recording from inside a store write op without deadlock.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -199,6 +201,119 @@ TEST_F(Hook, AppendsAfterAnotherWriterContinueTheSameLog) {
   // The fixture's log signs no heads with the hook's key; the chain must still be intact.
   EXPECT_TRUE(report.ok()) << report.problems.front();
   EXPECT_EQ(report.signed_records, 5);
+}
+
+// The store of the tests below: refuses every write while away, and refuses a write that appends
+// a record of action "test.unstorable" (as a value the store cannot hold) or "test.refused" (as
+// a fault of the store's own, which only the record's writes meet).
+class FaultyStore final : public store::Store {
+ public:
+  explicit FaultyStore(store::Store& inner) : inner_(inner) {}
+
+  void read(const std::function<void(store::Tx&)>& fn) override { inner_.read(fn); }
+  bool write(store::WriteOp op) override {
+    if (away) {
+      ++writes_refused_while_away;
+      throw store::StoreError("database unreachable");
+    }
+    return inner_.write([&](store::Tx& tx) {
+      const auto before = tx.audit_log_size();
+      const bool keep = op(tx);
+      const auto added = static_cast<int>(tx.audit_log_size() - before);
+      for (const auto& row : tx.list_audit_records(before, added)) {
+        if (row.action == "test.unstorable") throw store::UnstorableValue("cannot hold a value");
+        if (row.action == "test.refused") throw store::StoreError("refused by the database");
+      }
+      return keep;
+    });
+  }
+  void write_async(store::WriteOp op,
+                   std::function<void(bool, std::exception_ptr)> done) override {
+    inner_.write_async(std::move(op), std::move(done));
+  }
+  int schema_version() override { return inner_.schema_version(); }
+
+  std::atomic<bool> away{false};
+  std::atomic<int> writes_refused_while_away{0};
+
+ private:
+  store::Store& inner_;
+};
+
+class HookOnAFaultyStore : public Hook {
+ protected:
+  HookOnAFaultyStore() { options_.retry_delay = std::chrono::milliseconds(10); }
+
+  static domain::AuditEvent action(const std::string& name) {
+    return {"usr_1", "bachu", name, {"con_1"}, domain::AuditOutcome::success, "10.0.0.1:1"};
+  }
+  // Waits for the log to hold n records (a hook that never stores them would block a flush for
+  // good), then for a head over them.
+  bool stored(StoreAuditHook& hook, std::int64_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (size() < n) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    hook.flush();
+    return true;
+  }
+  std::vector<std::string> actions() {
+    std::vector<std::string> out;
+    for (const auto& row : rows()) out.push_back(row.action);
+    return out;
+  }
+
+  FaultyStore faulty_{*store_};
+  AuditHookOptions options_;
+};
+
+// One record the store can never hold must not hold back every record behind it for good (nor
+// the flush and the stop that wait for them): it is set aside, and the log says so.
+TEST_F(HookOnAFaultyStore, ARecordTheStoreCannotHoldIsSetAsideAndTheOthersStored) {
+  auto key = SigningKey::generate();
+  const auto public_key = key.public_key();
+  StoreAuditHook hook;
+  // Recorded before the start, the five share the first batch.
+  for (const auto* name : {"login", "consultation.read", "test.unstorable", "message.post",
+                           "logout"}) {
+    hook.record(action(name));
+  }
+  hook.start(faulty_, std::move(key), clock_, options_);
+  ASSERT_TRUE(stored(hook, 5));
+  EXPECT_EQ(actions(), (std::vector<std::string>{"login", "consultation.read", "message.post",
+                                                 "logout", "audit.record_not_stored"}));
+  EXPECT_NE(rows().back().record.find("action:test.unstorable"), std::string::npos);
+  const auto report = verify_log(*store_, public_key);
+  EXPECT_TRUE(report.ok()) << report.problems.front();
+  EXPECT_EQ(report.signed_records, 5);
+}
+
+// A record the database refuses while it takes every other write is retried first (the fault
+// may pass), then set aside the same way.
+TEST_F(HookOnAFaultyStore, ARecordRefusedWhileTheStoreWorksIsSetAsideAfterRetries) {
+  StoreAuditHook hook;
+  hook.start(faulty_, SigningKey::generate(), clock_, options_);
+  hook.record(action("test.refused"));
+  hook.record(action("login"));
+  ASSERT_TRUE(stored(hook, 2));
+  EXPECT_EQ(actions(), (std::vector<std::string>{"login", "audit.record_not_stored"}));
+}
+
+// A store that is away is not a record at fault: nothing is set aside however long it takes.
+TEST_F(HookOnAFaultyStore, WhileTheStoreIsAwayNothingIsSetAside) {
+  StoreAuditHook hook;
+  hook.start(faulty_, SigningKey::generate(), clock_, options_);
+  faulty_.away = true;
+  hook.record(action("login"));
+  hook.record(action("consultation.read"));
+  // Many more refused writes than a record's strikes.
+  while (faulty_.writes_refused_while_away < 20) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  faulty_.away = false;
+  ASSERT_TRUE(stored(hook, 2));
+  EXPECT_EQ(actions(), (std::vector<std::string>{"login", "consultation.read"}));
 }
 
 }  // namespace
