@@ -276,6 +276,25 @@ TEST_F(PostgresStoreTest, ConnectionsGiveUpOnAServerThatStopsAnswering) {
   EXPECT_EQ(chosen.option("keepalives"), "1");
 }
 
+// A database that cannot hold Chinese text is refused when the store connects, not at the first
+// request that carries some.
+TEST_F(PostgresStoreTest, ADatabaseThatCannotHoldUnicodeTextIsRefused) {
+  const std::string database = "tmc_test_latin1";
+  RawServer server(options_.schema);
+  server.exec("DROP DATABASE IF EXISTS " + database);
+  server.exec("CREATE DATABASE " + database +
+              " ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+  try {
+    const Connection connection(
+        ConnectionSettings{with_parameter(options_.conninfo, "dbname", database), {}});
+    ADD_FAILURE() << "a LATIN1 database was taken";
+  } catch (const StoreError& error) {
+    EXPECT_NE(std::string(error.what()).find("encoding is LATIN1"), std::string::npos)
+        << error.what();
+  }
+  server.exec("DROP DATABASE " + database);
+}
+
 // Ends every session named application; returns how many.
 std::string end_sessions_of(const std::string& schema, const std::string& application) {
   const auto ended =

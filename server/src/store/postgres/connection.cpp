@@ -218,6 +218,14 @@ void Connection::configure_session() {
   if (!settings_.schema.empty())
     setup += "; SET search_path = " + quote_identifier(settings_.schema);
   exec(setup.c_str());
+  // A database in another encoding (LATIN1, say) refuses Chinese text at the first insert: every
+  // such request would fail as the store's fault. SQL_ASCII stores the bytes as they come.
+  const char* encoding = PQparameterStatus(connection_, "server_encoding");
+  const std::string_view server_encoding = encoding != nullptr ? encoding : "";
+  if (server_encoding != "UTF8" && server_encoding != "SQL_ASCII") {
+    throw StoreError("postgres: the database's encoding is " + std::string(server_encoding) +
+                     "; tmc needs a UTF8 database (CREATE DATABASE ... ENCODING 'UTF8')");
+  }
 }
 
 void Connection::ensure_open() {
