@@ -5,7 +5,8 @@
 
 #include <latch>
 #include <memory>
-#include <unordered_set>
+#include <string_view>
+#include <unordered_map>
 
 #include "api/codec.hpp"
 #include "api/connection.hpp"
@@ -140,7 +141,7 @@ void Api::announce_shutdown() {
 
 void Api::end_user_sessions(const std::string& user_id, const std::string& reason) {
   for (auto& session : registry_.sessions_of(user_id)) {
-    session->end_session(CloseCode::policy_violation, reason);
+    session->end_session(reason, telemed::v1::SESSION_CLOSING_KIND_REVOKED);
   }
 }
 
@@ -152,12 +153,18 @@ std::uint64_t Api::live_session_token_generation() const {
   return registry_.token_generation();
 }
 
-void Api::end_sessions(const std::vector<std::string>& token_hashes, const std::string& reason) {
-  const std::unordered_set<std::string> ended(token_hashes.begin(), token_hashes.end());
+void Api::end_sessions(const std::vector<domain::EndedSession>& sessions) {
+  std::unordered_map<std::string_view, bool> expired;
+  for (const auto& ended : sessions) expired.emplace(ended.token_hash, ended.expired);
   for (auto& session : registry_.all()) {
     const auto caller = session->caller();
-    if (caller && ended.contains(caller->session_token_hash)) {
-      session->end_session(CloseCode::policy_violation, reason);
+    if (!caller) continue;
+    const auto found = expired.find(caller->session_token_hash);
+    if (found == expired.end()) continue;
+    if (found->second) {
+      session->end_session("session expired", telemed::v1::SESSION_CLOSING_KIND_EXPIRED);
+    } else {
+      session->end_session("session revoked", telemed::v1::SESSION_CLOSING_KIND_REVOKED);
     }
   }
 }

@@ -121,8 +121,9 @@ class Api final : public Handler {
   std::vector<std::string> live_session_token_hashes() const;
   // Moves on whenever a token joins or leaves live_session_token_hashes() (read it first).
   std::uint64_t live_session_token_generation() const;
-  // Ends every live session holding one of these tokens: SessionClosing, then close 1008.
-  void end_sessions(const std::vector<std::string>& token_hashes, const std::string& reason);
+  // Ends every live session holding one of these tokens: SessionClosing (EXPIRED or REVOKED),
+  // then close 1008.
+  void end_sessions(const std::vector<domain::EndedSession>& sessions);
 
   // Waits for in-flight requests to finish and stops the worker pool. Idempotent.
   void stop();

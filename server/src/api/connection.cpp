@@ -248,14 +248,13 @@ void ApiConnection::send_frame(std::shared_ptr<const std::string> frame, Lane la
   outbound_->send(std::move(frame), lane);
 }
 
-void ApiConnection::end_session(CloseCode code, const std::string& reason) {
+void ApiConnection::end_session(const std::string& reason, v1::SessionClosingKind kind) {
   v1::ServerFrame frame;
   auto* closing = frame.mutable_event()->mutable_session_closing();
   closing->set_reason(reason);
-  closing->set_kind(code == CloseCode::going_away ? v1::SESSION_CLOSING_KIND_SERVER_SHUTDOWN
-                                                  : v1::SESSION_CLOSING_KIND_REVOKED);
+  closing->set_kind(kind);
   outbound_->send(encode(frame), Lane::control);
-  outbound_->close(code, reason);
+  outbound_->close(CloseCode::policy_violation, reason);
 }
 
 std::shared_ptr<const domain::Caller> ApiConnection::caller() const {

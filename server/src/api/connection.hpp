@@ -37,8 +37,8 @@ class ApiConnection final : public Connection,
 
   // Queues an encoded ServerFrame. Thread-safe.
   void send_frame(std::shared_ptr<const std::string> frame, Lane lane);
-  // Sends SessionClosing{reason}, then closes the connection with code. Thread-safe.
-  void end_session(CloseCode code, const std::string& reason);
+  // Sends SessionClosing{reason, kind}, then closes the connection with 1008. Thread-safe.
+  void end_session(const std::string& reason, telemed::v1::SessionClosingKind kind);
 
   // The signed-in caller, or null. Shared and never changed once set (set_caller replaces it),
   // so each request and the session sweep take a reference, not a copy of the user record.

@@ -96,7 +96,7 @@ Status handle_logout(Context& ctx) {
   for (auto& session : ctx.api.registry().sessions_of(caller.user.id)) {
     auto other = session->caller();
     if (other && other->session_token_hash == caller.session_token_hash) {
-      session->end_session(CloseCode::policy_violation, "logged out");
+      session->end_session("logged out", v1::SESSION_CLOSING_KIND_REVOKED);
     }
   }
   ctx.response.mutable_logout();

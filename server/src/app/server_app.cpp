@@ -273,7 +273,7 @@ void ServerApp::schedule_session_sweep() {
           const auto ended =
               s.auth->sweep_sessions(s.api->live_session_token_generation(),
                                      [&s] { return s.api->live_session_token_hashes(); });
-          if (!ended.empty()) s.api->end_sessions(ended, "session revoked or expired");
+          if (!ended.empty()) s.api->end_sessions(ended);
           s.auth->record_refusal_counts();
         } catch (const std::exception& failure) {
           spdlog::error("session sweep failed: {}", failure.what());

@@ -344,18 +344,18 @@ std::chrono::microseconds AuthService::touch_interval() const {
                                              options_.session_idle_timeout / 4);
 }
 
-std::vector<std::string> AuthService::sweep_sessions(
+std::vector<EndedSession> AuthService::sweep_sessions(
     std::uint64_t live_generation,
     const std::function<std::vector<std::string>()>& live_token_hashes) {
   return sweep(live_generation, live_token_hashes);
 }
 
-std::vector<std::string> AuthService::sweep_sessions(
+std::vector<EndedSession> AuthService::sweep_sessions(
     const std::vector<std::string>& live_token_hashes) {
   return sweep(std::nullopt, [&] { return live_token_hashes; });
 }
 
-std::vector<std::string> AuthService::sweep(
+std::vector<EndedSession> AuthService::sweep(
     std::optional<std::uint64_t> live_generation,
     const std::function<std::vector<std::string>()>& list) {
   std::lock_guard lock(sweep_mutex_);
@@ -392,8 +392,11 @@ std::vector<std::string> AuthService::sweep(
   // so that the live tokens' touches fall due together, not one sweep after another.
   const auto touch_every = touch_interval();
   const auto sweep_number = ++sweeps_;
-  std::vector<std::string> invalid;
+  std::vector<EndedSession> invalid;
   std::unordered_set<std::string_view> reported;  // a token listed twice is reported once
+  const auto end = [&](const std::string& hash, bool expired) {
+    if (reported.insert(hash).second) invalid.push_back({hash, expired});
+  };
   std::vector<std::string> due;
   bool touch_due = false;
   for (const auto& hash : live_token_hashes) {
@@ -402,15 +405,16 @@ std::vector<std::string> AuthService::sweep(
     if (every_row || known == live_tokens_.end()) {
       const auto found = expiries.find(hash);
       if (found == expiries.end()) {
+        const bool expired = known != live_tokens_.end() && known->second.expires_at <= now;
         if (known != live_tokens_.end()) live_tokens_.erase(known);
-        if (reported.insert(hash).second) invalid.push_back(hash);
+        end(hash, expired);
         continue;
       }
       if (known == live_tokens_.end()) known = live_tokens_.emplace(hash, LiveToken{}).first;
       known->second.expires_at = found->second;
     } else if (known->second.expires_at <= now) {
       live_tokens_.erase(known);
-      if (reported.insert(hash).second) invalid.push_back(hash);
+      end(hash, true);
       continue;
     }
     known->second.swept = sweep_number;

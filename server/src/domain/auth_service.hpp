@@ -42,6 +42,15 @@ struct AuthOptions {
   int refusals_audited_per_minute = 20;
 };
 
+// A live session the sweep found no longer valid.
+struct EndedSession {
+  std::string token_hash;
+  // Its lifetime ran out. Otherwise it was revoked, its user disabled, or it idled out: the row
+  // no longer says which, so a token the sweep had not seen valid before counts as revoked.
+  bool expired = false;
+  friend bool operator==(const EndedSession&, const EndedSession&) = default;
+};
+
 struct LoginOutcome {
   std::string session_token;  // bearer token, shown to the client once; never stored or logged
   Caller caller;
@@ -111,19 +120,19 @@ class AuthService {
   // Removes the second factor. NOT_FOUND for an unknown user or one without TOTP.
   Status disable_totp(const std::string& username);
 
-  // For the periodic sweep of live sessions: returns the token hashes among the live ones that
-  // are no longer valid (revoked, expired, user disabled, idle), and records the others as in
+  // For the periodic sweep of live sessions: returns the live tokens that are no longer valid
+  // (revoked, expired, user disabled, idle), each once, and records the others as in
   // use (persisted at most once per touch interval per token). live_generation moves on
   // whenever the set of live tokens changes; live_token_hashes lists them, each once, and is
   // called only when something may have changed: that set, the store's session epoch (a session
   // revoked or a user disabled, by any process), a known token's expiry or touch, once a minute
   // regardless, or after a sweep that ended some. Rows are read only for tokens not seen before,
   // or for all of them when the epoch moved or a minute passed.
-  std::vector<std::string> sweep_sessions(
+  std::vector<EndedSession> sweep_sessions(
       std::uint64_t live_generation,
       const std::function<std::vector<std::string>()>& live_token_hashes);
   // The same with the live tokens given (taken as a change of the set each time).
-  std::vector<std::string> sweep_sessions(const std::vector<std::string>& live_token_hashes);
+  std::vector<EndedSession> sweep_sessions(const std::vector<std::string>& live_token_hashes);
 
   bool requires_totp(store::Role role) const;
 
@@ -167,8 +176,8 @@ class AuthService {
   std::chrono::microseconds touch_interval() const;
   // Records event, a refusal before any credential check from address, within the budget.
   void audit_refusal(AuditEvent event, const std::string& address);
-  std::vector<std::string> sweep(std::optional<std::uint64_t> live_generation,
-                                 const std::function<std::vector<std::string>()>& list);
+  std::vector<EndedSession> sweep(std::optional<std::uint64_t> live_generation,
+                                  const std::function<std::vector<std::string>()>& list);
 
   store::Store& store_;
   const Clock& clock_;

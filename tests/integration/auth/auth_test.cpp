@@ -128,6 +128,20 @@ TEST(AuthIntegration, DisablingAUserInAnotherProcessClosesTheirLiveSessions) {
   EXPECT_EQ(bystander->call(list_orgs()).status().code(), v1::OK);
 }
 
+// An expired session is told so, not that it was revoked (which would suggest a security event
+// to the user), and closed like one.
+TEST(AuthIntegration, ALiveSessionWhoseLifetimeEndsIsToldItExpired) {
+  TestServer server([](app::Config& config) { config.session_lifetime = std::chrono::seconds(3); });
+  auto client = server.login("bachu.clinician");
+  const auto closing = client->wait_event(is_session_closing, std::chrono::seconds(30));
+  ASSERT_TRUE(closing.has_value());
+  EXPECT_EQ(closing->session_closing().kind(), v1::SESSION_CLOSING_KIND_EXPIRED);
+  EXPECT_EQ(closing->session_closing().reason(), "session expired");
+  const auto closed = client->wait_closed(revocation_deadline);
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->code, 1008);
+}
+
 TEST(AuthIntegration, PasswordResetClosesLiveSessions) {
   TestServer server;
   auto client = server.login("shanghai.ortho");

@@ -20,10 +20,17 @@
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace tmc::domain {
+
+void PrintTo(const EndedSession& ended, std::ostream* out) {
+  *out << "{token_hash size " << ended.token_hash.size() << ", "
+       << (ended.expired ? "expired" : "revoked") << "}";
+}
+
 namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using Ended = std::vector<EndedSession>;
 
 const std::string kAddress = "10.20.0.1:50000";
 
@@ -351,20 +358,25 @@ TEST_F(AuthServiceTest, SweepFindsRevokedExpiredAndDisabledSessions) {
   const std::vector<std::string> live{alice->caller.session_token_hash,
                                       bob->caller.session_token_hash,
                                       carol->caller.session_token_hash, std::string(32, 'x')};
-  EXPECT_EQ(auth_->sweep_sessions(live), std::vector<std::string>{std::string(32, 'x')});
+  EXPECT_EQ(auth_->sweep_sessions(live), (Ended{{std::string(32, 'x'), false}}));
 
   ASSERT_TRUE(directory_->set_disabled("bob", true));
   ASSERT_TRUE(auth_->logout(carol->caller));
   auto ended = auth_->sweep_sessions(live);
-  std::sort(ended.begin(), ended.end());
-  std::vector<std::string> expected{bob->caller.session_token_hash,
-                                    carol->caller.session_token_hash, std::string(32, 'x')};
-  std::sort(expected.begin(), expected.end());
+  const auto by_token = [](const EndedSession& a, const EndedSession& b) {
+    return a.token_hash < b.token_hash;
+  };
+  std::sort(ended.begin(), ended.end(), by_token);
+  Ended expected{{bob->caller.session_token_hash, false},
+                 {carol->caller.session_token_hash, false},
+                 {std::string(32, 'x'), false}};
+  std::sort(expected.begin(), expected.end(), by_token);
   EXPECT_EQ(ended, expected);
 
+  // Told apart from a revocation: the client hears SESSION_CLOSING_KIND_EXPIRED.
   clock_.advance(1h);
   EXPECT_EQ(auth_->sweep_sessions({alice->caller.session_token_hash}),
-            std::vector<std::string>{alice->caller.session_token_hash});
+            (Ended{{alice->caller.session_token_hash, true}}));
 }
 
 TEST_F(AuthServiceTest, SweepChecksManySessionsInBatches) {
@@ -375,13 +387,15 @@ TEST_F(AuthServiceTest, SweepChecksManySessionsInBatches) {
   live.push_back(alice->caller.session_token_hash);
   const auto ended = auth_->sweep_sessions(live);
   EXPECT_EQ(ended.size(), 150u);
-  EXPECT_EQ(std::find(ended.begin(), ended.end(), alice->caller.session_token_hash), ended.end());
+  EXPECT_EQ(std::find(ended.begin(), ended.end(),
+                      EndedSession{alice->caller.session_token_hash, false}),
+            ended.end());
 }
 
 // The sweep as the server runs it: the live tokens with the generation of their set.
 class SweepTest : public AuthServiceTest {
  protected:
-  std::vector<std::string> sweep() {
+  Ended sweep() {
     return auth_->sweep_sessions(generation_, [&] {
       ++listed_;
       return live_;
@@ -451,9 +465,9 @@ TEST_F(SweepTest, EndsSessionsRevokedOrDisabledByAnotherProcess) {
     return tx.revoke_session(bob->caller.session_token_hash);
   }));
   clock_.advance(500ms);
-  EXPECT_EQ(sweep(), std::vector<std::string>{bob->caller.session_token_hash});
+  EXPECT_EQ(sweep(), (Ended{{bob->caller.session_token_hash, false}}));
   clock_.advance(500ms);
-  EXPECT_EQ(sweep(), std::vector<std::string>{bob->caller.session_token_hash})
+  EXPECT_EQ(sweep(), (Ended{{bob->caller.session_token_hash, false}}))
       << "told again until its connections are gone";
   set_live({alice->caller.session_token_hash, carol->caller.session_token_hash});
   clock_.advance(500ms);
@@ -463,7 +477,7 @@ TEST_F(SweepTest, EndsSessionsRevokedOrDisabledByAnotherProcess) {
     return tx.set_user_disabled(carol->caller.user.id, true);
   }));
   clock_.advance(500ms);
-  EXPECT_EQ(sweep(), std::vector<std::string>{carol->caller.session_token_hash});
+  EXPECT_EQ(sweep(), (Ended{{carol->caller.session_token_hash, false}}));
 }
 
 TEST_F(SweepTest, EndsASessionWhenItExpiresThoughNothingElseChanged) {
@@ -477,7 +491,7 @@ TEST_F(SweepTest, EndsASessionWhenItExpiresThoughNothingElseChanged) {
   clock_.advance(9500ms);
   EXPECT_TRUE(sweep().empty());
   clock_.advance(500ms);
-  EXPECT_EQ(sweep(), std::vector<std::string>{alice->caller.session_token_hash});
+  EXPECT_EQ(sweep(), (Ended{{alice->caller.session_token_hash, true}}));
 }
 
 }  // namespace
