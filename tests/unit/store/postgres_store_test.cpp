@@ -295,6 +295,45 @@ TEST_F(PostgresStoreTest, ADatabaseThatCannotHoldUnicodeTextIsRefused) {
   server.exec("DROP DATABASE " + database);
 }
 
+// Sets one server setting for the connection's sessions (libpq's `options`), in the
+// connection string's own form.
+std::string with_server_setting(const std::string& conninfo, const std::string& name,
+                                const std::string& value) {
+  if (conninfo.find("://") != std::string::npos) {
+    return with_parameter(conninfo, "options", "-c%20" + name + "%3D" + value);
+  }
+  return with_parameter(conninfo, "options", "'-c " + name + "=" + value + "'");
+}
+
+std::string statement_timeout_of(Connection& connection) {
+  return connection.query("SHOW statement_timeout").bytes(0, 0);
+}
+
+// A statement that never ends (here: waiting for a lock an operator's open transaction holds)
+// fails after the sessions' timeout instead of holding the writer, and every write behind it,
+// for good. The default is a minute; an operator's own setting is kept.
+TEST_F(PostgresStoreTest, AStatementThatNeverEndsFailsAfterTheTimeout) {
+  Connection defaults(ConnectionSettings{options_.conninfo, {}});
+  EXPECT_EQ(statement_timeout_of(defaults), "1min");
+  Connection chosen(ConnectionSettings{
+      with_server_setting(options_.conninfo, "statement_timeout", "5s"), {}});
+  EXPECT_EQ(statement_timeout_of(chosen), "5s");
+
+  options_.conninfo = with_server_setting(options_.conninfo, "statement_timeout", "300ms");
+  auto store = open_postgres_store(options_);
+  const auto insert = [&](const char* id) {
+    return store->write([id](Tx& tx) {
+      return tx.insert_organization({id, id, OrganizationKind::county_hospital, "r", "UTC"});
+    });
+  };
+  RawServer operator_session(options_.schema);
+  operator_session.exec("BEGIN");
+  operator_session.exec("LOCK TABLE organizations IN ACCESS EXCLUSIVE MODE");
+  EXPECT_THROW(insert("blocked"), StoreError);
+  operator_session.exec("ROLLBACK");
+  EXPECT_TRUE(insert("after"));
+}
+
 // Ends every session named application; returns how many.
 std::string end_sessions_of(const std::string& schema, const std::string& application) {
   const auto ended =

@@ -212,9 +212,15 @@ std::string Connection::option(std::string_view keyword) const {
 void Connection::configure_session() {
   // Durability: COMMIT returns only once the WAL is flushed, whatever the server default is.
   // Server notices ("already exists, skipping") are not for the server's log.
+  // A statement that never ends on a live server (a lock an operator's open transaction holds,
+  // say) would hold the store's writer and every write behind it: after a minute it fails, as a
+  // lost connection does, unless the operator set a timeout of their own (for the role, the
+  // database, or `options` in the connection string).
   std::string setup =
       "SET synchronous_commit = on; SET client_encoding = 'UTF8';"
-      " SET client_min_messages = warning";
+      " SET client_min_messages = warning;"
+      " SELECT set_config('statement_timeout', '1min', false)"
+      " WHERE current_setting('statement_timeout') = '0'";
   if (!settings_.schema.empty())
     setup += "; SET search_path = " + quote_identifier(settings_.schema);
   exec(setup.c_str());

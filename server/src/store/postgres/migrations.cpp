@@ -413,6 +413,9 @@ template <class Body>
 void locked_transaction(Connection& connection, Body body) {
   connection.exec("BEGIN");
   try {
+    // A migration may rewrite a large table, and waits for another node's migration: neither
+    // is the stuck statement the session's timeout guards against.
+    connection.exec("SET LOCAL statement_timeout = 0");
     connection.query(take_migration_lock);
     body();
     if (connection.exec("COMMIT") != "COMMIT") throw StoreError("postgres: commit rolled back");
