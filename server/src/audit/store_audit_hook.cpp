@@ -153,13 +153,21 @@ void StoreAuditHook::record(const domain::AuditEvent& event) {
   if (wake) wake_.notify_one();
 }
 
-void StoreAuditHook::flush() {
+void StoreAuditHook::flush() { flush_for(std::chrono::milliseconds::max()); }
+
+bool StoreAuditHook::flush_for(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  if (!thread_.joinable()) return;
+  if (!thread_.joinable()) return true;
   flush_target_ = std::max(flush_target_, recorded_);
   const auto target = flush_target_;
   wake_.notify_one();
-  written_.wait(lock, [&] { return signed_up_to_ >= target || stopping_; });
+  const auto done = [&] { return signed_up_to_ >= target || stopping_; };
+  if (timeout == std::chrono::milliseconds::max()) {
+    written_.wait(lock, done);
+  } else {
+    written_.wait_for(lock, timeout, done);
+  }
+  return signed_up_to_ >= target;
 }
 
 StoreAuditHook::Isolated StoreAuditHook::store_one_by_one(const std::vector<TimedEvent>& batch) {

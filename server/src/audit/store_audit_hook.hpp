@@ -67,6 +67,9 @@ class StoreAuditHook final : public domain::AuditHook, private store::BatchTail 
   // Blocks until every event recorded before the call is durable and covered by a stored signed
   // head. Returns at once when not started. Never call it on the store's writer thread.
   void flush();
+  // flush() for at most timeout (a stop while the database is away must not wait for it): true
+  // once every event recorded before the call is durable and under a signed head.
+  bool flush_for(std::chrono::milliseconds timeout);
 
  private:
   void run();

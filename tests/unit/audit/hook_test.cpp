@@ -316,5 +316,19 @@ TEST_F(HookOnAFaultyStore, WhileTheStoreIsAwayNothingIsSetAside) {
   EXPECT_EQ(actions(), (std::vector<std::string>{"login", "consultation.read"}));
 }
 
+// A stop while the database is away waits a bounded time for the audit log, not for the
+// database; once it is back, the same records are stored and signed.
+TEST_F(HookOnAFaultyStore, AFlushWithATimeoutEndsWhileTheStoreIsAway) {
+  StoreAuditHook hook;
+  hook.start(faulty_, SigningKey::generate(), clock_, options_);
+  faulty_.away = true;
+  hook.record(action("login"));
+  EXPECT_FALSE(hook.flush_for(std::chrono::milliseconds(50)));
+  faulty_.away = false;
+  EXPECT_TRUE(hook.flush_for(std::chrono::seconds(30)));
+  EXPECT_EQ(actions(), (std::vector<std::string>{"login"}));
+  EXPECT_TRUE(latest_head(*store_).has_value());
+}
+
 }  // namespace
 }  // namespace tmc::audit
