@@ -434,6 +434,9 @@ Result<Outcome<Appointment>> SchedulingService::book(const Caller& caller,
     if (slot->starts_at <= now) {
       return fail(make_error(Code::failed_precondition, "the slot has already started"));
     }
+    if (auto reviewer = reviewer_can_open(tx, *specialist, consultation_id); !reviewer) {
+      return fail(reviewer.error());
+    }
     // A retry of a booking whose answer was lost finds its own place, not a full slot.
     if (tx.has_booked_appointment(slot_id, consultation_id)) {
       return fail(make_error(Code::already_exists,
@@ -626,6 +629,16 @@ int SchedulingService::cancel_reviews_of_ended_consultations(TimePoint now) {
   return cancelled;
 }
 
+Status SchedulingService::reviewer_can_open(store::Tx& tx, const store::User& specialist,
+                                            const std::string& consultation_id) const {
+  const auto access = consultations_.access(tx, Caller{specialist, {}, {}, {}}, consultation_id);
+  if (access && decide(access->record.state, ConsultationAction::read, access->actor)) {
+    return ok();
+  }
+  return make_error(Code::failed_precondition,
+                    "the slot's specialist takes no part in this consultation; invite them first");
+}
+
 Result<Outcome<Appointment>> SchedulingService::reschedule(const Caller& caller,
                                                            const std::string& appointment_id,
                                                            const std::string& new_slot_id) {
@@ -653,6 +666,12 @@ Result<Outcome<Appointment>> SchedulingService::reschedule(const Caller& caller,
         }
         if (slot->starts_at <= now) {
           return make_error(Code::failed_precondition, "the slot has already started");
+        }
+        if (slot->specialist_id != appointment.specialist_id) {
+          if (auto reviewer = reviewer_can_open(tx, *specialist, appointment.consultation_id);
+              !reviewer) {
+            return reviewer;
+          }
         }
         if (tx.has_booked_appointment(new_slot_id, appointment.consultation_id)) {
           return make_error(Code::already_exists,

@@ -135,6 +135,11 @@ class SchedulingService {
                     std::vector<Notification>& notifications,
                     const std::string& also = {}) const;
   store::Appointment presented(store::Appointment appointment, TimePoint now) const;
+  // FAILED_PRECONDITION unless the specialist can open the consultation they would review (a
+  // participant, or a candidate it is on offer to): a review is booked with someone who can read
+  // the case, and only they hear of it and are reminded.
+  Status reviewer_can_open(store::Tx& tx, const store::User& specialist,
+                           const std::string& consultation_id) const;
   // Frees a booked place of the slot. A rule slot its specialist's rules no longer give (kept
   // only for its bookings) does not reopen: its capacity shrinks with them, and it goes with
   // the last.

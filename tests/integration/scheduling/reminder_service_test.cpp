@@ -321,17 +321,60 @@ TEST_F(ReminderServiceTest, ACoordinatorOfTheAcceptingHospitalCancelsAReviewElse
   ASSERT_TRUE(directory.add_user({"eye2", "Dr. Eye II", Role::specialist, "second",
                                   {"ophthalmology"}}, "x"));
   ASSERT_TRUE(directory.add_user({"coord", "Coordinator", Role::coordinator, "partner", {}}, "x"));
-  ASSERT_TRUE(node_->consultations->accept(node_->caller("eye"), consultation_id_));
+  // Offered to both hospitals: booked with eye2 while on offer, then accepted by eye.
+  OpenConsultation open;
+  open.urgency = store::Urgency::routine;
+  open.specialty = "ophthalmology";
+  open.patient_reference = "P-2";
+  open.question = "Second eye?";
+  const auto opened = node_->consultations->open(node_->caller("clin"), open);
+  ASSERT_TRUE(opened) << opened.error().message;
+  const auto consultation_id = opened->value.record.id;
   PublishAvailability publish;
   publish.slots.push_back({kStart + 48h, kStart + 48h + 30min, 1});
   auto slots = node_->scheduling->publish(node_->caller("eye2"), publish);
   ASSERT_TRUE(slots) << slots.error().message;
-  auto booked =
-      node_->scheduling->book(node_->caller("clin"), slots->front().id, consultation_id_);
+  auto booked = node_->scheduling->book(node_->caller("clin"), slots->front().id, consultation_id);
   ASSERT_TRUE(booked) << booked.error().message;
+  ASSERT_TRUE(node_->consultations->accept(node_->caller("eye"), consultation_id));
   const auto cancelled = node_->scheduling->cancel(node_->caller("coord"), booked->value.id, {});
   ASSERT_TRUE(cancelled) << cancelled.error().message;
   EXPECT_EQ(cancelled->value.state, store::AppointmentState::cancelled);
+}
+
+// A review is booked, or moved, only with a specialist who can open the case: otherwise they
+// would be told of, and reminded of, a consultation they cannot read.
+TEST_F(ReminderServiceTest, AReviewIsBookedOnlyWithASpecialistWhoCanOpenTheCase) {
+  DirectoryService directory(*node_->store, clock_, node_->audit);
+  ASSERT_TRUE(directory.add_user({"derm", "Dr. Derm", Role::specialist, "partner",
+                                  {"dermatology"}}, "x"));
+  ASSERT_TRUE(directory.add_user({"eye2", "Dr. Eye II", Role::specialist, "partner",
+                                  {"ophthalmology"}}, "x"));
+  const auto slot_of = [&](const char* specialist, TimePoint starts_at) {
+    PublishAvailability publish;
+    publish.slots.push_back({starts_at, starts_at + 30min, 1});
+    auto slots = node_->scheduling->publish(node_->caller(specialist), publish);
+    EXPECT_TRUE(slots) << slots.error().message;
+    return slots->front().id;
+  };
+  const auto derm_slot = slot_of("derm", kStart + 48h);
+  auto refused = node_->scheduling->book(node_->caller("clin"), derm_slot, consultation_id_);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::failed_precondition);
+  EXPECT_NE(refused.error().message.find("invite them first"), std::string::npos);
+
+  ASSERT_TRUE(node_->consultations->accept(node_->caller("eye"), consultation_id_));
+  const auto booked = book_at(kStart + 24h);
+  const auto moved = node_->scheduling->reschedule(node_->caller("clin"), booked.id, derm_slot);
+  ASSERT_FALSE(moved);
+  EXPECT_EQ(moved.error().code, Code::failed_precondition);
+  // Invited, a colleague of the consulted hospital can be booked.
+  const auto eye2_slot = slot_of("eye2", kStart + 72h);
+  EXPECT_FALSE(node_->scheduling->reschedule(node_->caller("clin"), booked.id, eye2_slot));
+  const auto invited = node_->consultations->invite(node_->caller("eye"), consultation_id_,
+                                                    node_->caller("eye2").user.id);
+  ASSERT_TRUE(invited) << invited.error().message;
+  EXPECT_TRUE(node_->scheduling->reschedule(node_->caller("clin"), booked.id, eye2_slot));
 }
 
 // (A consultation's log, on the same store and clock.) posted_at is "when the server committed
