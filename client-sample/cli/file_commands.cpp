@@ -87,6 +87,12 @@ class ProgressBar {
       reconnecting_ = true;
       return;
     }
+    if (progress.stage == TransferProgress::Stage::retrying) {
+      end_line();
+      err_ << label_ << ": server unavailable (" << progress.reason << "); retrying at "
+           << percent(progress) << "%\n";
+      return;
+    }
     reconnecting_ = false;
     if (progress.stage != stage_) {
       end_line();
@@ -330,8 +336,10 @@ std::string file_help() {
         "  file " + std::string(subcommand.name) + ' ' + std::string(subcommand.synopsis) + '\n';
   }
   text +=
-      "uploads and downloads resume by themselves after a dropped connection; a download is\n"
-      "written to PATH only after its SHA-256 matches the server's.\n";
+      "uploads and downloads resume by themselves, after a wait that doubles each time, when the\n"
+      "connection drops or the server answers UNAVAILABLE; an upload continues from the bytes the\n"
+      "server has stored. A download is written to PATH only after its SHA-256 matches the\n"
+      "server's.\n";
   return text;
 }
 

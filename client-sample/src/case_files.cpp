@@ -14,6 +14,8 @@
 #include <thread>
 #include <utility>
 
+#include "tmc/client/retry.hpp"
+
 namespace tmc::client {
 
 using telemed::v1::CaseFile;
@@ -119,6 +121,10 @@ Status make_status(telemed::v1::Code code, std::string message) {
 
 bool is_ok(const Status& status) { return status.code() == telemed::v1::OK; }
 
+// What an attempt of a transfer answered, whichever form it took.
+const Status& status_of(const Status& status) { return status; }
+const Status& status_of(const Reply<CaseFile>& reply) { return reply.status; }
+
 void report(const ProgressCallback& progress, TransferProgress::Stage stage, std::uint64_t done,
             std::uint64_t total, int reconnects, std::string reason = {}) {
   if (progress) progress(TransferProgress{stage, done, total, reconnects, std::move(reason)});
@@ -163,26 +169,35 @@ BlockingClient& CaseFileClient::connection(bool reconnect) {
 }
 
 template <class Attempt>
-auto CaseFileClient::with_reconnects(const Attempt& attempt, const std::uint64_t& done,
-                                     std::uint64_t total, const ProgressCallback& progress) {
+auto CaseFileClient::with_retries(const Attempt& attempt, const std::uint64_t& done,
+                                  std::uint64_t total, const ProgressCallback& progress) {
   int failures = 0;  // in a row, without progress in between
   std::uint64_t done_at_failure = done;
+  const auto count_failure = [&] {
+    failures = done > done_at_failure ? 1 : failures + 1;
+    done_at_failure = done;
+    return failures <= options_.max_reconnect_attempts;
+  };
   for (;;) {
+    auto stage = TransferProgress::Stage::reconnecting;
+    std::string reason;
     try {
       const bool reconnect = broken_;
       BlockingClient& client = connection(reconnect);
       if (reconnect) ++reconnects_;
-      return attempt(client);
+      auto outcome = attempt(client);
+      const Status& status = status_of(outcome);
+      if (!is_transient(status) || !count_failure()) return outcome;
+      stage = TransferProgress::Stage::retrying;
+      reason = status.message();
     } catch (const ClientError& e) {
       broken_ = true;
-      failures = done > done_at_failure ? 1 : failures + 1;
-      done_at_failure = done;
-      if (!can_reconnect_ || failures > options_.max_reconnect_attempts) throw;
-      report(progress, TransferProgress::Stage::reconnecting, done, total, reconnects_, e.what());
-      const auto delay = std::min(options_.first_retry * (1 << std::min(failures - 1, 10)),
-                                  options_.longest_retry);
-      std::this_thread::sleep_for(delay);
+      if (!count_failure() || !can_reconnect_) throw;
+      reason = e.what();
     }
+    report(progress, stage, done, total, reconnects_, std::move(reason));
+    std::this_thread::sleep_for(
+        retry_delay(options_.first_retry, options_.longest_retry, failures));
   }
 }
 
@@ -291,7 +306,7 @@ Reply<CaseFile> CaseFileClient::upload(std::istream& in, const UploadDetails& de
       if (passes_without_progress >= 3) return {std::move(sent), {}};
     }
   };
-  return with_reconnects(attempt, committed, size, progress);
+  return with_retries(attempt, committed, size, progress);
 }
 
 Reply<CaseFile> CaseFileClient::download(const CaseFile& file, const std::filesystem::path& output,
@@ -365,7 +380,7 @@ Reply<CaseFile> CaseFileClient::download(const CaseFile& file, const std::filesy
     }
     return make_status(telemed::v1::OK, {});
   };
-  Status status = with_reconnects(attempt, written, size, progress);
+  Status status = with_retries(attempt, written, size, progress);
   out.close();
   if (!is_ok(status)) {
     std::filesystem::remove(part, ignored);

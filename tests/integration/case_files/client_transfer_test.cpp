@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 #include "case_file_client.hpp"
 #include "test_server.hpp"
@@ -148,6 +149,69 @@ TEST_F(ClientTransfers, UploadResumesFromTheCommittedOffsetAfterTheServerRestart
   EXPECT_EQ(uploaded.value.sha256(), crypto::sha256(data));
 
   const auto copy = dir_.path() / "echo.mp4";
+  auto downloaded = files.download(uploaded.value, copy);
+  ASSERT_TRUE(downloaded) << downloaded.status.message();
+  EXPECT_TRUE(read_whole(copy) == data);
+}
+
+// The blob file of the one upload the server has started.
+std::filesystem::path only_blob(const TestServer& server) {
+  std::vector<std::filesystem::path> blobs;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(server.data_dir() / "data" / "blobs")) {
+    if (entry.path().extension() == ".blob") blobs.push_back(entry.path());
+  }
+  EXPECT_EQ(blobs.size(), 1u);
+  return blobs.empty() ? std::filesystem::path() : blobs.front();
+}
+
+TEST_F(ClientTransfers, UploadResumesFromTheCommittedOffsetAfterStorageWasUnavailable) {
+  const auto data = random_data(4 * MiB + 77, 16);
+  auto clinician = server_.login("bachu.clinician");
+  CaseFileClient files(*clinician, quick_retries());
+
+  // Half-way, a directory takes the blob file's place: the server cannot store the next chunk
+  // and answers UNAVAILABLE until the file is back, which it is when the client says it waits.
+  std::filesystem::path blob;
+  std::filesystem::path aside;
+  std::uint64_t committed_at_failure = 0;
+  std::optional<std::uint64_t> resumed_at;
+  int retries = 0;
+  std::istringstream in(data);
+  auto uploaded = files.upload(
+      in, {.file_name = "ct-head.dcm", .media_type = "application/dicom", .consultation_id = {}},
+      [&](const TransferProgress& progress) {
+        if (progress.stage == TransferProgress::Stage::retrying) {
+          ++retries;
+          EXPECT_NE(progress.reason.find("unavailable"), std::string::npos) << progress.reason;
+          if (!aside.empty()) {
+            committed_at_failure = progress.done;
+            std::filesystem::remove(blob);
+            std::filesystem::rename(aside, blob);
+            aside.clear();
+          }
+          return;
+        }
+        if (progress.stage != TransferProgress::Stage::transferring) return;
+        if (blob.empty() && progress.done >= data.size() / 2) {
+          blob = only_blob(server_);
+          aside = blob.string() + ".aside";
+          std::filesystem::rename(blob, aside);
+          std::filesystem::create_directory(blob);
+        } else if (retries > 0 && !resumed_at) {
+          resumed_at = progress.done;
+        }
+      });
+  ASSERT_TRUE(uploaded) << uploaded.status.message();
+  EXPECT_EQ(retries, 1);
+  // It went on from what the server had stored, on the same connection.
+  ASSERT_TRUE(resumed_at.has_value());
+  EXPECT_GE(*resumed_at, committed_at_failure);
+  EXPECT_LT(*resumed_at, data.size());
+  EXPECT_TRUE(clinician->is_open());
+  EXPECT_EQ(uploaded.value.sha256(), crypto::sha256(data));
+
+  const auto copy = dir_.path() / "ct-head.dcm";
   auto downloaded = files.download(uploaded.value, copy);
   ASSERT_TRUE(downloaded) << downloaded.status.message();
   EXPECT_TRUE(read_whole(copy) == data);

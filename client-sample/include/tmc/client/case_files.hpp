@@ -40,13 +40,14 @@ struct TransferProgress {
     hashing,       // reading the file to compute its SHA-256 before the upload starts
     transferring,  // bytes confirmed by the server (upload) or written to disk (download)
     reconnecting,  // the connection failed; reconnecting and resuming
+    retrying,      // the server answered UNAVAILABLE; waiting, then resuming
     verifying,     // download: comparing the SHA-256 of the received bytes
   };
   Stage stage = Stage::transferring;
   std::uint64_t done = 0;   // bytes hashed or transferred so far
   std::uint64_t total = 0;  // bytes of the whole file
   int reconnects = 0;       // connections re-established during this transfer
-  std::string reason;       // reconnecting: why the connection failed
+  std::string reason;       // reconnecting, retrying: why the connection or request failed
 };
 using ProgressCallback = std::function<void(const TransferProgress&)>;
 
@@ -54,8 +55,8 @@ using ProgressCallback = std::function<void(const TransferProgress&)>;
 struct TransferOptions {
   std::size_t window = 8;                      // requests in flight (at least 1)
   std::uint32_t read_length = 256 << 10;       // download: bytes asked for per read_file
-  int max_reconnect_attempts = 10;             // failed reconnects in a row before giving up
-  std::chrono::milliseconds first_retry{200};  // delay before a reconnect; doubles each time
+  int max_reconnect_attempts = 10;             // failed attempts in a row before giving up
+  std::chrono::milliseconds first_retry{200};  // delay before a retry; doubles each time
   std::chrono::milliseconds longest_retry{5000};
   BlockingClient::Duration timeout = BlockingClient::default_timeout;  // per request
 };
@@ -74,13 +75,14 @@ struct UploadDetails {
 // (counted as a failed attempt) and anything else to abandon the transfer.
 using Connector = std::function<BlockingClient&(bool reconnect)>;
 
-// Case-file calls. Transfers keep options.window requests in flight and, when a Connector is
-// given, survive dropped connections: an upload asks the server for its committed offset and
-// continues there; a download continues after the bytes already written. Not thread-safe
-// (one transfer at a time); progress callbacks run on the calling thread.
-// Server refusals come back as Reply; after options.max_reconnect_attempts failed reconnects
-// (or on the first failure without a Connector) the ClientError is thrown; local file errors
-// throw std::system_error.
+// Case-file calls. Transfers keep options.window requests in flight, survive UNAVAILABLE
+// answers (storage away for a moment) and, when a Connector is given, dropped connections: after
+// a delay that doubles with each failure in a row, an upload asks the server for its committed
+// offset and continues there; a download continues after the bytes already written. Not
+// thread-safe (one transfer at a time); progress callbacks run on the calling thread.
+// Server refusals come back as Reply, UNAVAILABLE once options.max_reconnect_attempts retries in
+// a row made no progress; a connection failure throws ClientError then (or at once without a
+// Connector); local file errors throw std::system_error.
 class CaseFileClient {
  public:
   // Without reconnection: a connection failure is thrown at once.
@@ -117,16 +119,17 @@ class CaseFileClient {
 
  private:
   BlockingClient& connection(bool reconnect);
-  // Runs attempt(connection) until it returns, reconnecting after each ClientError as the class
-  // comment describes; `done` (updated by attempt) tells whether an attempt made progress.
+  // Runs attempt(connection) until it returns something other than UNAVAILABLE, retrying after
+  // that and after each ClientError as the class comment describes; `done` (updated by attempt)
+  // tells whether an attempt made progress.
   template <class Attempt>
-  auto with_reconnects(const Attempt& attempt, const std::uint64_t& done, std::uint64_t total,
-                       const ProgressCallback& progress);
+  auto with_retries(const Attempt& attempt, const std::uint64_t& done, std::uint64_t total,
+                    const ProgressCallback& progress);
 
   Connector connector_;
   bool can_reconnect_;
   TransferOptions options_;
-  bool broken_ = false;  // the last request failed: reconnect before the next one
+  bool broken_ = false;  // the last connection failed: reconnect before the next request
   int reconnects_ = 0;   // of the current transfer
 };
 
