@@ -163,7 +163,8 @@ ClientFrame parse_post(const std::vector<std::string>& args) {
       ("text", po::value<std::vector<std::string>>()->required(), "the message (words joined)")
       ("note", po::bool_switch(), "post a clinical note instead of a chat message")
       ("title", po::value<std::string>(), "the note's title")
-      ("client-msg-id", po::value<std::string>(), "idempotency id (default: a new UUID)");
+      ("client-msg-id", po::value<std::string>(),
+       "idempotency id; an earlier run's (it prints it) posts nothing twice (default: new UUID)");
   // clang-format on
   po::positional_options_description positional;
   positional.add("id", 1).add("text", -1);
@@ -316,6 +317,9 @@ std::string consult_help() {
   for (const auto& subcommand : subcommands) {
     text << "  consult " << subcommand.name << ' ' << subcommand.synopsis << '\n';
   }
+  text << "post prints its client_msg_id on stderr and, when the connection drops or the server\n"
+          "answers UNAVAILABLE, sends the message again with it (5 retries, waits doubling from\n"
+          "0.5 s); to retry a run that lost its answer, give that id to --client-msg-id.\n";
   return text.str();
 }
 

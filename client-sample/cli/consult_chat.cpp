@@ -1,7 +1,6 @@
 // tmc-client consult chat: one consultation's log, live, surviving dropped connections; and log.
 #include "cli/consult_chat.hpp"
 
-#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <istream>
@@ -13,6 +12,7 @@
 
 #include "cli/consult_view.hpp"
 #include "cli/output.hpp"
+#include "cli/reconnect.hpp"
 #include "tmc/client/consultations.hpp"
 #include "tmc/client/error.hpp"
 #include "tmc/client/log_follower.hpp"
@@ -102,26 +102,16 @@ class Chat {
 
   int run() {
     InputLines input(context_.in());
-    int failures = 0;
-    for (;;) {
-      try {
-        if (failures > 0) {
-          context_.disconnect();
-          context_.resume_session();
-          context_.err() << "reconnected; resuming after #" << follower_.last_seen() << '\n';
-          failures = 0;
-        }
-        catch_up();
-        if (follow(input)) return 0;
-      } catch (const client::ClientError& e) {
-        if (++failures > timing_.max_reconnect_attempts) throw;
-        const auto delay = std::min(timing_.first_retry * (1 << std::min(failures - 1, 10)),
-                                    timing_.longest_retry);
-        context_.err() << "connection lost (" << e.what() << "); reconnecting in "
-                        << delay.count() << " ms\n";
-        std::this_thread::sleep_for(delay);
+    Reconnecting reconnecting(context_, timing_.retry);
+    reconnecting.run([&](bool reconnected) {
+      if (reconnected) {
+        context_.err() << "reconnected; resuming after #" << follower_.last_seen() << '\n';
+        reconnecting.made_progress();
       }
-    }
+      catch_up();
+      follow(input);
+    });
+    return 0;
   }
 
  private:
@@ -135,8 +125,8 @@ class Chat {
     }
   }
 
-  // Posts typed lines and shows events until input is done (true) or the connection fails.
-  bool follow(InputLines& input) {
+  // Posts typed lines and shows events until input is done or the connection fails (throws).
+  void follow(InputLines& input) {
     client::BlockingClient& client = context_.connect();
     for (;;) {
       while (auto line = input.next()) {
@@ -144,7 +134,7 @@ class Chat {
       }
       post_outbox();
       acknowledge();
-      if (input.done() && outbox_.empty()) return true;
+      if (input.done() && outbox_.empty()) return;
       if (auto event = client.next_event(timing_.event_poll)) {
         handle(*event);
         for (const auto& more : client.take_events()) handle(more);

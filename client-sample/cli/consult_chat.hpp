@@ -7,6 +7,7 @@
 
 #include "cli/consult_args.hpp"
 #include "cli/context.hpp"
+#include "cli/reconnect.hpp"
 #include "telemed/v1/frames.pb.h"
 
 namespace tmc::cli {
@@ -19,10 +20,10 @@ telemed::v1::SyncConsultationResult fetch_log(CommandContext& context,
 
 // How the chat waits and retries.
 struct ChatTiming {
-  std::chrono::milliseconds event_poll{200};            // longest wait before reading input again
-  std::chrono::milliseconds first_retry{500};           // after a dropped connection; doubles
-  std::chrono::milliseconds longest_retry{5000};
-  int max_reconnect_attempts = 30;                      // in a row; then the chat fails (exit 2)
+  std::chrono::milliseconds event_poll{200};  // longest wait before reading input again
+  // After a dropped connection; past max_retries the chat fails (exit 2). An UNAVAILABLE answer
+  // fails it at once: a counter that each successful reconnect resets would never end retries.
+  RetryPolicy retry{.retry_unavailable = false};
 };
 
 // Prints the backlog after the caller's read position (or invocation.after_seq), then every new
@@ -31,7 +32,7 @@ struct ChatTiming {
 // stored token and the log resumed after the last entry shown: nothing is missed or shown twice.
 // Everything shown is acknowledged. Ends at end of input or a "/quit" line, once every line is
 // posted. Throws StatusError when the server refuses (e.g. not a participant, session revoked),
-// ClientError after timing.max_reconnect_attempts failed reconnects.
+// ClientError after timing.retry.max_retries failed reconnects in a row.
 int run_chat(CommandContext& context, const telemed::v1::User& caller,
              const ConsultInvocation& invocation, const ChatTiming& timing = {});
 

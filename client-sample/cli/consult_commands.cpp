@@ -1,5 +1,7 @@
 // tmc-client consult: open, list, show, accept, decline, assign, invite, post, log, report...
+#include <chrono>
 #include <ostream>
+#include <string>
 
 #include "cli/command.hpp"
 #include "cli/consult_args.hpp"
@@ -7,6 +9,7 @@
 #include "cli/consult_view.hpp"
 #include "cli/context.hpp"
 #include "cli/output.hpp"
+#include "cli/reconnect.hpp"
 #include "tmc/client/consultations.hpp"
 
 namespace tmc::cli {
@@ -104,8 +107,21 @@ int run_show(CommandContext& context, const v1::User& caller,
   return 0;
 }
 
+// A post survives a weak link by being sent again with the same client_msg_id, which the server
+// answers with the first post's seq instead of posting twice.
+constexpr RetryPolicy post_retries{.first_retry = std::chrono::milliseconds(500),
+                                   .longest_retry = std::chrono::milliseconds(4000),
+                                   .max_retries = 5};
+
 int run_post(CommandContext& context, const ConsultInvocation& invocation) {
-  const auto result = context.call(invocation.request).post_message();
+  // Shown before sending, so that a run which loses its answer can be repeated without a
+  // duplicate.
+  const std::string& client_msg_id = invocation.request.post_message().client_msg_id();
+  context.err() << "posting with --client-msg-id " << client_msg_id << '\n';
+  v1::PostMessageResult result;
+  Reconnecting(context, post_retries).run([&](bool) {
+    result = context.call(invocation.request).post_message();
+  });
   if (context.json()) {
     print_json(context.out(), result);
   } else {

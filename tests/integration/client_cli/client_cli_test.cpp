@@ -3,11 +3,16 @@
 
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "api/api.hpp"
 #include "cli_fixture.hpp"
 
 namespace tmc::testing {
@@ -96,6 +101,125 @@ TEST_F(ClientCli, RefusalsExitOneWithTheStatus) {
   const auto early = run_as("bachu.clinician", {"consult", "post", id, "hello"});
   EXPECT_EQ(early.exit_code, cli::exit_failure);
   EXPECT_NE(early.err.find("FAILED_PRECONDITION"), std::string::npos) << early.err;
+}
+
+// How many times text occurs in out.
+std::size_t occurrences(const std::string& out, const std::string& text) {
+  std::size_t count = 0;
+  for (auto at = out.find(text); at != std::string::npos; at = out.find(text, at + 1)) ++count;
+  return count;
+}
+
+// The id a consult post printed on stderr, after "--client-msg-id ".
+std::string printed_client_msg_id(const CliOutcome& outcome) {
+  const std::string label = "--client-msg-id ";
+  const auto at = outcome.err.find(label);
+  if (at == std::string::npos) return {};
+  const auto start = at + label.size();
+  return outcome.err.substr(start, outcome.err.find_first_of(" \n", start) - start);
+}
+
+TEST_F(ClientCli, PostPrintsItsClientMsgIdAndARunRepeatedWithItPostsNothingTwice) {
+  login("bachu.clinician");
+  login("shanghai.ortho");
+  const std::string id = open_emergency();
+  ASSERT_EQ(run_as("shanghai.ortho", {"consult", "accept", id}).exit_code, 0);
+
+  const auto first = run_as("bachu.clinician", {"consult", "post", id, "BP", "80/50"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string client_msg_id = printed_client_msg_id(first);
+  ASSERT_FALSE(client_msg_id.empty()) << first.err;
+
+  // As if the first run had lost its answer: the same id gets the first post's seq back.
+  const auto again = run_as(
+      "bachu.clinician", {"consult", "post", id, "BP", "80/50", "--client-msg-id", client_msg_id});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(printed_client_msg_id(again), client_msg_id);
+  EXPECT_EQ(again.out.substr(0, again.out.find(" at ")),
+            first.out.substr(0, first.out.find(" at ")));
+  const auto log = run_as("bachu.clinician", {"consult", "log", id});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  EXPECT_EQ(occurrences(log.out, ": BP 80/50\n"), 1u) << log.out;
+}
+
+// Holds the database's write lock, as a long transaction beside the server would: the server's
+// writes wait for it in vain and answer UNAVAILABLE. SQLite only (PostgreSQL writers queue).
+class WriteLock {
+ public:
+  explicit WriteLock(const TestServer& server) : store_(server.open_store()) {
+    auto held = held_.get_future();
+    holder_ = std::thread([this] {
+      store_->write([this](store::Tx&) {
+        held_.set_value();
+        release_.get_future().wait();
+        return false;
+      });
+    });
+    held.wait();
+  }
+  ~WriteLock() {
+    release();
+    holder_.join();
+  }
+  WriteLock(const WriteLock&) = delete;
+  WriteLock& operator=(const WriteLock&) = delete;
+
+  void release() {
+    if (released_) return;
+    released_ = true;
+    release_.set_value();
+  }
+
+ private:
+  std::unique_ptr<store::Store> store_;
+  std::promise<void> held_;
+  std::promise<void> release_;
+  bool released_ = false;
+  std::thread holder_;
+};
+
+// How many post_message requests the server has answered UNAVAILABLE (from /metrics).
+int unavailable_posts(TestServer& server) {
+  std::istringstream metrics(server.app().api().metrics_text());
+  for (std::string line; std::getline(metrics, line);) {
+    if (line.starts_with("tmc_requests_total{") &&
+        line.find("\"post_message\"") != std::string::npos &&
+        line.find("\"UNAVAILABLE\"") != std::string::npos) {
+      return std::stoi(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  return 0;
+}
+
+TEST_F(ClientCli, PostIsSentAgainWithTheSameIdWhenTheServerAnswersUnavailable) {
+  login("bachu.clinician");
+  login("shanghai.ortho");
+  const std::string id = open_emergency();
+  ASSERT_EQ(run_as("shanghai.ortho", {"consult", "accept", id}).exit_code, 0);
+
+  std::optional<CliOutcome> posted;
+  {
+    WriteLock lock(server_);
+    std::thread poster([&] {
+      posted = run_as("bachu.clinician", {"consult", "post", id, "pulses", "absent"});
+    });
+    // The lock goes once the server has refused the post: only a retry can carry it then.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (unavailable_posts(server_) == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const int refused = unavailable_posts(server_);
+    lock.release();
+    poster.join();
+    ASSERT_GE(refused, 1);
+  }
+  ASSERT_TRUE(posted.has_value());
+  ASSERT_EQ(posted->exit_code, 0) << posted->err;
+  EXPECT_NE(posted->err.find("server unavailable (UNAVAILABLE"), std::string::npos) << posted->err;
+  EXPECT_EQ(posted->out.rfind("posted #", 0), 0u) << posted->out;
+  const auto log = run_as("bachu.clinician", {"consult", "log", id});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  EXPECT_EQ(occurrences(log.out, ": pulses absent\n"), 1u) << log.out;
 }
 
 // Lines of out that contain text.
