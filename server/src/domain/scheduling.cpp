@@ -268,6 +268,15 @@ Result<RepublishPlan> plan_republish(const std::vector<ExistingSlot>& existing,
   for (std::size_t i = 0; i < desired.size(); ++i) {
     if (!matched[i]) plan.add.push_back(desired[i]);
   }
+  // New slots overlapping a slot under way are left out, not refused: the specialist is in that
+  // slot (or it went unbooked), and refusing would block every change of a rule while one of its
+  // slots runs.
+  std::erase_if(plan.add, [&](const SlotSpan& span) {
+    return std::any_of(staying.begin(), staying.end(), [&](const ExistingSlot* slot) {
+      return slot->span.starts_at < now && slot->span.starts_at < span.ends_at &&
+             span.starts_at < slot->span.ends_at;
+    });
+  });
 
   std::vector<SlotSpan> staying_spans;
   staying_spans.reserve(staying.size());

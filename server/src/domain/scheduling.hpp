@@ -114,9 +114,10 @@ struct RepublishPlan {
 // interval as a desired one is kept (its capacity changed if needed, never below its bookings);
 // other future slots starting before `until` (the expansion horizon) are removed when unbooked
 // and kept (listed in kept_booked) when booked, closed to further bookings (their capacity
-// brought down to their bookings); slots from `until` on are left alone.
+// brought down to their bookings); slots from `until` on are left alone. A new slot that
+// overlaps a slot under way (started before `now`) is left out of the plan.
 // Errors: INVALID_ARGUMENT when two desired slots overlap each other; FAILED_PRECONDITION when a
-// new slot overlaps a slot that stays, the message naming that slot's id and time.
+// new slot overlaps a future slot that stays, the message naming that slot's id and time.
 Result<RepublishPlan> plan_republish(const std::vector<ExistingSlot>& existing,
                                      const std::vector<SlotSpan>& desired, TimePoint now,
                                      TimePoint until);

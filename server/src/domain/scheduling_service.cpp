@@ -331,10 +331,13 @@ Result<std::vector<SlotRecord>> SchedulingService::list_slots(const Caller& call
   if (caller.user.role == store::Role::admin) {
     return make_error(Code::permission_denied, "administrators do not book reviews");
   }
-  const auto from = filter.from.value_or(clock_.now());
+  const auto now = clock_.now();
+  const auto from = filter.from.value_or(now);
   const auto to = filter.to.value_or(from + kDefaultWindow);
   if (to <= from) return make_error(Code::invalid_argument, "to must be after from");
   std::vector<SlotRecord> slots;
+  // A slot that has begun can no longer be booked: it is not free, whatever the window asked.
+  if (to <= now) return slots;
   store_.read([&](store::Tx& tx) {
     const auto reachable = reachable_organizations(tx, caller.user.organization_id);
     store::UserFilter users;
@@ -347,7 +350,7 @@ Result<std::vector<SlotRecord>> SchedulingService::list_slots(const Caller& call
       query.specialist_ids.push_back(specialist.id);
     }
     if (query.specialist_ids.empty()) return;
-    query.from = from;
+    query.from = std::max(from, now);
     query.to = to;
     query.only_free = true;
     query.limit = kListLimit;
@@ -711,12 +714,19 @@ Result<std::vector<Appointment>> SchedulingService::list_appointments(
   if (caller.user.role == store::Role::coordinator) {
     query.coordinator_organization_id = caller.user.organization_id;
   }
-  query.from = from.value_or(now);
-  query.to = to.value_or(query.from + kDefaultWindow);
+  // By default the list starts with the reviews under way: the one that began ten minutes ago is
+  // the one both sides look for.
+  query.from = from.value_or(now - std::chrono::minutes(max_slot_minutes));
+  query.to = to.value_or((from ? *from : now) + kDefaultWindow);
   query.limit = kListLimit;
   if (query.to <= query.from) return make_error(Code::invalid_argument, "to must be after from");
   std::vector<Appointment> appointments;
   store_.read([&](store::Tx& tx) { appointments = tx.list_appointments(query); });
+  if (!from) {
+    std::erase_if(appointments, [&](const Appointment& appointment) {
+      return appointment.ends_at <= now;
+    });
+  }
   for (auto& appointment : appointments) appointment = presented(std::move(appointment), now);
   return appointments;
 }
@@ -864,9 +874,13 @@ std::vector<Notification> SchedulingService::take_pending_reminders(
     notifications.clear();
     bool changed = false;
     for (const auto& user_id : user_ids) {
+      // Offline through two lead times (24 h, then 15 min), a user has two queued for the same
+      // review; both would now say "starts in 10 minutes". One is sent, both are taken.
+      std::set<std::string> reminded;
       for (const auto& pending : tx.list_pending_reminders(user_id)) {
         if (!tx.delete_pending_reminder(pending)) continue;
         changed = true;
+        if (!reminded.insert(pending.appointment_id).second) continue;
         const auto appointment = tx.find_appointment(pending.appointment_id);
         if (!appointment || appointment->state != AppointmentState::booked ||
             appointment->starts_at <= now) {

@@ -208,6 +208,62 @@ TEST_F(ReminderServiceTest, OfflineUserGetsQueuedReminderLaterAndOnlyOnce) {
   EXPECT_TRUE(node_->scheduling->take_pending_reminders({specialist}, clock_.now()).empty());
 }
 
+// Offline through both lead times, a user signing in is reminded of the review once, not once
+// per lead time.
+TEST_F(ReminderServiceTest, AUserOfflineThroughTwoLeadTimesIsRemindedOnce) {
+  const auto starts = kStart + 48h;
+  const auto appointment = book_at(starts);
+  const auto specialist = node_->caller("eye").user.id;
+  clock_.set(starts - 24h);
+  ASSERT_EQ(node_->scheduling->queue_due_reminders(clock_.now()), 1);
+  clock_.set(starts - 15min);
+  ASSERT_EQ(node_->scheduling->queue_due_reminders(clock_.now()), 1);
+  clock_.set(starts - 10min);
+  const auto reminders = node_->scheduling->take_pending_reminders({specialist}, clock_.now());
+  ASSERT_EQ(reminders.size(), 1u);
+  EXPECT_EQ(reminders[0].appointment->id, appointment.id);
+  EXPECT_EQ(reminders[0].starts_in_seconds, 10 * 60);
+  EXPECT_TRUE(node_->scheduling->take_pending_reminders({specialist}, clock_.now()).empty());
+}
+
+// Ten minutes into a review: the default list of appointments shows it (both sides look for it
+// then), and a slot that has begun is not offered as free, whatever window is asked for.
+TEST_F(ReminderServiceTest, TheReviewUnderWayIsListedAndASlotThatBeganIsNotFree) {
+  const auto starts = kStart + 48h;
+  PublishAvailability publish;
+  publish.slots.push_back({starts, starts + 30min, 2});
+  publish.slots.push_back({starts + 1h, starts + 90min, 1});
+  auto slots = node_->scheduling->publish(node_->caller("eye"), publish);
+  ASSERT_TRUE(slots) << slots.error().message;
+  const auto& begun = slots->at(0);
+  const auto& later = slots->at(1);
+  auto booked = node_->scheduling->book(node_->caller("clin"), begun.id, consultation_id_);
+  ASSERT_TRUE(booked) << booked.error().message;
+
+  clock_.set(starts + 10min);
+  for (const char* username : {"clin", "eye"}) {
+    const auto listed = node_->scheduling->list_appointments(node_->caller(username), {}, {});
+    ASSERT_TRUE(listed) << listed.error().message;
+    ASSERT_EQ(listed->size(), 1u) << username;
+    EXPECT_EQ(listed->front().id, booked->value.id);
+  }
+  SlotFilter filter;
+  filter.from = starts - 1h;
+  const auto free = node_->scheduling->list_slots(node_->caller("clin"), filter);
+  ASSERT_TRUE(free) << free.error().message;
+  ASSERT_EQ(free->size(), 1u);
+  EXPECT_EQ(free->front().id, later.id);
+  filter.to = starts + 20min;  // a window over by now lists nothing, and is no error
+  const auto past = node_->scheduling->list_slots(node_->caller("clin"), filter);
+  ASSERT_TRUE(past) << past.error().message;
+  EXPECT_TRUE(past->empty());
+
+  clock_.set(starts + 40min);  // over: no longer listed by default
+  const auto after = node_->scheduling->list_appointments(node_->caller("clin"), {}, {});
+  ASSERT_TRUE(after);
+  EXPECT_TRUE(after->empty());
+}
+
 // Reminders queued for users who never sign in are dropped once their review has started, so
 // the queue holds only what can still be delivered.
 TEST_F(ReminderServiceTest, QueuedRemindersNobodyTookAreDroppedWhenTheReviewStarts) {

@@ -434,6 +434,22 @@ TEST(PlanRepublish, NewSlotOverlappingABookedSlotIsRefusedNamingIt) {
   EXPECT_EQ(replaced->add.size(), 1U);
 }
 
+// A rule changed while one of its slots runs (14:10 Beijing, the 14:00 slot under way, the
+// rule now starting at 14:15): the new slot that would overlap the running one is left out, the
+// rest is published.
+TEST(PlanRepublish, NewSlotsOverlappingASlotUnderWayAreLeftOut) {
+  const TimePoint now = utc("2026-12-01 06:10");
+  for (const int booked : {0, 1}) {
+    const std::vector<ExistingSlot> existing{{"running", span("2026-12-01 06:00", 30min), booked}};
+    const auto plan = plan_republish(
+        existing, {span("2026-12-01 06:15", 30min), span("2026-12-01 06:45", 30min)}, now,
+        now + default_slot_horizon);
+    ASSERT_TRUE(plan.has_value()) << plan.error().message;
+    EXPECT_EQ(plan->add, (std::vector<SlotSpan>{span("2026-12-01 06:45", 30min)})) << booked;
+    EXPECT_TRUE(plan->remove.empty());
+  }
+}
+
 TEST(PlanRepublish, RefusesOverlappingOrPastNewSlots) {
   const TimePoint now = utc("2026-12-01 00:00");
   auto plan = plan_republish({}, {span("2026-12-01 06:00", 30min), span("2026-12-01 06:20", 30min)},
