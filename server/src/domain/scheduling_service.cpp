@@ -404,9 +404,11 @@ Result<Outcome<Appointment>> SchedulingService::book(const Caller& caller,
     audit(caller, "appointment.book", {consultation_id}, refused);
     return refused.error();
   }
-  const auto now = clock_.now();
   std::optional<Result<Outcome<Appointment>>> result;
   store_.write([&](store::Tx& tx) {
+    // Read when the writer runs the booking, not when it was queued: behind a long queue (or
+    // another node's transaction) a slot may have begun meanwhile.
+    const auto now = clock_.now();
     auto fail = [&](Error error) {
       result.emplace(std::move(error));
       return false;
@@ -491,10 +493,10 @@ Result<Outcome<Appointment>> SchedulingService::change(
     audit(caller, action, {appointment_id}, refused);
     return refused.error();
   }
-  const auto now = clock_.now();
   std::optional<Result<Outcome<Appointment>>> result;
   std::string consultation_id;
   store_.write([&](store::Tx& tx) {
+    const auto now = clock_.now();  // as for a booking: when the writer runs the change
     auto fail = [&](Error error) {
       result.emplace(std::move(error));
       return false;

@@ -465,6 +465,39 @@ TEST_F(ReminderServiceTest, APostIsDatedWhenTheWriterStoresIt) {
   EXPECT_EQ((*result)->value.posted_at, kStart + 5s);
 }
 
+// A booking is decided when the writer runs it: queued behind other writes (or another node's
+// transaction) until its slot has begun, it is refused like any booking of a begun slot.
+TEST_F(ReminderServiceTest, ABookingQueuedUntilItsSlotBeganIsRefused) {
+  const auto starts = kStart + 1h;
+  PublishAvailability publish;
+  publish.slots.push_back({starts, starts + 30min, 1});
+  auto slots = node_->scheduling->publish(node_->caller("eye"), publish);
+  ASSERT_TRUE(slots) << slots.error().message;
+  std::promise<void> holding;
+  std::promise<void> release;
+  auto released = release.get_future();
+  node_->store->write_async(
+      [&](store::Tx&) {
+        holding.set_value();
+        released.wait();
+        clock_.set(starts + 1min);  // the queue ahead took until the slot had begun
+        return false;
+      },
+      [](bool, std::exception_ptr) {});
+  holding.get_future().wait();  // the writer is busy
+  const auto clinician = node_->caller("clin");
+  std::promise<void> calling;
+  auto booked = std::async(std::launch::async, [&] {
+    calling.set_value();
+    return node_->scheduling->book(clinician, slots->front().id, consultation_id_);
+  });
+  calling.get_future().wait();
+  release.set_value();
+  const auto result = booked.get();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().message, "the slot has already started");
+}
+
 // Two rules that clash only from a date past the horizon are refused as two that clash now are:
 // otherwise the later one's slots would be cut short unannounced when availability rolls on.
 TEST_F(ReminderServiceTest, RulesThatClashOnlyPastTheHorizonAreRefused) {

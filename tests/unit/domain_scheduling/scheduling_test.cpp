@@ -463,6 +463,20 @@ TEST(PlanRepublish, RefusesOverlappingOrPastNewSlots) {
   EXPECT_EQ(plan.error().message, "slot 2026-11-30 23:00Z to 2026-11-30 23:30Z starts in the past");
 }
 
+// A megabyte of zone name is not echoed back in full, and the part that is stays valid UTF-8
+// (a Status message is a protobuf string).
+TEST(ParseLocal, ALongRejectedValueIsCutInTheMessageAtACharacterBoundary) {
+  const auto message =
+      parse_local("2026-12-01 14:00", "Asia/" + std::string(1 << 20, 'x')).error().message;
+  EXPECT_EQ(message, "unknown time zone \"Asia/" + std::string(59, 'x') + "...\"");
+  std::string urumqi;  // three bytes a character: the 64th byte is inside the 22nd
+  for (int i = 0; i < 100; ++i) urumqi += "\u4e4c";
+  std::string kept;
+  for (int i = 0; i < 21; ++i) kept += "\u4e4c";
+  EXPECT_EQ(parse_local("2026-12-01 14:00", urumqi).error().message,
+            "unknown time zone \"" + kept + "...\"");
+}
+
 TEST(ParseLocal, ResolvesWallClockTimeInTheZone) {
   EXPECT_EQ(*parse_local("2026-12-01 14:00", "Asia/Shanghai"), utc("2026-12-01 06:00"));
   EXPECT_EQ(*parse_local("2026-12-01T12:00", "Asia/Urumqi"), utc("2026-12-01 06:00"));
