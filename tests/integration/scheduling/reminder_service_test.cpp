@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -152,6 +153,22 @@ class ReminderServiceTest : public ::testing::Test {
   crypto::KeyRing keys_ = crypto::KeyRing::generate();
   std::optional<Node> node_;
   std::string consultation_id_;
+
+  // Keeps the store's writer busy until released, then runs then() on it; returns once the
+  // writer is held, so that writes queued from now on wait behind it.
+  void hold_writer(std::future<void> released, std::function<void()> then) {
+    std::promise<void> holding;
+    node_->store->write_async(
+        [&holding, released = std::make_shared<std::future<void>>(std::move(released)),
+         then = std::move(then)](store::Tx&) {
+          holding.set_value();
+          released->wait();
+          then();
+          return false;
+        },
+        [](bool, std::exception_ptr) {});
+    holding.get_future().wait();
+  }
 };
 
 TEST_F(ReminderServiceTest, EachLeadTimeIsDeliveredOnceToEveryParticipant) {
@@ -438,17 +455,8 @@ TEST_F(ReminderServiceTest, AReviewIsBookedOnlyWithASpecialistWhoCanOpenTheCase)
 // falls as seq rises.
 TEST_F(ReminderServiceTest, APostIsDatedWhenTheWriterStoresIt) {
   ASSERT_TRUE(node_->consultations->accept(node_->caller("eye"), consultation_id_));
-  std::promise<void> holding;
   std::promise<void> release;
-  auto released = release.get_future();
-  node_->store->write_async(
-      [&](store::Tx&) {
-        holding.set_value();
-        released.wait();
-        return false;
-      },
-      [](bool, std::exception_ptr) {});
-  holding.get_future().wait();  // the writer is busy
+  hold_writer(release.get_future(), [] {});
   std::promise<ConsultationService::PostResult> posted;
   MessageBody body;
   body.text = "Swelling since noon.";
@@ -473,18 +481,9 @@ TEST_F(ReminderServiceTest, ABookingQueuedUntilItsSlotBeganIsRefused) {
   publish.slots.push_back({starts, starts + 30min, 1});
   auto slots = node_->scheduling->publish(node_->caller("eye"), publish);
   ASSERT_TRUE(slots) << slots.error().message;
-  std::promise<void> holding;
   std::promise<void> release;
-  auto released = release.get_future();
-  node_->store->write_async(
-      [&](store::Tx&) {
-        holding.set_value();
-        released.wait();
-        clock_.set(starts + 1min);  // the queue ahead took until the slot had begun
-        return false;
-      },
-      [](bool, std::exception_ptr) {});
-  holding.get_future().wait();  // the writer is busy
+  // The queue ahead takes until the slot has begun.
+  hold_writer(release.get_future(), [&] { clock_.set(starts + 1min); });
   const auto clinician = node_->caller("clin");
   std::promise<void> calling;
   auto booked = std::async(std::launch::async, [&] {
