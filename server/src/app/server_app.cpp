@@ -170,11 +170,24 @@ std::uint16_t ServerApp::start() {
                                 std::vector<domain::Notification>& notifications) {
     scheduling->cancel_reviews_of_ended(tx, consultation_id, state, now, notifications);
   });
+  // One that changes hands takes the reviews of those who can no longer open it.
+  s.consultations->on_changed([scheduling = s.scheduling.get()](
+                                  store::Tx& tx, const std::string& consultation_id,
+                                  std::string_view, TimePoint now,
+                                  std::vector<domain::Notification>& notifications) {
+    scheduling->cancel_reviews_without_reviewer(tx, consultation_id, now, notifications);
+  });
   // Lead times may have changed in the configuration since appointments were booked.
   s.scheduling->apply_reminder_policy(s.clock.now());
   // Reviews of consultations that ended before ending one cancelled its reviews.
   if (const auto ended = s.scheduling->cancel_reviews_of_ended_consultations(s.clock.now())) {
     spdlog::info("cancelled the booked reviews of {} consultations that had ended", ended);
+  }
+  // And those of specialists disabled while the server was down (nobody is connected yet; the
+  // notices stay in the log).
+  if (const auto gone = s.scheduling->cancel_reviews_of_disabled_specialists(s.clock.now());
+      gone.value > 0) {
+    spdlog::info("cancelled {} booked reviews of disabled specialists", gone.value);
   }
   // (end of scheduling wiring)
 
@@ -299,6 +312,8 @@ void ServerApp::schedule_reminder_check() {
         try {
           const auto now = s.clock.now();
           s.scheduling->extend_availability(now);
+          // A specialist disabled by `tmc-admin` since the last check no longer reviews.
+          s.api->publish(s.scheduling->cancel_reviews_of_disabled_specialists(now).notifications);
           s.scheduling->queue_due_reminders(now);
           s.scheduling->drop_stale_reminders(now);
           // Queued reminders go to users with a live session now; the rest wait for login. Every

@@ -188,10 +188,10 @@ Status ConsultationService::append_system_notice(store::Tx& tx, const std::strin
   return ok();
 }
 
-void ConsultationService::end_dependants(store::Tx& tx, Loaded& loaded, TimePoint now,
-                                        std::vector<Notification>& notifications) const {
-  if (!ended_) return;
-  ended_(tx, loaded.record.id, state_name(loaded.record.state), now, notifications);
+void ConsultationService::run_hook(const ChangeHook& hook, store::Tx& tx, Loaded& loaded,
+                                   TimePoint now, std::vector<Notification>& notifications) const {
+  if (!hook) return;
+  hook(tx, loaded.record.id, state_name(loaded.record.state), now, notifications);
   // The hook's notices moved last_seq on in the row; the view answered must not lag behind it.
   if (auto row = tx.find_consultation(loaded.record.id, store::SealedTexts::skip)) {
     loaded.record.last_seq = row->last_seq;
@@ -566,8 +566,10 @@ Result<Outcome<ConsultationView>> ConsultationService::transition(
       loaded->record.respond_by.reset();
     }
     tx.update_consultation(loaded->record);
-    if (is_terminal(decision->next) && !is_terminal(previous_state)) {
-      end_dependants(tx, *loaded, loaded->record.updated_at, notifications);
+    if (!is_terminal(decision->next)) {
+      run_hook(changed_, tx, *loaded, loaded->record.updated_at, notifications);
+    } else if (!is_terminal(previous_state)) {
+      run_hook(ended_, tx, *loaded, loaded->record.updated_at, notifications);
     }
     auto shared = shared_view(*loaded);
     if (decision->state_changed || previous_state != decision->next) {
@@ -1067,7 +1069,7 @@ void ConsultationService::process_deadline(const std::string& consultation_id, T
     record.updated_at = now;
     tx.update_consultation(record);
     std::vector<Notification> ended;
-    if (is_terminal(record.state)) end_dependants(tx, *loaded, now, ended);
+    if (is_terminal(record.state)) run_hook(ended_, tx, *loaded, now, ended);
     auto shared = shared_view(*loaded);
     if (!added.empty()) {
       notifications.push_back(Notification::about(Notification::Kind::offered, added, shared));

@@ -195,14 +195,18 @@ class ConsultationService {
   std::optional<ConsultationAccess> access(store::Tx& tx, const Caller& caller,
                                            const std::string& id) const;
 
-  // Runs inside the transaction that ends a consultation (CANCELLED, CLOSED, DECLINED,
-  // EXPIRED), after its row is written, so that what hangs on it (its booked reviews) ends in
-  // the same commit; what it appends to the log and its notifications go with the change. Set
-  // once at start, before the service is used.
-  using EndedHook = std::function<void(store::Tx& tx, const std::string& consultation_id,
-                                       std::string_view state, TimePoint now,
-                                       std::vector<Notification>& notifications)>;
-  void on_ended(EndedHook hook) { ended_ = std::move(hook); }
+  // What hangs on a consultation (its booked reviews) follows its changes in the same commit:
+  // the hook runs inside the transaction, after the consultation's row is written, and what it
+  // appends to the log and its notifications go with the change. Set once at start, before the
+  // service is used.
+  using ChangeHook = std::function<void(store::Tx& tx, const std::string& consultation_id,
+                                        std::string_view state, TimePoint now,
+                                        std::vector<Notification>& notifications)>;
+  // When the consultation ends (CANCELLED, CLOSED, DECLINED, EXPIRED).
+  void on_ended(ChangeHook hook) { ended_ = std::move(hook); }
+  // After every other transition: who may open it may have changed (an accept withdraws every
+  // other offer, a decline the decliner's, an assignment all of them).
+  void on_changed(ChangeHook hook) { changed_ = std::move(hook); }
 
   // Appends a server-written SystemNotice to the consultation's log inside tx (for other
   // services, e.g. scheduling) and queues its message_posted notification. NOT_FOUND when the
@@ -243,10 +247,10 @@ class ConsultationService {
   // only once that transaction has committed. Throws what the store throws.
   void process_deadline(const std::string& consultation_id, TimePoint now,
                         std::vector<Notification>& notifications);
-  // Runs ended_ for a consultation that has just ended (its row written) and brings the Loaded's
-  // last_seq up to what the hook appended.
-  void end_dependants(store::Tx& tx, Loaded& loaded, TimePoint now,
-                      std::vector<Notification>& notifications) const;
+  // Runs hook (ended_ or changed_) for a consultation whose row has just been written and
+  // brings the Loaded's last_seq up to what the hook appended.
+  void run_hook(const ChangeHook& hook, store::Tx& tx, Loaded& loaded, TimePoint now,
+                std::vector<Notification>& notifications) const;
   // The same, from inside a write op: stored with that op's commit. A known patient reference
   // spares the audit log reading the consultation again for it.
   void audit_in(store::Tx& tx, const Caller& caller, const char* action, const std::string& id,
@@ -263,7 +267,8 @@ class ConsultationService {
   AuditHook& audit_;
   const Vault& vault_;
   DeadlinePolicy deadlines_;
-  EndedHook ended_;
+  ChangeHook ended_;
+  ChangeHook changed_;
 };
 
 std::string encode_body(const MessageBody& body);

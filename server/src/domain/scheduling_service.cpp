@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <set>
 
 #include "crypto/random.hpp"
@@ -585,6 +586,20 @@ void SchedulingService::release_place(store::Tx& tx, const std::string& slot_id)
   }
 }
 
+void SchedulingService::cancel_booked(store::Tx& tx, Appointment& appointment,
+                                      const std::string& notice, TimePoint now,
+                                      std::vector<Notification>& notifications) const {
+  release_place(tx, appointment.slot_id);
+  appointment.state = AppointmentState::cancelled;
+  appointment.next_reminder_at.reset();
+  appointment.updated_at = now;
+  tx.update_appointment(appointment);
+  tx.delete_pending_reminders_of(appointment.id);
+  if (auto noticed = add_notice(tx, appointment, notice, now, notifications); !noticed) {
+    throw store::StoreError("the review's consultation is gone: " + noticed.error().message);
+  }
+}
+
 void SchedulingService::cancel_reviews_of_ended(store::Tx& tx, const std::string& consultation_id,
                                                 std::string_view state, TimePoint now,
                                                 std::vector<Notification>& notifications) const {
@@ -595,18 +610,57 @@ void SchedulingService::cancel_reviews_of_ended(store::Tx& tx, const std::string
     // A review that has begun is left to finish (and then shows COMPLETED): a report written
     // during the review often closes the consultation before the review's end.
     if (appointment.starts_at <= now) continue;
-    release_place(tx, appointment.slot_id);
-    appointment.state = AppointmentState::cancelled;
-    appointment.next_reminder_at.reset();
-    appointment.updated_at = now;
-    tx.update_appointment(appointment);
-    tx.delete_pending_reminders_of(appointment.id);
-    if (auto noticed = add_notice(tx, appointment, "Review cancelled (consultation " + why + ")",
-                                  now, notifications);
-        !noticed) {
-      throw store::StoreError("the ended consultation is gone: " + noticed.error().message);
-    }
+    cancel_booked(tx, appointment, "Review cancelled (consultation " + why + ")", now,
+                  notifications);
   }
+}
+
+int SchedulingService::cancel_reviews_without_reviewer(
+    store::Tx& tx, const std::string& consultation_id, TimePoint now,
+    std::vector<Notification>& notifications) const {
+  int cancelled = 0;
+  for (auto& appointment : tx.list_booked_appointments_of(consultation_id)) {
+    if (appointment.starts_at <= now) continue;  // begun: left to finish, as above
+    const auto specialist = tx.find_user(appointment.specialist_id);
+    std::string why;
+    if (!specialist || specialist->disabled) {
+      why = "the specialist is no longer available";
+    } else if (!reviewer_can_open(tx, *specialist, consultation_id)) {
+      why = "the specialist no longer takes part in the consultation";
+    } else {
+      continue;
+    }
+    cancel_booked(tx, appointment, "Review cancelled (" + why + ")", now, notifications);
+    ++cancelled;
+  }
+  return cancelled;
+}
+
+Outcome<int> SchedulingService::cancel_reviews_of_disabled_specialists(TimePoint now) {
+  constexpr int kPage = 100;
+  Outcome<int> outcome{0, {}};
+  // Called every reminder check, and almost always there is none: a read costs no writer turn.
+  bool any = false;
+  store_.read([&](store::Tx& tx) {
+    any = !tx.list_consultations_with_reviews_of_disabled_specialists(now, 1).empty();
+  });
+  for (bool more = any; more;) {
+    std::size_t listed = 0;
+    int cancelled = 0;
+    std::vector<Notification> page;
+    store_.write([&](store::Tx& tx) {
+      const auto ids = tx.list_consultations_with_reviews_of_disabled_specialists(now, kPage);
+      listed = ids.size();
+      cancelled = 0;
+      page.clear();
+      for (const auto& id : ids) cancelled += cancel_reviews_without_reviewer(tx, id, now, page);
+      return cancelled > 0;
+    });
+    outcome.value += cancelled;
+    std::move(page.begin(), page.end(), std::back_inserter(outcome.notifications));
+    more = listed == kPage && cancelled > 0;  // a full page that changed something: look again
+  }
+  return outcome;
 }
 
 int SchedulingService::cancel_reviews_of_ended_consultations(TimePoint now) {

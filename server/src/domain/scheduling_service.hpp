@@ -93,6 +93,17 @@ class SchedulingService {
   // ended before an ending consultation cancelled its reviews). Call at start-up. Returns how
   // many consultations had some.
   int cancel_reviews_of_ended_consultations(TimePoint now);
+  // Inside the transaction of any other change of the consultation (ConsultationService::
+  // on_changed): each BOOKED review not yet begun whose specialist can no longer open the case
+  // (another specialist accepted the consultation it was on offer to them, they declined it, or
+  // their account is disabled) is cancelled as above. Returns how many.
+  int cancel_reviews_without_reviewer(store::Tx& tx, const std::string& consultation_id,
+                                      TimePoint now,
+                                      std::vector<Notification>& notifications) const;
+  // The same for every BOOKED review still to come with a specialist whose account has been
+  // disabled (by `tmc-admin user disable`, in another process). Call at start-up and
+  // periodically; answers how many and the notifications to deliver (after the commit).
+  Outcome<int> cancel_reviews_of_disabled_specialists(TimePoint now);
 
   // Rolls every specialist's rules forward so slots exist up to now + horizon (slots that would
   // clash with a slot published since are skipped). Returns the number of slots created.
@@ -135,6 +146,10 @@ class SchedulingService {
                     std::vector<Notification>& notifications,
                     const std::string& also = {}) const;
   store::Appointment presented(store::Appointment appointment, TimePoint now) const;
+  // Cancels a BOOKED appointment for the server (not a caller): its place freed, its queued
+  // reminders dropped, the notice in the log. Throws StoreError when its consultation is gone.
+  void cancel_booked(store::Tx& tx, store::Appointment& appointment, const std::string& notice,
+                     TimePoint now, std::vector<Notification>& notifications) const;
   // FAILED_PRECONDITION unless the specialist can open the consultation they would review (a
   // participant, or a candidate it is on offer to): a review is booked with someone who can read
   // the case, and only they hear of it and are reminded.

@@ -232,6 +232,10 @@ class Tx {
   // a BOOKED appointment starting after now, in id order, at most limit.
   virtual std::vector<std::string> list_ended_consultations_with_booked_reviews(TimePoint now,
                                                                                 int limit) = 0;
+  // Ids of consultations with a BOOKED appointment starting after now whose specialist is
+  // disabled, in id order, at most limit.
+  virtual std::vector<std::string> list_consultations_with_reviews_of_disabled_specialists(
+      TimePoint now, int limit) = 0;
   // BOOKED appointments of the specialist outside slot except_slot_id overlapping [from, to).
   virtual std::vector<Appointment> list_overlapping_appointments(std::string_view specialist_id,
                                                                  TimePoint from, TimePoint to,

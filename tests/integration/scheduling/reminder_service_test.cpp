@@ -63,6 +63,11 @@ struct Node {
                                    std::vector<Notification>& notifications) {
       scheduling->cancel_reviews_of_ended(tx, consultation_id, state, now, notifications);
     });  // as the server wires them
+    consultations->on_changed([this](store::Tx& tx, const std::string& consultation_id,
+                                     std::string_view, TimePoint now,
+                                     std::vector<Notification>& notifications) {
+      scheduling->cancel_reviews_without_reviewer(tx, consultation_id, now, notifications);
+    });
   }
 
   Caller caller(const std::string& username) {
@@ -383,9 +388,11 @@ TEST_F(ReminderServiceTest, AFreedPlaceRespectsTheRulesLoweredCapacity) {
   EXPECT_EQ(slot->booked, 1);
 }
 
-// The review is with a specialist of another partner hospital than the one that accepted: the
-// accepting hospital's coordinator, whose organisation is involved, may cancel it too.
-TEST_F(ReminderServiceTest, ACoordinatorOfTheAcceptingHospitalCancelsAReviewElsewhere) {
+// The review was booked with a specialist of another partner hospital while the consultation
+// was on offer there too; once a specialist of the first hospital accepts, that specialist can no
+// longer open the case and the review is off. They hear of it, and the accepting hospital's
+// coordinator, whose organisation is involved, sees that it is no longer booked.
+TEST_F(ReminderServiceTest, AReviewAtAnotherHospitalEndsWhenTheOfferThereIsWithdrawn) {
   DirectoryService directory(*node_->store, clock_, node_->audit);
   ASSERT_TRUE(directory.add_organization({"second", "Second Partner",
                                           store::OrganizationKind::partner_hospital, "J",
@@ -409,10 +416,19 @@ TEST_F(ReminderServiceTest, ACoordinatorOfTheAcceptingHospitalCancelsAReviewElse
   ASSERT_TRUE(slots) << slots.error().message;
   auto booked = node_->scheduling->book(node_->caller("clin"), slots->front().id, consultation_id);
   ASSERT_TRUE(booked) << booked.error().message;
-  ASSERT_TRUE(node_->consultations->accept(node_->caller("eye"), consultation_id));
+  auto accepted = node_->consultations->accept(node_->caller("eye"), consultation_id);
+  ASSERT_TRUE(accepted) << accepted.error().message;
+  const auto eye2 = node_->caller("eye2").user.id;
+  EXPECT_TRUE(std::any_of(
+      accepted->notifications.begin(), accepted->notifications.end(), [&](const Notification& n) {
+        return n.kind == Notification::Kind::appointment_changed &&
+               n.appointment->id == booked->value.id &&
+               n.appointment->state == store::AppointmentState::cancelled &&
+               std::find(n.recipients.begin(), n.recipients.end(), eye2) != n.recipients.end();
+      }));
   const auto cancelled = node_->scheduling->cancel(node_->caller("coord"), booked->value.id, {});
-  ASSERT_TRUE(cancelled) << cancelled.error().message;
-  EXPECT_EQ(cancelled->value.state, store::AppointmentState::cancelled);
+  ASSERT_FALSE(cancelled);
+  EXPECT_EQ(cancelled.error().code, Code::failed_precondition) << cancelled.error().message;
 }
 
 // A review is booked, or moved, only with a specialist who can open the case: otherwise they
@@ -448,6 +464,133 @@ TEST_F(ReminderServiceTest, AReviewIsBookedOnlyWithASpecialistWhoCanOpenTheCase)
                                                     node_->caller("eye2").user.id);
   ASSERT_TRUE(invited) << invited.error().message;
   EXPECT_TRUE(node_->scheduling->reschedule(node_->caller("clin"), booked.id, eye2_slot));
+}
+
+// A review booked with a specialist the consultation was on offer to is off once they can no
+// longer open the case: when they decline it, or another specialist accepts it. Those concerned
+// hear of it, the log says why, the place is free again; a review that has begun is left to
+// finish, and the accepting specialist's own review stands.
+TEST_F(ReminderServiceTest, AReviewIsCancelledWhenItsSpecialistLosesTheCase) {
+  DirectoryService directory(*node_->store, clock_, node_->audit);
+  for (const char* name : {"eye2", "eye3"}) {
+    ASSERT_TRUE(directory.add_user({name, std::string("Dr. ") + name, Role::specialist, "partner",
+                                    {"ophthalmology"}}, "x"));
+  }
+  const auto clin = node_->caller("clin");
+  OpenConsultation open;
+  open.urgency = store::Urgency::routine;
+  open.specialty = "ophthalmology";
+  open.patient_reference = "P-3";
+  open.question = "Macular hole?";
+  auto opened = node_->consultations->open(clin, open);  // offered to eye, eye2 and eye3
+  ASSERT_TRUE(opened) << opened.error().message;
+  const auto id = opened->value.record.id;
+  const auto review_with = [&](const char* specialist, TimePoint starts_at) {
+    PublishAvailability publish;
+    publish.slots.push_back({starts_at, starts_at + 30min, 1});
+    auto slots = node_->scheduling->publish(node_->caller(specialist), publish);
+    EXPECT_TRUE(slots) << slots.error().message;
+    auto booked = node_->scheduling->book(clin, slots->front().id, id);
+    EXPECT_TRUE(booked) << booked.error().message;
+    return booked->value;
+  };
+  const auto begun = review_with("eye2", kStart + 1h);
+  const auto with_eye2 = review_with("eye2", kStart + 48h);
+  const auto with_eye3 = review_with("eye3", kStart + 50h);
+  const auto with_eye = review_with("eye", kStart + 52h);
+  const auto state_of = [&](const store::Appointment& appointment) {
+    std::optional<store::Appointment> stored;
+    node_->store->read([&](store::Tx& tx) { stored = tx.find_appointment(appointment.id); });
+    return stored ? stored->state : store::AppointmentState::unspecified;
+  };
+  const auto place_taken = [&](const store::Appointment& appointment) {
+    int booked = -1;
+    node_->store->read([&](store::Tx& tx) { booked = tx.find_slot(appointment.slot_id)->booked; });
+    return booked == 1;
+  };
+  const auto cancelled_for = [](const std::vector<Notification>& notifications,
+                                const store::Appointment& appointment) {
+    return std::find_if(notifications.begin(), notifications.end(), [&](const Notification& n) {
+      return n.kind == Notification::Kind::appointment_changed && n.appointment &&
+             n.appointment->id == appointment.id &&
+             n.appointment->state == store::AppointmentState::cancelled;
+    });
+  };
+
+  auto declined = node_->consultations->decline(node_->caller("eye3"), id, "on leave");
+  ASSERT_TRUE(declined) << declined.error().message;
+  EXPECT_EQ(state_of(with_eye3), store::AppointmentState::cancelled);
+  EXPECT_FALSE(place_taken(with_eye3));
+  const auto told = cancelled_for(declined->notifications, with_eye3);
+  ASSERT_NE(told, declined->notifications.end());
+  for (const char* name : {"clin", "eye3"}) {
+    const auto user_id = node_->caller(name).user.id;
+    EXPECT_NE(std::find(told->recipients.begin(), told->recipients.end(), user_id),
+              told->recipients.end())
+        << name;
+  }
+  EXPECT_EQ(state_of(with_eye2), store::AppointmentState::booked);
+
+  clock_.set(kStart + 70min);  // the first review with eye2 is under way
+  auto accepted = node_->consultations->accept(node_->caller("eye"), id);
+  ASSERT_TRUE(accepted) << accepted.error().message;
+  EXPECT_EQ(state_of(with_eye2), store::AppointmentState::cancelled);
+  EXPECT_FALSE(place_taken(with_eye2));
+  EXPECT_NE(cancelled_for(accepted->notifications, with_eye2), accepted->notifications.end());
+  EXPECT_EQ(state_of(begun), store::AppointmentState::booked);
+  EXPECT_EQ(state_of(with_eye), store::AppointmentState::booked);
+  EXPECT_TRUE(place_taken(with_eye));
+
+  // The log says why, and the consultation answered is not behind it.
+  auto log = node_->consultations->sync(clin, id, 0, 100);
+  ASSERT_TRUE(log) << log.error().message;
+  std::vector<std::string> cancelled;
+  for (const auto& entry : log->entries) {
+    if (entry.body.kind == MessageBody::Kind::notice &&
+        entry.body.text.find("Review cancelled") != std::string::npos) {
+      cancelled.push_back(entry.body.subject_id + ": " + entry.body.text);
+    }
+  }
+  ASSERT_EQ(cancelled.size(), 2u);
+  EXPECT_EQ(cancelled[0].rfind(with_eye3.id + ": Review cancelled (the specialist no longer "
+                               "takes part in the consultation) with Dr. eye3", 0), 0u)
+      << cancelled[0];
+  EXPECT_EQ(cancelled[1].rfind(with_eye2.id + ": Review cancelled", 0), 0u) << cancelled[1];
+  EXPECT_EQ(accepted->value.record.last_seq, log->entries.back().seq);
+}
+
+// A specialist who has left (their account disabled, by tmc-admin in another process) reviews
+// nothing more: the periodic check cancels their reviews still to come, queued reminders of them
+// included, and the participants are told.
+TEST_F(ReminderServiceTest, TheReviewsOfADisabledSpecialistAreCancelled) {
+  ASSERT_TRUE(node_->consultations->accept(node_->caller("eye"), consultation_id_));
+  const auto starts = kStart + 48h;
+  const auto appointment = book_at(starts);
+  clock_.set(starts - 24h);
+  ASSERT_EQ(node_->scheduling->queue_due_reminders(clock_.now()), 1);
+  EXPECT_EQ(node_->scheduling->cancel_reviews_of_disabled_specialists(clock_.now()).value, 0);
+
+  DirectoryService directory(*node_->store, clock_, node_->audit);
+  ASSERT_TRUE(directory.set_disabled("eye", true));
+  const auto outcome = node_->scheduling->cancel_reviews_of_disabled_specialists(clock_.now());
+  EXPECT_EQ(outcome.value, 1);
+  const auto clinician = node_->caller("clin").user.id;
+  EXPECT_TRUE(std::any_of(outcome.notifications.begin(), outcome.notifications.end(),
+                          [&](const Notification& n) {
+                            return n.kind == Notification::Kind::appointment_changed &&
+                                   n.appointment->id == appointment.id &&
+                                   n.appointment->state == store::AppointmentState::cancelled &&
+                                   std::find(n.recipients.begin(), n.recipients.end(),
+                                             clinician) != n.recipients.end();
+                          }));
+  EXPECT_TRUE(take(clock_.now()).empty());  // the reminder queued for it is dropped
+  auto log = node_->consultations->sync(node_->caller("clin"), consultation_id_, 0, 100);
+  ASSERT_TRUE(log) << log.error().message;
+  EXPECT_NE(log->entries.back().body.text.find("Review cancelled (the specialist is no longer "
+                                               "available) with Dr. Eye"),
+            std::string::npos)
+      << log->entries.back().body.text;
+  EXPECT_EQ(node_->scheduling->cancel_reviews_of_disabled_specialists(clock_.now()).value, 0);
 }
 
 // (A consultation's log, on the same store and clock.) posted_at is "when the server committed

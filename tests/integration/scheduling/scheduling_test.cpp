@@ -2,10 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <future>
 #include <set>
 
 #include "api/codec.hpp"
+#include "domain/directory_service.hpp"
 #include "domain/scheduling.hpp"
 #include "test_server.hpp"
 
@@ -112,6 +114,15 @@ std::vector<v1::Appointment> my_appointments(Client& client) {
   EXPECT_EQ(response.status().code(), v1::OK) << response.status().message();
   return {response.list_appointments().appointments().begin(),
           response.list_appointments().appointments().end()};
+}
+
+// Matches the appointment_changed event that says the appointment was cancelled.
+std::function<bool(const v1::Event&)> is_cancellation_of(const std::string& appointment_id) {
+  return [appointment_id](const v1::Event& e) {
+    return e.has_appointment_changed() &&
+           e.appointment_changed().appointment().id() == appointment_id &&
+           e.appointment_changed().appointment().state() == v1::APPOINTMENT_STATE_CANCELLED;
+  };
 }
 
 TimePoint now() {
@@ -322,12 +333,7 @@ TEST_F(SchedulingTest, CancellingTheConsultationCancelsItsReview) {
   ASSERT_EQ(cancelled.status().code(), v1::OK) << cancelled.status().message();
   // The specialist hears that the review is off, the place is free again, and nobody can move
   // the review of a cancelled consultation into another slot.
-  auto event = eye->wait_event(
-      [&](const v1::Event& e) {
-        return e.has_appointment_changed() && e.appointment_changed().appointment().id() == id &&
-               e.appointment_changed().appointment().state() == v1::APPOINTMENT_STATE_CANCELLED;
-      },
-      10s);
+  auto event = eye->wait_event(is_cancellation_of(id), 10s);
   EXPECT_TRUE(event.has_value());
   EXPECT_TRUE(my_appointments(*eye).empty() ||
               my_appointments(*eye).front().state() == v1::APPOINTMENT_STATE_CANCELLED);
@@ -406,6 +412,28 @@ TEST_F(SchedulingTest, AReviewMovedToAnotherSpecialistIsNewsToTheFirst) {
   EXPECT_TRUE(event.has_value());
 }
 
+// Booked while the consultation was on offer to both Jining ophthalmologists, a review with the
+// one who did not accept it is off: that specialist can no longer open the case.
+TEST_F(SchedulingTest, AReviewWithTheSpecialistWhoDidNotAcceptIsCancelled) {
+  auto first = server_.login("jining.eye1");
+  auto second = server_.login("jining.eye2");
+  auto clinician = server_.login("yengisar.clinician");
+  const auto slot = publish_slot(*second, free_time(9));
+  const auto consultation = open_consultation(*clinician);
+  auto booked = book(*clinician, slot.id(), consultation);
+  ASSERT_EQ(booked.status().code(), v1::OK) << booked.status().message();
+  const auto id = booked.appointment().id();
+  auto accepted = first->call(frame_with([&](auto& f) {
+    f.mutable_accept_consultation()->set_consultation_id(consultation);
+  }));
+  ASSERT_EQ(accepted.status().code(), v1::OK) << accepted.status().message();
+  for (auto* client : {second.get(), clinician.get()}) {
+    auto event = client->wait_event(is_cancellation_of(id), 10s);
+    EXPECT_TRUE(event.has_value());
+  }
+  EXPECT_TRUE(listed(list_slots(*clinician, server_.user_id("jining.eye2")), slot.id()));
+}
+
 TEST_F(SchedulingTest, OnlyParticipantsBookForAConsultation) {
   auto eye = server_.login("jining.eye1");
   auto clinician = server_.login("yengisar.clinician");
@@ -451,6 +479,34 @@ TEST_F(SchedulingReminderTest, LiveAndOfflineParticipantsAreRemindedOnce) {
   auto eye_again = server_.login("jining.eye1");
   EXPECT_FALSE(eye_again->wait_event(is_reminder, 1s).has_value());
   EXPECT_FALSE(clinician->wait_event(is_reminder, 500ms).has_value()) << "sent twice";
+}
+
+// `tmc-admin user disable` on a specialist who has left, in another process: the server's
+// periodic check cancels their reviews still to come, and the participants online hear of it.
+TEST_F(SchedulingReminderTest, TheReviewOfASpecialistDisabledInAnotherProcessIsCancelled) {
+  auto clinician = server_.login("yengisar.clinician");
+  std::string slot_id;
+  {
+    auto eye = server_.login("jining.eye1");
+    slot_id = publish_slot(*eye, free_time(6)).id();
+  }
+  const auto consultation = open_consultation(*clinician);
+  auto booked = book(*clinician, slot_id, consultation);
+  ASSERT_EQ(booked.status().code(), v1::OK) << booked.status().message();
+  const auto id = booked.appointment().id();
+  {
+    const auto store = server_.open_store();
+    SystemClock clock;
+    domain::NullAuditHook audit;
+    domain::DirectoryService directory(*store, clock, audit);
+    ASSERT_TRUE(directory.set_disabled("jining.eye1", true));
+  }
+  auto event = clinician->wait_event(is_cancellation_of(id), 10s);
+  EXPECT_TRUE(event.has_value());
+  const auto appointments = my_appointments(*clinician);
+  EXPECT_TRUE(std::none_of(appointments.begin(), appointments.end(), [](const auto& a) {
+    return a.state() == v1::APPOINTMENT_STATE_BOOKED;
+  }));
 }
 
 }  // namespace

@@ -221,6 +221,16 @@ std::vector<std::string> PostgresTx::list_ended_consultations_with_booked_review
       read_text);
 }
 
+std::vector<std::string> PostgresTx::list_consultations_with_reviews_of_disabled_specialists(
+    TimePoint now, int limit) {
+  return collect_rows<std::string>(
+      db_.query("SELECT DISTINCT a.consultation_id FROM users u JOIN appointments a"
+                " ON a.specialist_id = u.id AND a.starts_at > $1 WHERE u.disabled AND a.state = 1"
+                " ORDER BY a.consultation_id LIMIT $2",
+                Params::of(now, limit)),
+      read_text);
+}
+
 std::vector<Appointment> PostgresTx::list_overlapping_appointments(
     std::string_view specialist_id, TimePoint from, TimePoint to, std::string_view except_slot_id) {
   static const std::string sql = appointment_select(

@@ -152,6 +152,8 @@ class SqliteTx final : public Tx {
   std::vector<Appointment> list_booked_appointments_of(std::string_view consultation_id) override;
   std::vector<std::string> list_ended_consultations_with_booked_reviews(TimePoint now,
                                                                           int limit) override;
+  std::vector<std::string> list_consultations_with_reviews_of_disabled_specialists(
+      TimePoint now, int limit) override;
   std::vector<Appointment> list_overlapping_appointments(std::string_view specialist_id,
                                                          TimePoint from, TimePoint to,
                                                          std::string_view except_slot_id) override;

@@ -259,6 +259,17 @@ std::vector<std::string> SqliteTx::list_ended_consultations_with_booked_reviews(
   return collect_rows<std::string>(query, [](const Query& row) { return row.text(0); });
 }
 
+std::vector<std::string> SqliteTx::list_consultations_with_reviews_of_disabled_specialists(
+    TimePoint now, int limit) {
+  // Few users are disabled: from them to their appointments by appointments_by_specialist.
+  auto query = db_.query(
+      "SELECT DISTINCT a.consultation_id FROM users u JOIN appointments a"
+      " ON a.specialist_id = u.id AND a.starts_at > ?1 WHERE u.disabled = 1 AND a.state = 1"
+      " ORDER BY a.consultation_id LIMIT ?2");
+  query.bind_all(now, limit);
+  return collect_rows<std::string>(query, [](const Query& row) { return row.text(0); });
+}
+
 std::vector<Appointment> SqliteTx::list_overlapping_appointments(std::string_view specialist_id,
                                                                  TimePoint from, TimePoint to,
                                                                  std::string_view except_slot_id) {
