@@ -319,7 +319,9 @@ std::string consult_help() {
   }
   text << "post prints its client_msg_id on stderr and, when the connection drops or the server\n"
           "answers UNAVAILABLE, sends the message again with it (5 retries, waits doubling from\n"
-          "0.5 s); to retry a run that lost its answer, give that id to --client-msg-id.\n";
+          "0.5 s); to retry a run that lost its answer, give that id to --client-msg-id.\n"
+          "chat reconnects after a dropped connection and resumes where it left off; a line\n"
+          "answered UNAVAILABLE is kept and sent again with its id (up to 30 times).\n";
   return text.str();
 }
 

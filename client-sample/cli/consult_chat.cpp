@@ -1,6 +1,7 @@
 // tmc-client consult chat: one consultation's log, live, surviving dropped connections; and log.
 #include "cli/consult_chat.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <istream>
@@ -16,6 +17,7 @@
 #include "tmc/client/consultations.hpp"
 #include "tmc/client/error.hpp"
 #include "tmc/client/log_follower.hpp"
+#include "tmc/client/retry.hpp"
 
 namespace tmc::cli {
 namespace v1 = telemed::v1;
@@ -84,6 +86,42 @@ class InputLines {
   std::thread thread_;
 };
 
+// The back-off after UNAVAILABLE answers (the server's storage away for a moment): writes wait
+// for it without holding up the events shown meanwhile.
+class Unavailable {
+ public:
+  Unavailable(CommandContext& context, const RetryPolicy& policy)
+      : context_(context), policy_(policy) {}
+
+  // Still within the wait after the last UNAVAILABLE answer.
+  bool waiting() const { return std::chrono::steady_clock::now() < retry_at_; }
+
+  // Looks at a write's answer. True when it was UNAVAILABLE and the write is to be kept for
+  // another try (reported on err with `kept`); false for any other answer, or once the answers
+  // in a row have used up policy.max_retries.
+  bool answered(const v1::Status& status, const char* kept) {
+    if (!client::is_transient(status)) {
+      in_a_row_ = 0;
+      return false;
+    }
+    if (++in_a_row_ > policy_.max_retries) {
+      in_a_row_ = 0;
+      return false;
+    }
+    const auto delay = client::retry_delay(policy_.first_retry, policy_.longest_retry, in_a_row_);
+    context_.err() << "server unavailable (" << describe_status(status) << "); " << kept
+                   << ", retrying in " << delay.count() << " ms\n";
+    retry_at_ = std::chrono::steady_clock::now() + delay;
+    return true;
+  }
+
+ private:
+  CommandContext& context_;
+  RetryPolicy policy_;
+  int in_a_row_ = 0;
+  std::chrono::steady_clock::time_point retry_at_{};
+};
+
 // A typed line waiting for the server's confirmation.
 struct Outgoing {
   std::string client_msg_id;
@@ -147,12 +185,16 @@ class Chat {
     }
   }
 
-  // A refused message is reported and dropped; a connection failure keeps it for the retry.
+  // A refused message is reported and dropped; a connection failure keeps it for the retry
+  // after the reconnect. One the server could not store for now (UNAVAILABLE) is kept and sent
+  // again with the same client_msg_id once the back-off allows, while events are still shown;
+  // after retry.max_retries such answers in a row it is reported and dropped.
   void post_outbox() {
-    while (!outbox_.empty()) {
+    while (!outbox_.empty() && !unavailable_.waiting()) {
       const Outgoing& message = outbox_.front();
       const auto response =
           context_.connect().call(requests::post_text(id_, message.client_msg_id, message.text));
+      if (unavailable_.answered(response.status(), "message kept")) return;
       if (response.status().code() != v1::OK) {
         context_.err() << "error: message not posted: " << describe_status(response.status())
                        << '\n';
@@ -161,10 +203,13 @@ class Chat {
     }
   }
 
+  // An acknowledgement the server could not store for now is sent again later, as posts are.
   void acknowledge() {
     const auto due = follower_.ack_due();
-    if (!due) return;
-    context_.call(requests::ack_messages(id_, *due));
+    if (!due || unavailable_.waiting()) return;
+    const auto response = context_.connect().call(requests::ack_messages(id_, *due));
+    if (unavailable_.answered(response.status(), "read position kept")) return;
+    if (response.status().code() != v1::OK) throw StatusError(response.status());
     follower_.acknowledged(*due);
   }
 
@@ -188,6 +233,7 @@ class Chat {
   People people_;
   ChatTiming timing_;
   std::deque<Outgoing> outbox_;
+  Unavailable unavailable_{context_, timing_.retry};
 };
 
 }  // namespace

@@ -22,7 +22,9 @@ telemed::v1::SyncConsultationResult fetch_log(CommandContext& context,
 struct ChatTiming {
   std::chrono::milliseconds event_poll{200};  // longest wait before reading input again
   // After a dropped connection; past max_retries the chat fails (exit 2). An UNAVAILABLE answer
-  // fails it at once: a counter that each successful reconnect resets would never end retries.
+  // to a post or an acknowledgement is retried on the same connection with the same back-off
+  // (a message past max_retries such answers is reported and dropped); one to a read fails the
+  // chat, as a counter that each successful reconnect resets would never end the retries.
   RetryPolicy retry{.retry_unavailable = false};
 };
 

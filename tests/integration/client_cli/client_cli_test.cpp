@@ -191,28 +191,34 @@ int unavailable_posts(TestServer& server) {
   return 0;
 }
 
+// Runs command on a thread while the write lock is held, and lets the lock go once the server
+// has refused a post with UNAVAILABLE: only a retry can carry the post then. Answers the
+// command's outcome.
+template <class Command>
+std::optional<CliOutcome> run_while_posts_are_refused(TestServer& server, const Command& command) {
+  std::optional<CliOutcome> outcome;
+  WriteLock lock(server);
+  std::thread running([&] { outcome = command(); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (unavailable_posts(server) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const int refused = unavailable_posts(server);
+  lock.release();
+  running.join();
+  EXPECT_GE(refused, 1);
+  return outcome;
+}
+
 TEST_F(ClientCli, PostIsSentAgainWithTheSameIdWhenTheServerAnswersUnavailable) {
   login("bachu.clinician");
   login("shanghai.ortho");
   const std::string id = open_emergency();
   ASSERT_EQ(run_as("shanghai.ortho", {"consult", "accept", id}).exit_code, 0);
 
-  std::optional<CliOutcome> posted;
-  {
-    WriteLock lock(server_);
-    std::thread poster([&] {
-      posted = run_as("bachu.clinician", {"consult", "post", id, "pulses", "absent"});
-    });
-    // The lock goes once the server has refused the post: only a retry can carry it then.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (unavailable_posts(server_) == 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    const int refused = unavailable_posts(server_);
-    lock.release();
-    poster.join();
-    ASSERT_GE(refused, 1);
-  }
+  const auto posted = run_while_posts_are_refused(server_, [&] {
+    return run_as("bachu.clinician", {"consult", "post", id, "pulses", "absent"});
+  });
   ASSERT_TRUE(posted.has_value());
   ASSERT_EQ(posted->exit_code, 0) << posted->err;
   EXPECT_NE(posted->err.find("server unavailable (UNAVAILABLE"), std::string::npos) << posted->err;
@@ -220,6 +226,26 @@ TEST_F(ClientCli, PostIsSentAgainWithTheSameIdWhenTheServerAnswersUnavailable) {
   const auto log = run_as("bachu.clinician", {"consult", "log", id});
   ASSERT_EQ(log.exit_code, 0) << log.err;
   EXPECT_EQ(occurrences(log.out, ": pulses absent\n"), 1u) << log.out;
+}
+
+// A chat line the server cannot store for the moment is kept and posted once it can, and the
+// chat's acknowledgement waits the same way: neither ends the chat nor loses the line.
+TEST_F(ClientCli, ChatKeepsALineTheServerCouldNotStoreAndPostsItLater) {
+  login("bachu.clinician");
+  login("shanghai.ortho");
+  const std::string id = open_emergency();
+  ASSERT_EQ(run_as("shanghai.ortho", {"consult", "accept", id}).exit_code, 0);
+
+  const auto chat = run_while_posts_are_refused(server_, [&] {
+    return run_as("shanghai.ortho", {"consult", "chat", id}, "Fasciotomy now.\n/quit\n");
+  });
+  ASSERT_TRUE(chat.has_value());
+  ASSERT_EQ(chat->exit_code, 0) << chat->err;
+  EXPECT_NE(chat->err.find("server unavailable (UNAVAILABLE"), std::string::npos) << chat->err;
+  EXPECT_EQ(chat->err.find("not posted"), std::string::npos) << chat->err;
+  const auto log = run_as("bachu.clinician", {"consult", "log", id});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  EXPECT_EQ(occurrences(log.out, ": Fasciotomy now.\n"), 1u) << log.out;
 }
 
 // Lines of out that contain text.
