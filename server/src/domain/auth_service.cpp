@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "crypto/secret.hpp"
 #include "crypto/token.hpp"
 #include "crypto/totp.hpp"
 #include "domain/rate_limiter.hpp"
@@ -58,9 +59,10 @@ bool AuthService::requires_totp(store::Role role) const {
 std::optional<std::int64_t> AuthService::match_totp(const store::TotpEnrollment& enrollment,
                                                     const std::string& code) const {
   if (keys_ == nullptr) return std::nullopt;
-  const auto secret = keys_->unwrap(enrollment.wrapped_secret);
-  if (!secret) return std::nullopt;  // key retired or tampered: nobody can use this factor
-  const auto step = crypto::totp_verify(*secret, code, unix_seconds(clock_.now()));
+  auto unwrapped = keys_->unwrap(enrollment.wrapped_secret);
+  if (!unwrapped) return std::nullopt;  // key retired or tampered: nobody can use this factor
+  const crypto::Secret secret(std::move(*unwrapped));
+  const auto step = crypto::totp_verify(secret.value(), code, unix_seconds(clock_.now()));
   if (!step || *step <= enrollment.last_used_step) return std::nullopt;  // wrong or reused
   return step;
 }

@@ -75,7 +75,7 @@ blob::FileHeader parse_header(std::string_view bytes) {
 // Throws std::runtime_error when the data key cannot be unwrapped (wrong or missing KEK).
 blob::SegmentCipher cipher_for(const Vault& vault, std::string_view wrapped_key,
                                std::string_view header, const std::string& blob_id) {
-  return blob::SegmentCipher(vault.unwrap(wrapped_key), blob_id, parse_header(header));
+  return blob::SegmentCipher(vault.unwrap(wrapped_key).value(), blob_id, parse_header(header));
 }
 
 // Checks that caller may share a file with the consultation (a participant of a writable
@@ -569,7 +569,7 @@ Result<UploadSession> CaseFileService::start_upload(const Caller& caller,
 
   auto active = std::make_shared<Active>(row);
   auto writer = blob::EncryptedBlobWriter::create(
-      *blobs_, blob::SegmentCipher(key.plain, row.id, header), row.id);
+      *blobs_, blob::SegmentCipher(key.plain.value(), row.id, header), row.id);
   if (writer) {  // otherwise the first chunk recovers it from the (empty) blob
     active->writer.emplace(std::move(*writer));
     active->recovered = true;

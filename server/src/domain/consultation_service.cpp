@@ -98,7 +98,7 @@ struct ConsultationService::Loaded {
   std::vector<store::Participant> participants;
   std::vector<store::Candidate> candidates;
   bool candidates_read = true;  // false: left to decide_for (see load)
-  std::string key;  // unwrapped data key
+  crypto::Secret key;  // unwrapped data key
   std::optional<std::vector<std::string>> case_file_ids;  // nullopt: not read (see load)
   bool texts_read = false;  // the record's sealed texts (see load)
 

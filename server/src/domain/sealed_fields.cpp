@@ -35,8 +35,8 @@ std::optional<std::vector<std::string>> unpack_fields(std::string_view packed) {
 
 Vault::DataKey Vault::new_data_key() const {
   DataKey key;
-  key.plain = crypto::KeyRing::new_data_key();
-  key.wrapped = key_ring_.wrap(key.plain);
+  key.plain = crypto::Secret(crypto::KeyRing::new_data_key());
+  key.wrapped = key_ring_.wrap(key.plain.value());
   return key;
 }
 
@@ -45,32 +45,34 @@ Vault::~Vault() {
   forget_unwrapped();
 }
 
-void Vault::forget_unwrapped() const noexcept {
-  for (auto& [wrapped, plain] : unwrapped_) OPENSSL_cleanse(plain.data(), plain.size());
-  unwrapped_.clear();
-}
+void Vault::forget_unwrapped() const noexcept { unwrapped_.clear(); }
 
-std::string Vault::unwrap(std::string_view wrapped) const {
+crypto::Secret Vault::unwrap(std::string_view wrapped) const {
   {
     std::lock_guard lock(unwrapped_mutex_);
     if (const auto found = unwrapped_.find(wrapped); found != unwrapped_.end()) {
       return found->second;
     }
   }
-  auto key = key_ring_.unwrap(wrapped);
-  if (!key) throw std::runtime_error("a data key cannot be unwrapped with the configured keys");
+  auto unwrapped = key_ring_.unwrap(wrapped);
+  if (!unwrapped) {
+    throw std::runtime_error("a data key cannot be unwrapped with the configured keys");
+  }
+  crypto::Secret key(std::move(*unwrapped));
   std::lock_guard lock(unwrapped_mutex_);
   if (unwrapped_.size() >= kRememberedKeys) forget_unwrapped();
-  unwrapped_.emplace(wrapped, *key);
-  return std::move(*key);
+  unwrapped_.emplace(wrapped, key);
+  return key;
 }
 
-std::string Vault::seal(const std::string& key, std::string_view plaintext, std::string_view aad) {
-  return crypto::seal(key, plaintext, aad);
+std::string Vault::seal(const crypto::Secret& key, std::string_view plaintext,
+                        std::string_view aad) {
+  return crypto::seal(key.value(), plaintext, aad);
 }
 
-std::string Vault::open(const std::string& key, std::string_view sealed, std::string_view aad) {
-  auto plain = crypto::open(key, sealed, aad);
+std::string Vault::open(const crypto::Secret& key, std::string_view sealed,
+                        std::string_view aad) {
+  auto plain = crypto::open(key.value(), sealed, aad);
   if (!plain) throw std::runtime_error("stored clinical content failed authentication");
   return std::move(*plain);
 }

@@ -11,6 +11,7 @@
 
 #include "common/text_hash.hpp"
 #include "crypto/keyring.hpp"
+#include "crypto/secret.hpp"
 
 namespace tmc::domain {
 
@@ -29,22 +30,24 @@ class Vault {
   Vault& operator=(const Vault&) = delete;
 
   struct DataKey {
-    std::string plain;    // 32 bytes; never stored
-    std::string wrapped;  // stored beside the data it protects
+    crypto::Secret plain;  // 32 bytes; never stored, wiped when dropped
+    std::string wrapped;   // stored beside the data it protects
   };
   DataKey new_data_key() const;
   // Throws std::runtime_error when the wrapped key cannot be unwrapped (unknown key id or
   // tampered): the data it protects is unreadable. Keys unwrapped before are answered from
   // memory (see unwrapped_).
-  std::string unwrap(std::string_view wrapped) const;
+  crypto::Secret unwrap(std::string_view wrapped) const;
 
   // aad binds the ciphertext to its owner and field, e.g. "con_...|question".
-  static std::string seal(const std::string& key, std::string_view plaintext, std::string_view aad);
+  static std::string seal(const crypto::Secret& key, std::string_view plaintext,
+                          std::string_view aad);
   // Throws std::runtime_error on authentication failure (tampered or misplaced ciphertext).
-  static std::string open(const std::string& key, std::string_view sealed, std::string_view aad);
+  static std::string open(const crypto::Secret& key, std::string_view sealed,
+                          std::string_view aad);
 
  private:
-  // Wipes every remembered key; the caller holds unwrapped_mutex_.
+  // Forgets (and so wipes) every remembered key; the caller holds unwrapped_mutex_.
   void forget_unwrapped() const noexcept;
 
   // How many unwrapped keys are remembered at most; past it they are all forgotten, and the
@@ -58,7 +61,7 @@ class Vault {
   // key always unwraps to the same key: remembered by its wrapped form, and wiped when
   // forgotten.
   mutable std::mutex unwrapped_mutex_;
-  mutable std::unordered_map<std::string, std::string, TextHash, std::equal_to<>> unwrapped_;
+  mutable std::unordered_map<std::string, crypto::Secret, TextHash, std::equal_to<>> unwrapped_;
 };
 
 }  // namespace tmc::domain
