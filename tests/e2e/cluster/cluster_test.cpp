@@ -189,6 +189,16 @@ TEST_F(ClusterTest, ChatInBothDirectionsArrivesLiveOnTheOtherNodeInOrderWithoutG
   std::vector<std::uint64_t> clinician_arrivals;
   std::vector<std::uint64_t> specialist_arrivals;
 
+  // The acceptance was made on the other node: its notice (start_seq) reaches the clinician
+  // through the relay, and may do so after the clinician's own first post had it not been seen.
+  ASSERT_TRUE(clinician
+                  .wait_event(
+                      [&](const v1::Event& event) {
+                        const auto entry = posted_entry(event, id);
+                        return entry && entry->seq() == start_seq;
+                      },
+                      event_wait)
+                  .has_value());
   // Turn-taking: each post follows the sight of the previous one, so seq order is causal order
   // and every event must arrive in seq order on both nodes.
   constexpr int rounds = 20;
@@ -214,7 +224,8 @@ TEST_F(ClusterTest, ChatInBothDirectionsArrivesLiveOnTheOtherNodeInOrderWithoutG
   for (const auto* arrivals : {&clinician_arrivals, &specialist_arrivals}) {
     EXPECT_TRUE(std::is_sorted(arrivals->begin(), arrivals->end()))
         << "turn-taking events arrived out of seq order on node "
-        << (arrivals == &clinician_arrivals ? 1 : 2);
+        << (arrivals == &clinician_arrivals ? 1 : 2) << ": "
+        << ::testing::PrintToString(*arrivals);
   }
 
   // Both sides at once: every entry arrives on both nodes, none missing (the follower orders
