@@ -236,6 +236,22 @@ int run_upload(CommandContext& context, const std::vector<std::string>& args) {
   } else {
     print_file_line(context.out(), "uploaded", file);
   }
+  // The server keeps the file but shares it only if the consultation still takes files: one
+  // that ended while a long upload ran does not, and the uploader must hear of it.
+  if (!details.consultation_id.empty()) {
+    const auto shared = files.find(file.id(), details.consultation_id);
+    if (shared.status.code() == v1::NOT_FOUND) {
+      throw CommandError("uploaded as " + file.id() + " but not shared with consultation " +
+                         details.consultation_id +
+                         ", which no longer takes files (it ended during the upload); share "
+                         "it with another: tmc-client file share " +
+                         file.id() + " --consultation ID");
+    }
+    if (!shared) {
+      context.err() << "warning: could not check that the file is shared: "
+                    << describe_status(shared.status) << '\n';
+    }
+  }
   return 0;
 }
 
@@ -339,7 +355,8 @@ std::string file_help() {
       "uploads and downloads resume by themselves, after a wait that doubles each time, when the\n"
       "connection drops or the server answers UNAVAILABLE; an upload continues from the bytes the\n"
       "server has stored. A download is written to PATH only after its SHA-256 matches the\n"
-      "server's.\n";
+      "server's. An upload with --consultation whose consultation ended meanwhile is kept\n"
+      "unshared, and the command says so and exits 1.\n";
   return text;
 }
 

@@ -25,6 +25,15 @@ class CliTest : public ::testing::Test {
   // tmc-client as username (its own token file), with input on standard input.
   CliOutcome run_as(const std::string& username, std::vector<std::string> arguments,
                     const std::string& input = {}) {
+    std::ostringstream err;
+    auto outcome = run_as(username, std::move(arguments), input, err);
+    outcome.err = err.str();
+    return outcome;
+  }
+
+  // The same with standard error going to err (the outcome's err is left empty).
+  CliOutcome run_as(const std::string& username, std::vector<std::string> arguments,
+                    const std::string& input, std::ostream& err) {
     const auto options = server_.client_options();
     std::vector<std::string> line = {
         "--server",     options.host + ":" + std::to_string(server_.port()),
@@ -33,10 +42,9 @@ class CliTest : public ::testing::Test {
     line.insert(line.end(), arguments.begin(), arguments.end());
     std::istringstream in(input);
     std::ostringstream out;
-    std::ostringstream err;
     const int code =
         cli::run(line, in, out, err, [](std::string_view) { return std::optional<std::string>(); });
-    return {code, out.str(), err.str()};
+    return {code, out.str(), {}};
   }
 
   void login(const std::string& username) {

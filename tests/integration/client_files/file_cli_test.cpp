@@ -3,8 +3,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <random>
+#include <sstream>
+#include <string>
+#include <utility>
 
 #include "cli_fixture.hpp"
 
@@ -82,6 +86,76 @@ TEST_F(FileCli, UploadListDownloadAndShare) {
   ASSERT_NE(second_at, std::string::npos) << json.out;
   EXPECT_LT(first_at, second_at);
   EXPECT_NE(json.out.find("\"media_type\": \"application/pdf\""), std::string::npos) << json.out;
+}
+
+// Standard error that runs a callback, once, when a complete line containing `trigger` is
+// written to it: a test acts at a known point of a command (e.g. once an upload has begun).
+class ErrorLineHook : public std::stringbuf {
+ public:
+  ErrorLineHook(std::string trigger, std::function<void()> action)
+      : trigger_(std::move(trigger)), action_(std::move(action)) {}
+
+ protected:
+  std::streamsize xsputn(const char* text, std::streamsize count) override {
+    const auto written = std::stringbuf::xsputn(text, count);
+    check();
+    return written;
+  }
+  int_type overflow(int_type c) override {
+    const auto result = std::stringbuf::overflow(c);
+    check();
+    return result;
+  }
+
+ private:
+  void check() {
+    if (!action_) return;
+    const auto text = str();
+    const auto at = text.find(trigger_);
+    if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
+      std::exchange(action_, nullptr)();
+    }
+  }
+
+  std::string trigger_;
+  std::function<void()> action_;
+};
+
+// A consultation that ends while a file is uploaded to it does not get the file: the server
+// keeps it unshared, and the uploader is told so (exit 1) with the id to share it elsewhere.
+TEST_F(FileCli, AnUploadIntoAConsultationThatEndedMeanwhileIsReportedUnshared) {
+  login("bachu.clinician");
+  const std::string consultation = open_emergency();
+  const auto source = files_.path() / "ct-head.dcm";
+  {
+    const auto data = random_bytes((1u << 20) + 17, 11);
+    std::ofstream out(source, std::ios::binary);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  }
+  // The first progress line after the hashing comes once the upload has begun, before a chunk
+  // is sent: the requester cancels the consultation then.
+  ErrorLineHook hook("upload ct-head.dcm   0%", [&] {
+    const auto cancelled = run_as("bachu.clinician", {"consult", "cancel", consultation});
+    EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
+  });
+  std::ostream err(&hook);
+  const auto uploaded = run_as("bachu.clinician",
+                               {"file", "upload", source.string(), "--consultation", consultation,
+                                "--print-id"},
+                               {}, err);
+  err.flush();
+  const auto message = hook.str();
+  EXPECT_EQ(uploaded.exit_code, 1) << message;
+  const std::string file_id = printed_id(uploaded);
+  EXPECT_NE(message.find("uploaded as " + file_id + " but not shared with consultation " +
+                         consultation),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("tmc-client file share " + file_id), std::string::npos) << message;
+  const auto listed =
+      run_as("bachu.clinician", {"file", "list", "--consultation", consultation});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(listed.out.find(file_id), std::string::npos) << listed.out;
 }
 
 TEST_F(FileCli, RefusalsAndMistakesExitWithClearMessages) {
