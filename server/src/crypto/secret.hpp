@@ -15,7 +15,7 @@ class Secret {
  public:
   Secret() = default;
   explicit Secret(std::string value) noexcept : value_(std::move(value)) {}
-  Secret(const Secret& other) : value_(other.value_) {}
+  Secret(const Secret& other) = default;
   Secret(Secret&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
   Secret& operator=(const Secret& other) {
     if (this != &other) {

@@ -72,6 +72,17 @@ class CliTest : public ::testing::Test {
     return printed_id(opened);
   }
 
+  // Signs in bachu.clinician and shanghai.ortho and opens an orthopedic emergency that the
+  // specialist accepts; returns its id.
+  std::string accepted_emergency() {
+    login("bachu.clinician");
+    login("shanghai.ortho");
+    const std::string id = open_emergency();
+    const auto accepted = run_as("shanghai.ortho", {"consult", "accept", id});
+    EXPECT_EQ(accepted.exit_code, 0) << accepted.err;
+    return id;
+  }
+
   TestServer server_;
   TempDir tokens_;
 };

@@ -120,10 +120,7 @@ std::string printed_client_msg_id(const CliOutcome& outcome) {
 }
 
 TEST_F(ClientCli, PostPrintsItsClientMsgIdAndARunRepeatedWithItPostsNothingTwice) {
-  login("bachu.clinician");
-  login("shanghai.ortho");
-  const std::string id = open_emergency();
-  ASSERT_EQ(run_as("shanghai.ortho", {"consult", "accept", id}).exit_code, 0);
+  const std::string id = accepted_emergency();
 
   const auto first = run_as("bachu.clinician", {"consult", "post", id, "BP", "80/50"});
   ASSERT_EQ(first.exit_code, 0) << first.err;
@@ -211,10 +208,7 @@ std::optional<CliOutcome> run_while_posts_are_refused(TestServer& server, const 
 }
 
 TEST_F(ClientCli, PostIsSentAgainWithTheSameIdWhenTheServerAnswersUnavailable) {
-  login("bachu.clinician");
-  login("shanghai.ortho");
-  const std::string id = open_emergency();
-  ASSERT_EQ(run_as("shanghai.ortho", {"consult", "accept", id}).exit_code, 0);
+  const std::string id = accepted_emergency();
 
   const auto posted = run_while_posts_are_refused(server_, [&] {
     return run_as("bachu.clinician", {"consult", "post", id, "pulses", "absent"});
@@ -231,10 +225,7 @@ TEST_F(ClientCli, PostIsSentAgainWithTheSameIdWhenTheServerAnswersUnavailable) {
 // A chat line the server cannot store for the moment is kept and posted once it can, and the
 // chat's acknowledgement waits the same way: neither ends the chat nor loses the line.
 TEST_F(ClientCli, ChatKeepsALineTheServerCouldNotStoreAndPostsItLater) {
-  login("bachu.clinician");
-  login("shanghai.ortho");
-  const std::string id = open_emergency();
-  ASSERT_EQ(run_as("shanghai.ortho", {"consult", "accept", id}).exit_code, 0);
+  const std::string id = accepted_emergency();
 
   const auto chat = run_while_posts_are_refused(server_, [&] {
     return run_as("shanghai.ortho", {"consult", "chat", id}, "Fasciotomy now.\n/quit\n");

@@ -33,10 +33,7 @@ class FileCli : public CliTest {
 };
 
 TEST_F(FileCli, UploadListDownloadAndShare) {
-  login("bachu.clinician");
-  login("shanghai.ortho");
-  const std::string consultation = open_emergency();
-  ASSERT_EQ(run_as("shanghai.ortho", {"consult", "accept", consultation}).exit_code, 0);
+  const std::string consultation = accepted_emergency();
 
   const auto data = random_bytes((2u << 20) + 321, 7);
   const auto source = files_.path() / "tibia-ap.dcm";
