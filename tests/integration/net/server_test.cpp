@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -47,6 +48,14 @@ struct Certificates {
 
   static const Certificates& get() {
     static const Certificates certificates = make();
+    // The directory (test keys included) goes when the test process exits.
+    static const struct Remover {
+      fs::path dir;
+      ~Remover() {
+        std::error_code ignored;
+        fs::remove_all(dir, ignored);
+      }
+    } remover{certificates.dir};
     return certificates;
   }
 
