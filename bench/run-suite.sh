@@ -155,6 +155,25 @@ done
 echo_args=(echo --subprotocol "" --path / --connections "${echo_connections}"
     --window "${window}" --size "${message_bytes}" --warmup 1 --duration "${duration}"
     --resumed 2000 --ca "${ca}")
+# start_peer NAME PORT: the peer's echo server on the server core (its pid in peer_pid).
+start_peer() {
+    local peer="$1" port="$2"
+    require_free_port "${port}" || exit 1
+    if [[ "${peer}" == wspp-* ]]; then
+        taskset -c "${server_core}" "${peers_dir}/${peer}" "${port}" "${cert}" "${key}" \
+            >/dev/null 2>&1 &
+    else
+        taskset -c "${server_core}" "${peers_dir}/${peer}" 127.0.0.1 "${port}" 1 "${cert}" \
+            "${key}" >/dev/null 2>&1 &
+    fi
+    peer_pid=$!
+    wait_for_port "${port}" "${peer_pid}" || exit 1
+}
+stop_peer() {
+    kill -TERM "${peer_pid}" 2>/dev/null || true
+    wait "${peer_pid}" 2>/dev/null || true
+    peer_pid=""
+}
 port=9101
 for peer in beast-stock beast-tuned wspp-tuned; do
     if [[ ! -x "${peers_dir}/${peer}" ]]; then
@@ -163,21 +182,10 @@ for peer in beast-stock beast-tuned wspp-tuned; do
     fi
     for run in $(seq "${repeat}"); do
         step "peer ${peer} (run ${run}): echo, ${echo_connections} connections, ${window} in flight"
-        require_free_port "${port}" || exit 1
-        if [[ "${peer}" == wspp-* ]]; then
-            taskset -c "${server_core}" "${peers_dir}/${peer}" "${port}" "${cert}" "${key}" \
-                >/dev/null 2>&1 &
-        else
-            taskset -c "${server_core}" "${peers_dir}/${peer}" 127.0.0.1 "${port}" 1 "${cert}" \
-                "${key}" >/dev/null 2>&1 &
-        fi
-        peer_pid=$!
-        wait_for_port "${port}" "${peer_pid}" || exit 1
+        start_peer "${peer}" "${port}"
         load "${echo_args[@]}" --target "127.0.0.1:${port}" --server-pid "${peer_pid}" \
             --label "${peer}" || echo "run-suite: ${peer} echo failed" >&2
-        kill -TERM "${peer_pid}" 2>/dev/null || true
-        wait "${peer_pid}" 2>/dev/null || true
-        peer_pid=""
+        stop_peer
     done
     port=$((port + 1))
 done
@@ -270,8 +278,19 @@ for run in $(seq "${repeat}"); do
 done
 
 for run in $(seq "${repeat}"); do
-    step "tmc connections (run ${run}): ${sessions} idle sessions, then 1000 resumed"
     stop_server  # a fresh server, so RSS per session is not blurred by earlier runs
+    # The tuned Beast example's handshakes once more, just before tmc's: the host's speed moves by
+    # tens of percent within minutes, and the peers' own step is several minutes earlier. The
+    # summary sets tmc's new sessions against these (docs/performance.md, "Method").
+    if [[ -x "${peers_dir}/beast-tuned" ]]; then
+        step "peer beast-tuned (run ${run}): full handshakes beside tmc's new sessions"
+        start_peer beast-tuned 9102
+        load "${echo_args[@]}" --no-closed-loop --target 127.0.0.1:9102 \
+            --server-pid "${peer_pid}" --label beast-tuned-beside-sessions \
+            || echo "run-suite: beast-tuned handshakes failed" >&2
+        stop_peer
+    fi
+    step "tmc connections (run ${run}): ${sessions} idle sessions, then 1000 resumed"
     start_server
     load connections "${tmc_args[@]}" --server-pid "${server_pid}" \
         --connections "${sessions}" --resumed 1000 --handshake-concurrency 64 --label tmc \
