@@ -85,6 +85,7 @@ void ApiConnection::on_binary(std::string_view payload) {
   {
     std::lock_guard lock(mutex_);
     if (closed_ || !admit_request_locked(frame.request_id())) return;
+    const std::uint64_t arrival = ++arrivals_;
     auto& state = lanes_[static_cast<int>(lane)];
     if (!state.running && state.queue.empty() && state.pipelined < state.max_pipelined &&
         sign_ins_pending_ == 0 && caller_ && pipelinable_inline(frame)) {
@@ -100,7 +101,7 @@ void ApiConnection::on_binary(std::string_view payload) {
       }
       if (is_sign_in(frame)) ++sign_ins_pending_;
       state.queue.push_back(std::move(frame));
-      state.queued_sizes.push_back(payload.size());
+      state.received.push_back({payload.size(), arrival});
       state.queued_bytes += payload.size();
       if (!state.running && can_start_locked(state)) {
         state.running = true;
@@ -117,9 +118,28 @@ void ApiConnection::on_binary(std::string_view payload) {
 
 bool ApiConnection::can_start_locked(const LaneState& state) const {
   if (state.queue.empty()) return false;
-  if (sign_ins_pending_ > 0 && !is_sign_in(state.queue.front())) return false;
+  if (sign_ins_pending_ > 0 && !is_sign_in(state.queue.front())) {
+    // Only what arrived after the sign-in waits for it: a request queued before it, in its own
+    // lane, would otherwise hold up the sign-in behind it and the sign-in hold it up for ever.
+    const auto sign_in = first_pending_sign_in_locked();
+    if (sign_in && *sign_in < state.received.front().arrival) return false;
+  }
   if (state.pipelined == 0) return true;
   return state.pipelined < state.max_pipelined && caller_ && pipelinable(state.queue.front());
+}
+
+std::optional<std::uint64_t> ApiConnection::first_pending_sign_in_locked() const {
+  if (serving_sign_in_) return serving_sign_in_;
+  std::optional<std::uint64_t> first;
+  for (const auto& state : lanes_) {
+    for (std::size_t i = 0; i < state.queue.size(); ++i) {
+      if (!is_sign_in(state.queue[i])) continue;
+      const auto arrival = state.received[i].arrival;
+      if (!first || arrival < *first) first = arrival;
+      break;  // the lane's later ones arrived later
+    }
+  }
+  return first;
 }
 
 void ApiConnection::run_lane(Lane lane) {
@@ -134,15 +154,16 @@ void ApiConnection::run_lane(Lane lane) {
         state.running = false;  // the last pipelined answer starts the lane again
         if (closed_) {
           state.queue.clear();
-          state.queued_sizes.clear();
+          state.received.clear();
           state.queued_bytes = 0;
         }
         return;
       }
       frame = std::move(state.queue.front());
       state.queue.pop_front();
-      state.queued_bytes -= state.queued_sizes.front();
-      state.queued_sizes.pop_front();
+      state.queued_bytes -= state.received.front().bytes;
+      if (is_sign_in(frame)) serving_sign_in_ = state.received.front().arrival;
+      state.received.pop_front();
       if (caller_ && pipelinable(frame)) {
         pipelined_caller = caller_;
         ++state.pipelined;
@@ -179,6 +200,7 @@ void ApiConnection::sign_in_answered() {
   {
     std::lock_guard lock(mutex_);
     --sign_ins_pending_;
+    serving_sign_in_.reset();
     start_lanes_locked(start);
   }
   for (int lane = 0; lane < 2; ++lane) {

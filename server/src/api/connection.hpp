@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -50,9 +51,14 @@ class ApiConnection final : public Connection,
   static constexpr std::size_t kMaxPipelinedMessages = 64;
   static constexpr std::size_t kMaxPipelinedChunks = 4;
 
+  // A queued request's size as received, and its place among all the connection's requests.
+  struct Received {
+    std::size_t bytes = 0;
+    std::uint64_t arrival = 0;  // see arrivals_
+  };
   struct LaneState {
     std::deque<telemed::v1::ClientFrame> queue;
-    std::deque<std::size_t> queued_sizes;  // of queue's frames, as received
+    std::deque<Received> received;  // of queue's frames
     std::size_t queued_bytes = 0;
     bool running = false;        // a worker is taking requests off the queue
     std::size_t pipelined = 0;   // pipelined requests not answered yet
@@ -62,6 +68,9 @@ class ApiConnection final : public Connection,
   void run_lane(Lane lane);
   // Whether the lane's next request may start now. Called with mutex_ held.
   bool can_start_locked(const LaneState& state) const;
+  // The arrival of the first login or resume not answered yet: the one being served, else the
+  // earliest queued one; nullopt when there is none. Called with mutex_ held.
+  std::optional<std::uint64_t> first_pending_sign_in_locked() const;
   // A pipelined request: counted, dispatched, answered by finish_pipelined.
   void start_pipelined(Lane lane, const domain::Caller& caller,
                        const telemed::v1::ClientFrame& frame);
@@ -82,8 +91,10 @@ class ApiConnection final : public Connection,
   std::shared_ptr<const domain::Caller> caller_;
   LaneState lanes_[2];
   // Logins and resumes received and not answered yet: while there are any, no lane starts a
-  // request that comes after one (see can_start_locked).
+  // request that arrived after one (see can_start_locked); those that arrived before do start.
   std::size_t sign_ins_pending_ = 0;
+  std::uint64_t arrivals_ = 0;                   // requests admitted so far, in order
+  std::optional<std::uint64_t> serving_sign_in_;  // its arrival, while a sign-in is served
   bool closed_ = false;
   // closed_ as the callers made here carry it (Caller::connection_closed), for the services.
   std::shared_ptr<std::atomic<bool>> closed_flag_ = std::make_shared<std::atomic<bool>>(false);

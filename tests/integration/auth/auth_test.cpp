@@ -243,9 +243,10 @@ class RecordingOutbound final : public api::Outbound {
     answered_.notify_all();
   }
   void close(api::CloseCode, std::string) override {}
+  // The responses once count have arrived, or those that have after 30 s.
   std::vector<v1::Response> wait_for(std::size_t count) {
     std::unique_lock lock(mutex_);
-    answered_.wait(lock, [&] { return responses_.size() >= count; });
+    answered_.wait_for(lock, 30s, [&] { return responses_.size() >= count; });
     return responses_;
   }
 
@@ -286,6 +287,40 @@ TEST(AuthIntegration, RequestsPipelinedBehindASignInAreServedSignedIn) {
   EXPECT_EQ(responses[0].status().code(), v1::OK);
   EXPECT_EQ(responses[1].request_id(), 2u);
   EXPECT_EQ(responses[1].status().code(), v1::NOT_FOUND);
+  connection->on_closed();
+}
+
+// A request that arrived before a sign-in on the same lane is served first, as sent; only what
+// comes after the sign-in waits for it. (The request used to wait for the sign-in queued behind
+// it, and neither was ever answered.)
+TEST(AuthIntegration, ARequestSentBeforeASignInIsAnsweredAndTheSignInToo) {
+  TestServer server([](app::Config& config) { config.workers = 1; });
+  auto& api = server.app().api();
+  std::promise<void> busy;
+  std::promise<void> release;
+  boost::asio::post(api.workers(), [&, done = release.get_future()] {
+    busy.set_value();
+    done.wait();
+  });
+  busy.get_future().wait();  // both frames are queued before the one worker looks at either
+  auto outbound = std::make_shared<RecordingOutbound>();
+  auto connection = api.open(outbound, api::PeerInfo{"127.0.0.1:9", {}, {}});
+  v1::ClientFrame early;
+  early.set_request_id(1);
+  early.mutable_list_organizations();
+  v1::ClientFrame login;
+  login.set_request_id(2);
+  login.mutable_login()->set_username("bachu.clinician");
+  login.mutable_login()->set_password(server.password("bachu.clinician"));
+  connection->on_binary(early.SerializeAsString());
+  connection->on_binary(login.SerializeAsString());
+  release.set_value();
+  const auto responses = outbound->wait_for(2);
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].request_id(), 1u);
+  EXPECT_EQ(responses[0].status().code(), v1::UNAUTHENTICATED);
+  EXPECT_EQ(responses[1].request_id(), 2u);
+  EXPECT_EQ(responses[1].status().code(), v1::OK);
   connection->on_closed();
 }
 
