@@ -24,7 +24,8 @@ struct ChatTiming {
   // After a dropped connection; past max_retries the chat fails (exit 2). An UNAVAILABLE answer
   // to a post or an acknowledgement is retried on the same connection with the same back-off
   // (a message past max_retries such answers is reported and dropped); one to a read fails the
-  // chat, as a counter that each successful reconnect resets would never end the retries.
+  // chat, as a counter that each successful reconnect resets would never end the retries. One to
+  // the resume while reconnecting is a failed reconnect, counted and retried as such.
   RetryPolicy retry{.retry_unavailable = false};
 };
 

@@ -19,6 +19,8 @@
 #include "cli/context.hpp"
 #include "cli/output.hpp"
 #include "tmc/client/case_files.hpp"
+#include "tmc/client/error.hpp"
+#include "tmc/client/retry.hpp"
 
 namespace tmc::cli {
 namespace po = boost::program_options;
@@ -182,12 +184,19 @@ class ProgressBar {
 };
 
 // Transfers over the context's connection; after a failure it reconnects and resumes the
-// stored session.
+// stored session. A resume the server answers UNAVAILABLE (its storage away for a moment) is a
+// reconnect that failed, retried after the transfer's back-off; other refusals end the transfer.
 client::CaseFileClient file_client(CommandContext& context) {
   return client::CaseFileClient([&context](bool reconnect) -> client::BlockingClient& {
     if (reconnect) {
       context.disconnect();
-      context.resume_session();
+      try {
+        context.resume_session();
+      } catch (const StatusError& e) {
+        if (!client::is_transient(e.status())) throw;
+        throw client::ClientError(client::errc::server_unavailable,
+                                  "resuming the session: " + describe_status(e.status()));
+      }
     }
     return context.connect();
   });

@@ -15,10 +15,13 @@ void Reconnecting::run(const std::function<void(bool reconnected)>& step) {
   bool reconnect = false;
   for (;;) {
     std::string failure;
+    bool resuming = false;
     try {
       if (reconnect) {
         context_.disconnect();
+        resuming = true;
         context_.resume_session();
+        resuming = false;
       }
       step(reconnect);
       return;
@@ -26,7 +29,9 @@ void Reconnecting::run(const std::function<void(bool reconnected)>& step) {
       if (++failures_ > policy_.max_retries) throw;
       failure = std::string("connection lost (") + e.what() + ")";
     } catch (const StatusError& e) {
-      if (!policy_.retry_unavailable || !client::is_transient(e.status()) ||
+      // An UNAVAILABLE answer to the resume is a reconnect not made yet, whatever the policy
+      // says of the step's own requests.
+      if (!(policy_.retry_unavailable || resuming) || !client::is_transient(e.status()) ||
           ++failures_ > policy_.max_retries) {
         throw;
       }

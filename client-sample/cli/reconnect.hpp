@@ -26,6 +26,7 @@ class Reconnecting {
   // Calls step(false), and after a connection failure (client::ClientError) or (if
   // policy.retry_unavailable) an UNAVAILABLE refusal (StatusError) reports it on context.err(),
   // waits, drops the connection, resumes the session and calls step(true), until step returns.
+  // A resume answered UNAVAILABLE is retried the same way whatever the policy.
   // Throws the failure that comes after policy.max_retries failures in a row, and anything else
   // step or resuming throws (e.g. StatusError UNAUTHENTICATED for a revoked session) at once.
   void run(const std::function<void(bool reconnected)>& step);

@@ -25,6 +25,8 @@ class ClientCategory final : public std::error_category {
         return "timed out";
       case errc::cancelled:
         return "cancelled";
+      case errc::server_unavailable:
+        return "server unavailable";
     }
     return "unknown client error";
   }

@@ -16,6 +16,7 @@ enum class errc {
   subprotocol_refused,  // the server upgraded without agreeing to the requested subprotocol
   timed_out,            // a blocking wait reached its deadline
   cancelled,            // the awaiting coroutine was cancelled
+  server_unavailable,   // the server answered UNAVAILABLE to what a new connection needs first
 };
 
 const std::error_category& client_category() noexcept;
