@@ -116,6 +116,17 @@ record() { printf '%s\n' "$1" >>"${results}"; }
 
 load() { taskset -c "${load_core}" "${bench_bin}" --json "${results}" "$@"; }
 
+# median SCENARIO LABEL PHASE KEY: the median of KEY over the recorded phases, as an integer
+# (0 when none was recorded).
+median() {
+    python3 -c 'import json, sys
+scenario, label, phase, key = sys.argv[2:6]
+values = [p[key] for line in open(sys.argv[1]) if line.strip()
+          for r in [json.loads(line)] if r.get("scenario") == scenario and r.get("label") == label
+          for p in r.get("phases", []) if p["name"] == phase and p.get(key) is not None]
+print(int(sorted(values)[len(values) // 2]) if values else 0)' "${results}" "$@"
+}
+
 # ---- baselines ------------------------------------------------------------------------------
 step "disk baseline: 1 GiB written with dd conv=fdatasync in the data directory's file system"
 # The first such write in a new directory runs at a third of the rate of the next ones
@@ -154,7 +165,7 @@ done
 # ---- peers ----------------------------------------------------------------------------------
 echo_args=(echo --subprotocol "" --path / --connections "${echo_connections}"
     --window "${window}" --size "${message_bytes}" --warmup 1 --duration "${duration}"
-    --resumed 2000 --ca "${ca}")
+    --ca "${ca}")
 # start_peer NAME PORT: the peer's echo server on the server core (its pid in peer_pid).
 start_peer() {
     local peer="$1" port="$2"
@@ -183,11 +194,18 @@ for peer in beast-stock beast-tuned wspp-tuned; do
     for run in $(seq "${repeat}"); do
         step "peer ${peer} (run ${run}): echo, ${echo_connections} connections, ${window} in flight"
         start_peer "${peer}" "${port}"
-        load "${echo_args[@]}" --target "127.0.0.1:${port}" --server-pid "${peer_pid}" \
-            --label "${peer}" || echo "run-suite: ${peer} echo failed" >&2
+        load "${echo_args[@]}" --resumed 2000 --target "127.0.0.1:${port}" \
+            --server-pid "${peer_pid}" --label "${peer}" || echo "run-suite: ${peer} echo failed" >&2
         stop_peer
     done
     port=$((port + 1))
+done
+# The peer with the most echoes per server CPU-second is chat's reference; its echoes are
+# measured once more just before each of tmc's chat runs (below).
+chat_peer="" chat_peer_echoes=0
+for peer in beast-stock beast-tuned wspp-tuned; do
+    echoes=$(median echo "${peer}" "closed loop" operations_per_server_cpu_second)
+    if ((echoes > chat_peer_echoes)); then chat_peer="${peer}" chat_peer_echoes="${echoes}"; fi
 done
 
 # ---- tmc ------------------------------------------------------------------------------------
@@ -248,6 +266,16 @@ taskset -c "${load_core}" "${bench_bin}" chat "${tmc_args[@]}" --server-pid "${s
     --pairs "${pairs}" --window "${window}" --size "${message_bytes}" --warmup 1 --duration 8 \
     --label tmc-warm-up >/dev/null || echo "run-suite: chat warm-up failed" >&2
 for run in $(seq "${repeat}"); do
+    # The best peer's echoes once more, just before tmc's chat: the host's speed moves by tens of
+    # percent within minutes. The summary sets tmc's chat against these (docs/performance.md,
+    # "Method"). The tmc server stays up, idle, on the same core.
+    if [[ -n "${chat_peer}" ]]; then
+        step "peer ${chat_peer} (run ${run}): echo beside tmc's chat"
+        start_peer "${chat_peer}" 9104
+        load "${echo_args[@]}" --resumed 0 --target 127.0.0.1:9104 --server-pid "${peer_pid}" \
+            --label "${chat_peer}-beside-chat" || echo "run-suite: ${chat_peer} echo failed" >&2
+        stop_peer
+    fi
     step "tmc chat (run ${run}): ${pairs} pairs, ${window} in flight, then 25/50/75/90% open loop"
     load chat "${tmc_args[@]}" --server-pid "${server_pid}" --pairs "${pairs}" \
         --window "${window}" --size "${message_bytes}" --warmup 1 --duration "${duration}" \
@@ -285,7 +313,7 @@ for run in $(seq "${repeat}"); do
     if [[ -x "${peers_dir}/beast-tuned" ]]; then
         step "peer beast-tuned (run ${run}): full handshakes beside tmc's new sessions"
         start_peer beast-tuned 9102
-        load "${echo_args[@]}" --no-closed-loop --target 127.0.0.1:9102 \
+        load "${echo_args[@]}" --resumed 2000 --no-closed-loop --target 127.0.0.1:9102 \
             --server-pid "${peer_pid}" --label beast-tuned-beside-sessions \
             || echo "run-suite: beast-tuned handshakes failed" >&2
         stop_peer
@@ -322,15 +350,6 @@ for run in $(seq "${repeat}"); do upload_set "${run}" 256; done
 stop_server
 upload_chunk_bytes=$((1024 * 1024))
 start_server
-# The median of a figure over this run's results so far: median SCENARIO LABEL PHASE KEY.
-median() {
-    python3 -c 'import json, sys
-scenario, label, phase, key = sys.argv[2:6]
-values = [p[key] for line in open(sys.argv[1]) if line.strip()
-          for r in [json.loads(line)] if r.get("scenario") == scenario and r.get("label") == label
-          for p in r.get("phases", []) if p["name"] == phase and p.get(key) is not None]
-print(int(sorted(values)[len(values) // 2]) if values else 0)' "${results}" "$@"
-}
 # The uploads beside chat must outlast the chat's warm-up and measurement, which starts a second
 # after them: each file is sized for 2 s more than that at the 4-upload rate measured above, and
 # they run longer still while chat takes its share of the core. bench/summarize.py checks that
