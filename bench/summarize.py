@@ -69,6 +69,13 @@ def ratio(a, b):
     return a / b if a is not None and b not in (None, 0) else None
 
 
+def pairwise(found, references, key="operations_per_server_cpu_second"):
+    """Each run's ratio against the reference measured just before it (the k-th phase of each,
+    in the order they ran)."""
+    return [ratio(run.get(key), reference.get(key))
+            for run, reference in zip(found, references)]
+
+
 def main():
     runs = load(sys.argv[1])
     peers = ["beast-stock", "beast-tuned", "wspp-tuned"]
@@ -132,6 +139,8 @@ def main():
     beside = phases(runs, "echo", "beast-tuned-beside-sessions", "full TLS + ws handshakes")
     sessions["beast_tuned_handshakes_per_server_cpu_second_beside"] = figure(
         beside, "operations_per_server_cpu_second")
+    sessions["ratios_run_by_run"] = pairwise(full, beside)
+    chat["ratios_run_by_run"] = pairwise(chat_closed, beside_chat)
 
     single = [p for run in runs if run.get("scenario") == "upload" and run.get("label") == "tmc-single"
               for p in run.get("phases", [])]
@@ -265,10 +274,12 @@ def main():
         f"{fmt(peer[n]['handshakes_per_server_cpu_second'])} handshakes/CPU-s" for n in peers))
     print(f"{best_peer} echoes per server CPU-s just before each chat run: "
           f"{fmt(peer_beside_chat['echoes_per_server_cpu_second'])} "
-          "(the chat ratio's reference; the peers' step above when missing)")
+          "(the chat ratio's reference; the peers' step above when missing); run by run: "
+          + (" / ".join(fmt(r, 3) for r in chat["ratios_run_by_run"]) or "n/a"))
     print("tuned Beast handshakes per server CPU-s just before each new-sessions run: "
           f"{fmt(sessions['beast_tuned_handshakes_per_server_cpu_second_beside'])} "
-          "(the new-sessions ratio's reference; the peers' step above when missing)")
+          "(the new-sessions ratio's reference; the peers' step above when missing); run by run: "
+          + (" / ".join(fmt(r, 2) for r in sessions["ratios_run_by_run"]) or "n/a"))
     print(f"chat open loop p99 (ms) at 25/50/75/90%: " + " / ".join(
         fmt(ms(chat[f'open_{p}']['p99']), 2) for p in (25, 50, 75, 90)))
     print("chat closed loop, msgs per server CPU-s with 64 / 256 / 1024 B messages: " + " / ".join(
