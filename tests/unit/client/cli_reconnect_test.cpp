@@ -100,8 +100,8 @@ class ScriptedServer {
   }
 
   Script script_;
+  asio::ssl::context tls_{asio::ssl::context::tls_server};  // outlives the streams in io_'s frames
   asio::io_context io_;
-  asio::ssl::context tls_{asio::ssl::context::tls_server};
   tcp::acceptor acceptor_{io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)};
   std::atomic<int> connections_{0};
   std::thread thread_;
