@@ -94,15 +94,13 @@ void ApiConnection::on_binary(std::string_view payload) {
       ++state.pipelined;
     } else {
       if (state.queue.size() >= api_.options().max_queued_requests ||
-          state.queued_bytes + payload.size() > api_.options().max_queued_request_bytes) {
+          state.queue.bytes() + payload.size() > api_.options().max_queued_request_bytes) {
         refuse(frame.request_id(), Code::resource_exhausted,
                "too many requests in flight on this connection");
         return;
       }
       if (is_sign_in(frame)) ++sign_ins_pending_;
-      state.queue.push_back(std::move(frame));
-      state.received.push_back({payload.size(), arrival});
-      state.queued_bytes += payload.size();
+      state.queue.push_back({std::move(frame), payload.size(), arrival});
       if (!state.running && can_start_locked(state)) {
         state.running = true;
         start = true;
@@ -118,14 +116,15 @@ void ApiConnection::on_binary(std::string_view payload) {
 
 bool ApiConnection::can_start_locked(const LaneState& state) const {
   if (state.queue.empty()) return false;
-  if (sign_ins_pending_ > 0 && !is_sign_in(state.queue.front())) {
+  if (sign_ins_pending_ > 0 && !is_sign_in(state.queue.front().frame)) {
     // Only what arrived after the sign-in waits for it: a request queued before it, in its own
     // lane, would otherwise hold up the sign-in behind it and the sign-in hold it up for ever.
     const auto sign_in = first_pending_sign_in_locked();
-    if (sign_in && *sign_in < state.received.front().arrival) return false;
+    if (sign_in && *sign_in < state.queue.front().arrival) return false;
   }
   if (state.pipelined == 0) return true;
-  return state.pipelined < state.max_pipelined && caller_ && pipelinable(state.queue.front());
+  return state.pipelined < state.max_pipelined && caller_ &&
+         pipelinable(state.queue.front().frame);
 }
 
 std::optional<std::uint64_t> ApiConnection::first_pending_sign_in_locked() const {
@@ -133,8 +132,8 @@ std::optional<std::uint64_t> ApiConnection::first_pending_sign_in_locked() const
   std::optional<std::uint64_t> first;
   for (const auto& state : lanes_) {
     for (std::size_t i = 0; i < state.queue.size(); ++i) {
-      if (!is_sign_in(state.queue[i])) continue;
-      const auto arrival = state.received[i].arrival;
+      if (!is_sign_in(state.queue[i].frame)) continue;
+      const auto arrival = state.queue[i].arrival;
       if (!first || arrival < *first) first = arrival;
       break;  // the lane's later ones arrived later
     }
@@ -152,18 +151,12 @@ void ApiConnection::run_lane(Lane lane) {
       std::lock_guard lock(mutex_);
       if (closed_ || !can_start_locked(state)) {
         state.running = false;  // the last pipelined answer starts the lane again
-        if (closed_) {
-          state.queue.clear();
-          state.received.clear();
-          state.queued_bytes = 0;
-        }
+        if (closed_) state.queue.clear();
         return;
       }
-      frame = std::move(state.queue.front());
-      state.queue.pop_front();
-      state.queued_bytes -= state.received.front().bytes;
-      if (is_sign_in(frame)) serving_sign_in_ = state.received.front().arrival;
-      state.received.pop_front();
+      auto next = state.queue.pop_front();
+      frame = std::move(next.frame);
+      if (is_sign_in(frame)) serving_sign_in_ = next.arrival;
       if (caller_ && pipelinable(frame)) {
         pipelined_caller = caller_;
         ++state.pipelined;

@@ -3,11 +3,11 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 
+#include "api/request_queue.hpp"
 #include "api/transport.hpp"
 #include "common/result.hpp"
 #include "domain/caller.hpp"
@@ -51,15 +51,8 @@ class ApiConnection final : public Connection,
   static constexpr std::size_t kMaxPipelinedMessages = 64;
   static constexpr std::size_t kMaxPipelinedChunks = 4;
 
-  // A queued request's size as received, and its place among all the connection's requests.
-  struct Received {
-    std::size_t bytes = 0;
-    std::uint64_t arrival = 0;  // see arrivals_
-  };
   struct LaneState {
-    std::deque<telemed::v1::ClientFrame> queue;
-    std::deque<Received> received;  // of queue's frames
-    std::size_t queued_bytes = 0;
+    RequestQueue queue;          // arrival: see arrivals_
     bool running = false;        // a worker is taking requests off the queue
     std::size_t pipelined = 0;   // pipelined requests not answered yet
     std::size_t max_pipelined = 0;
