@@ -36,15 +36,29 @@ double spin(double seconds) {
 }
 
 TEST(SampleProcess, CountsAnExitedThreadsCpuToWellUnderAClockTick) {
-  const auto before = sample_process(::getpid());
-  ASSERT_TRUE(before.has_value());
+  // The thread is started before the first sample, so that what it costs to start one (several
+  // milliseconds under ThreadSanitizer) is not counted; it spins once the sample is taken.
+  std::mutex mutex;
+  std::condition_variable go;
+  bool sampled = false;
   double used = 0;
-  std::thread worker([&used] { used = spin(0.003); });
+  std::thread worker([&] {
+    std::unique_lock lock(mutex);
+    go.wait(lock, [&] { return sampled; });
+    used = spin(0.003);
+  });
+  const auto before = sample_process(::getpid());
+  {
+    std::lock_guard lock(mutex);
+    sampled = true;
+  }
+  go.notify_one();
   worker.join();
   const auto after = sample_process(::getpid());
+  ASSERT_TRUE(before.has_value());
   ASSERT_TRUE(after.has_value());
   const double measured = after->cpu_seconds - before->cpu_seconds;
-  // At least the thread's time; the rest is this thread starting and joining it, far below the
+  // At least the thread's time; the rest is waking the thread and joining it, far below the
   // 10 ms steps of /proc/PID/stat (which would read 0 or 10 ms here).
   EXPECT_GE(measured, used);
   EXPECT_LT(measured, used + 0.005);
