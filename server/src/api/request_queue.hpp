@@ -13,7 +13,7 @@ namespace tmc::api {
 
 // A FIFO of requests with the bytes each took as received and its place among all of its
 // connection's requests. Empty, it holds no memory: a std::deque keeps a 512-byte block and its
-// map even when empty, and most connections are idle (two lanes' queues were 1.5 KiB of an idle
+// map even when empty, and most connections are idle (two lanes' queues were 2.4 KiB of an idle
 // session's 27). Not thread-safe; the connection's mutex guards it.
 class RequestQueue {
  public:
