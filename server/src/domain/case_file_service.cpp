@@ -534,6 +534,7 @@ Result<UploadSession> CaseFileService::start_upload(const Caller& caller,
   row.updated_at = now;
 
   std::optional<Error> failure;
+  std::optional<std::string> declared_before;
   const bool kept = store_.write([&](store::Tx& tx) {
     if (!row.consultation_id.empty()) {
       std::vector<std::string> participants;
@@ -542,6 +543,12 @@ Result<UploadSession> CaseFileService::start_upload(const Caller& caller,
         failure = allowed.error();
         return false;
       }
+    }
+    // A begin whose answer was lost on a weak link is sent again as it was: the upload it
+    // started is the one to continue, not a second that holds quota until it expires.
+    if (auto open = tx.find_open_upload_like(row)) {
+      declared_before = open->id;
+      return false;
     }
     if (const auto open = tx.count_user_uploads(row.user_id);
         open >= limits_.max_open_uploads_per_user) {
@@ -562,6 +569,7 @@ Result<UploadSession> CaseFileService::start_upload(const Caller& caller,
     tx.insert_upload(row);
     return true;
   });
+  if (declared_before) return resume_upload(caller, *declared_before);
   if (!kept) {
     audit(caller, "case_file.upload_begin", "", AuditOutcome::denied);
     return failure ? *failure : make_error(Code::internal, "upload was not stored");

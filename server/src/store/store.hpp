@@ -178,6 +178,9 @@ class Tx {
   virtual std::uint64_t organization_storage_bytes(std::string_view organization_id) = 0;
   // The user's unfinished uploads.
   virtual std::int64_t count_user_uploads(std::string_view user_id) = 0;
+  // The oldest unfinished upload declared as `declared` is: the same user, consultation (or
+  // none), file name, media type, size and SHA-256.
+  virtual std::optional<Upload> find_open_upload_like(const Upload& declared) = 0;
 
   virtual void insert_case_file(const CaseFile& file) = 0;  // id and upload_id must be new
   virtual std::optional<CaseFile> find_case_file(std::string_view id) = 0;

@@ -587,14 +587,74 @@ TEST_F(CaseFileServiceTest, AUserHasAtMostSoManyUnfinishedUploads) {
       *consultations_, limits);
   const auto data = bytes(kChunk, 12);
   const auto first = begin(data);
-  begin(data);
-  const auto third = new_upload(data);
+  begin(bytes(kChunk, 13));
+  const auto third = new_upload(bytes(kChunk, 14));
   auto refused = service_->begin_upload(caller_, third);
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code, Code::resource_exhausted);
   send(first.upload_id, data, 0, data.size());
   ASSERT_TRUE(service_->finish_upload(caller_, first.upload_id).has_value());
   EXPECT_TRUE(service_->begin_upload(caller_, third).has_value());  // a finished one frees a place
+}
+
+// A county link may lose the answer to a new upload's begin_upload; the client, which has no
+// upload id yet, sends the same begin again. It continues the upload the first one started
+// instead of leaving that one to hold a place and the organisation's quota for a day.
+TEST_F(CaseFileServiceTest, ABeginSentAgainContinuesTheUploadItStarted) {
+  const auto data = bytes(3 * kChunk, 15);
+  const auto first = begin(data);
+  send(first.upload_id, data, 0, kChunk);
+  const auto open_uploads = [&] {
+    std::int64_t count = 0;
+    store_->read([&](store::Tx& tx) { count = tx.count_user_uploads(caller_.user.id); });
+    return count;
+  };
+  auto again = service_->begin_upload(caller_, new_upload(data));
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->upload_id, first.upload_id);
+  EXPECT_EQ(again->committed_offset, kChunk);
+  EXPECT_EQ(open_uploads(), 1);
+  EXPECT_EQ(audit_.count("case_file.upload_resume"), 1);
+  restart();  // and after a restart, from the stored segments
+  again = service_->begin_upload(caller_, new_upload(data));
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->upload_id, first.upload_id);
+  EXPECT_EQ(again->committed_offset, kChunk);
+  send(first.upload_id, data, kChunk, data.size());
+  ASSERT_TRUE(service_->finish_upload(caller_, first.upload_id).has_value());
+  // Once finished, the same file may be uploaded again: that is a new upload.
+  const auto later = begin(data);
+  EXPECT_NE(later.upload_id, first.upload_id);
+  EXPECT_EQ(later.committed_offset, 0u);
+}
+
+// Only the same user's begin declaring the same file, name, type and consultation continues an
+// upload; anything else starts its own.
+TEST_F(CaseFileServiceTest, ABeginDeclaringAnythingElseStartsAnotherUpload) {
+  const auto data = bytes(2 * kChunk, 16);
+  const auto first = begin(data);
+  send(first.upload_id, data, 0, kChunk);
+  std::vector<BeginUpload> others(4, new_upload(data));
+  others[0].file_name = "scan-2.dcm";
+  others[1].media_type = "application/octet-stream";
+  others[2] = new_upload(bytes(2 * kChunk, 17));  // same size, other bytes
+  others[3] = new_upload(data + "x");
+  for (const auto& other : others) {
+    auto session = service_->begin_upload(caller_, other);
+    ASSERT_TRUE(session.has_value()) << session.error().message;
+    EXPECT_NE(session->upload_id, first.upload_id);
+    EXPECT_EQ(session->committed_offset, 0u);
+  }
+  DirectoryService directory(*store_, clock_, audit_);
+  auto bob = directory.add_user({"bob", "Bob", store::Role::clinician, "county", {}}, "x");
+  ASSERT_TRUE(bob.has_value());
+  Caller other_user = caller_;
+  other_user.user = *bob;
+  auto theirs = service_->begin_upload(other_user, new_upload(data));
+  ASSERT_TRUE(theirs.has_value()) << theirs.error().message;
+  EXPECT_NE(theirs->upload_id, first.upload_id);
+  EXPECT_EQ(theirs->committed_offset, 0u);
+  EXPECT_EQ(audit_.count("case_file.upload_resume"), 0);
 }
 
 // Another user's upload id is as unknown as a wrong one, and each attempt is on record.

@@ -568,6 +568,60 @@ TEST_P(StoreContract, SetConsultationLastSeqChangesOnlyItAndUpdatedAt) {
                StoreError);
 }
 
+// A begin_upload sent again is recognised by what it declares; anything declared otherwise,
+// or by another user, is another upload.
+TEST_P(StoreContract, AnUnfinishedUploadIsFoundByWhatItDeclared) {
+  seed_directory();
+  ASSERT_TRUE(write([](Tx& tx) { return tx.insert_consultation(make_consultation("c-0001")); }));
+  const auto upload = [](std::string id, std::string consultation, int created) {
+    Upload u;
+    u.id = std::move(id);
+    u.user_id = "clin";
+    u.organization_id = "county";
+    u.consultation_id = std::move(consultation);
+    u.file_name = "scan.dcm";
+    u.media_type = "application/dicom";
+    u.size = 5'000'000'000;  // past 32 bits
+    u.sha256 = std::string(31, '\x07') + '\0';
+    u.wrapped_key = "key";
+    u.header = "header";
+    u.created_at = at(created);
+    u.updated_at = at(created);
+    return u;
+  };
+  const auto later = upload("upl-later", "c-0001", 5);
+  const auto earlier = upload("upl-earlier", "c-0001", 3);
+  const auto unshared = upload("upl-unshared", "", 1);  // the oldest of all
+  ASSERT_TRUE(write([&](Tx& tx) {
+    for (const auto& u : {later, earlier, unshared}) tx.insert_upload(u);
+    return true;
+  }));
+  const auto found = [&](const Upload& declared) {
+    auto open = read([&](Tx& tx) { return tx.find_open_upload_like(declared); });
+    return open ? open->id : std::string("none");
+  };
+  auto declared = upload("", "c-0001", 9);
+  EXPECT_EQ(found(declared), "upl-earlier");  // the oldest of two alike
+  EXPECT_EQ(found(upload("", "", 9)), "upl-unshared");
+  auto changed = declared;
+  changed.user_id = "stranger";
+  EXPECT_EQ(found(changed), "none");
+  changed = declared;
+  changed.file_name = "scan2.dcm";
+  EXPECT_EQ(found(changed), "none");
+  changed = declared;
+  changed.media_type = "image/jpeg";
+  EXPECT_EQ(found(changed), "none");
+  changed = declared;
+  changed.size += 1;
+  EXPECT_EQ(found(changed), "none");
+  changed = declared;
+  changed.sha256.back() = '\x01';
+  EXPECT_EQ(found(changed), "none");
+  ASSERT_TRUE(write([](Tx& tx) { return tx.delete_upload("upl-earlier"); }));
+  EXPECT_EQ(found(declared), "upl-later");
+}
+
 TEST_P(StoreContract, ListConsultationsVisibility) {
   seed_directory();
   ASSERT_TRUE(write([](Tx& tx) {

@@ -100,6 +100,7 @@ class PostgresTx final : public Tx {
   std::vector<Upload> list_idle_uploads(TimePoint idle_before, int limit) override;
   std::uint64_t organization_storage_bytes(std::string_view organization_id) override;
   std::int64_t count_user_uploads(std::string_view user_id) override;
+  std::optional<Upload> find_open_upload_like(const Upload& declared) override;
   void insert_case_file(const CaseFile& file) override;
   std::optional<CaseFile> find_case_file(std::string_view id) override;
   std::optional<CaseFile> find_case_file_by_upload(std::string_view upload_id) override;

@@ -86,6 +86,20 @@ std::int64_t PostgresTx::count_user_uploads(std::string_view user_id) {
   return result.empty() ? 0 : result.int64(0, 0);
 }
 
+std::optional<Upload> PostgresTx::find_open_upload_like(const Upload& declared) {
+  static const std::string sql =
+      std::string(upload_select) +
+      "WHERE user_id = $1 AND consultation_id IS NOT DISTINCT FROM $2 AND file_name = $3"
+      " AND media_type = $4 AND size = $5 AND sha256 = $6 ORDER BY created_at, id LIMIT 1";
+  auto params = Params::of(declared.user_id);
+  params.add_or_null(declared.consultation_id)
+      .add(declared.file_name)
+      .add(declared.media_type)
+      .add(to_sql(declared.size))
+      .add(Bytes{declared.sha256});
+  return first_row<Upload>(db_.query(sql, params), read_upload);
+}
+
 void PostgresTx::insert_case_file(const CaseFile& file) {
   require_writable();
   db_.query(

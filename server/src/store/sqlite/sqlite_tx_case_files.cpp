@@ -92,6 +92,21 @@ std::int64_t SqliteTx::count_user_uploads(std::string_view user_id) {
   return query.step() ? query.int64(0) : 0;
 }
 
+std::optional<Upload> SqliteTx::find_open_upload_like(const Upload& declared) {
+  auto query = db_.query(std::string(upload_select) +
+                         "WHERE user_id = ?1 AND consultation_id IS ?2 AND file_name = ?3"
+                         " AND media_type = ?4 AND size = ?5 AND sha256 = ?6"
+                         " ORDER BY created_at, id LIMIT 1");
+  query.bind(1, declared.user_id);
+  query.bind_or_null(2, declared.consultation_id)
+      .bind(3, declared.file_name)
+      .bind(4, declared.media_type)
+      .bind(5, to_sql(declared.size))
+      .bind(6, Blob{declared.sha256});
+  if (!query.step()) return std::nullopt;
+  return read_upload(query);
+}
+
 void SqliteTx::insert_case_file(const CaseFile& file) {
   require_writable();
   db_.query(
