@@ -217,6 +217,30 @@ TEST_F(ClientTransfers, UploadResumesFromTheCommittedOffsetAfterStorageWasUnavai
   EXPECT_TRUE(read_whole(copy) == data);
 }
 
+// The link drops after the server has started an upload but before its answer arrives: the
+// client, which never learnt the upload's id, declares the file again and continues that upload
+// rather than leaving it behind to hold the organisation's quota.
+TEST_F(ClientTransfers, AnUploadWhoseFirstAnswerWasLostContinuesTheUploadItStarted) {
+  const auto data = random_data(2 * MiB + 31, 17);
+  std::string started;
+  {
+    auto lost = server_.login("bachu.clinician");
+    auto frame = files::begin_frame("lab-report.pdf", data.size(), crypto::sha256(data));
+    frame.mutable_begin_upload()->set_media_type("application/pdf");
+    auto begun = lost->call(frame);
+    ASSERT_EQ(begun.status().code(), v1::OK) << begun.status().message();
+    started = begun.upload_session().upload_id();
+  }  // the connection closes; the client below knows nothing of it
+  auto clinician = server_.login("bachu.clinician");
+  CaseFileClient files(*clinician, quick_retries());
+  std::istringstream in(data);
+  auto uploaded = files.upload(
+      in, {.file_name = "lab-report.pdf", .media_type = "application/pdf", .consultation_id = {}});
+  ASSERT_TRUE(uploaded) << uploaded.status.message();
+  EXPECT_EQ(uploaded.value.sha256(), crypto::sha256(data));
+  EXPECT_EQ(only_blob(server_).stem().string(), started);  // one upload, the first one
+}
+
 TEST_F(ClientTransfers, DownloadResumesAfterTheConnectionDrops) {
   const auto data = random_data(3 * MiB + 5, 13);
   ResumableSession session(server_, "bachu.clinician");
