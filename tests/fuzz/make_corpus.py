@@ -160,6 +160,10 @@ def uploads_seeds():
         "expired": begin(100) + chunks(1) + u8(EXPIRE) + u8(61) + chunks(1) +
         u8(RESUME_UPLOAD) + u8(0) + u8(0),
         "wrong-checksum": begin(70, flags=4, extra=bytes(32)) + chunks(2) + u8(FINISH) + u8(0),
+        # the same declaration again continues the upload (after a restart too); once finished,
+        # it starts a new one
+        "begun-again": begin(150) + chunks(1) + begin(150) + chunks(1) + u8(RESTART) +
+        begin(150) + chunks(1) + u8(FINISH) + u8(0) + begin(150) + chunks(3),
         "two-uploads-restart-damage": begin(300, seed=1) + begin(90, seed=2, flags=8) +
         chunks(2, slot=0) + chunks(2, slot=1) + u8(FINISH) + u8(1) + u8(RESTART) +
         u8(RESUME_UPLOAD) + u8(0) + u8(0) + chunks(3, slot=0) + u8(FINISH) + u8(0) +

@@ -2,14 +2,17 @@
 // expiry, service restarts (recovery from stored segments) and damaged blobs, decoded from the
 // input, against CaseFileService over SQLite and a directory blob store.
 //
-// What must hold: chunks are committed exactly where the service said; a finished file reads
-// back exactly as sent (a damaged blob may fail a read, never change what it returns); a
-// mismatching finish is DATA_LOSS. No exception escapes unless a blob was damaged.
+// What must hold: chunks are committed exactly where the service said; a begin declaring what
+// an unfinished upload of the same user declared continues that upload, and any other begin
+// starts a new one at 0; a finished file reads back exactly as sent (a damaged blob may fail a
+// read, never change what it returns); a mismatching finish is DATA_LOSS. No exception escapes
+// unless a blob was damaged.
 //
 // Input: operations, each one byte (see the switch in LLVMFuzzerTestOneInput) followed by its
 // operands, read by fuzz::ByteReader.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -116,6 +119,10 @@ struct Upload {
   std::string declared;  // declared SHA-256
   std::string sent;      // bytes acknowledged so far, in order
   std::optional<std::string> file_id;
+  // The rest of the declaration.
+  std::string file_name;
+  std::string media_type;
+  std::string consultation_id;
 };
 
 class Run {
@@ -123,7 +130,12 @@ class Run {
   explicit Run(fuzz::ByteReader& input) : input_(input), f_(fixture()) {}
   ~Run() {
     service_.reset();
-    std::error_code ignored;  // this run's blobs; their rows only cost a little space
+    // This run's unfinished uploads and blobs: a later run's begin must not continue them.
+    f_.store->write([&](store::Tx& tx) {
+      for (const auto& upload : uploads_) tx.delete_upload(upload.id);
+      return true;
+    });
+    std::error_code ignored;
     for (const auto& upload : uploads_) fs::remove(f_.blob_file(upload.id), ignored);
   }
 
@@ -178,13 +190,53 @@ class Run {
     request.sha256 = upload.declared;
     if ((flags & 8) != 0) request.consultation_id = f_.consultation_id;
     if ((flags & 16) != 0) request.consultation_id = "con_unknown";
+    upload.file_name = request.file_name;
+    upload.media_type = request.media_type;
+    upload.consultation_id = request.consultation_id;
+    // The oldest upload of this run still stored that was declared the same way, if any.
+    const Upload* alike = nullptr;
+    for (const auto& earlier : uploads_) {
+      if (alike == nullptr && declared_alike(earlier, upload) && stored(earlier.id)) {
+        alike = &earlier;
+      }
+    }
     auto session = service_->begin_upload(f_.callers[upload.caller], request);
     if (!session) return;
-    if (session->committed_offset != 0 || session->chunk_size != kChunk) {
-      fail("a new upload does not start at 0 with the configured chunk size");
+    if (session->chunk_size != kChunk) fail("an upload has another chunk size than configured");
+    if (alike != nullptr) {
+      if (session->upload_id != alike->id) {
+        fail("a begin declared as an unfinished upload did not continue it");
+      }
+      auto& continued = *std::find_if(uploads_.begin(), uploads_.end(),
+                                      [&](const Upload& u) { return u.id == alike->id; });
+      const auto committed = session->committed_offset;
+      if (committed > continued.sent.size() || (!damaged_ && committed != continued.sent.size())) {
+        fail("a continued upload goes on at " + std::to_string(committed) + " but " +
+             std::to_string(continued.sent.size()) + " bytes were acknowledged");
+      }
+      continued.sent.resize(committed);
+      return;
+    }
+    if (session->committed_offset != 0) fail("a new upload does not start at 0");
+    for (const auto& earlier : uploads_) {
+      if (earlier.id == session->upload_id) fail("a begin continued an upload declared otherwise");
     }
     upload.id = session->upload_id;
     uploads_.push_back(std::move(upload));
+  }
+
+  bool declared_alike(const Upload& a, const Upload& b) const {
+    return f_.callers[a.caller].user.id == f_.callers[b.caller].user.id &&
+           a.content.size() == b.content.size() && a.declared == b.declared &&
+           a.file_name == b.file_name && a.media_type == b.media_type &&
+           a.consultation_id == b.consultation_id;
+  }
+
+  // Unfinished and not expired: its row is still there.
+  bool stored(const std::string& upload_id) {
+    bool found = false;
+    f_.store->read([&](store::Tx& tx) { found = tx.find_upload(upload_id).has_value(); });
+    return found;
   }
 
   void chunk() {
