@@ -85,7 +85,9 @@ class CaseFileService {
   CaseFileService(const CaseFileService&) = delete;
   CaseFileService& operator=(const CaseFileService&) = delete;
 
-  // Starts an upload, or (request.upload_id set) answers where to continue one.
+  // Starts an upload, or (request.upload_id set) answers where to continue one. A new upload
+  // declared as an unfinished one of the caller's (same consultation, name, media type, size
+  // and SHA-256) continues that one: a begin sent again after its answer was lost.
   Result<UploadSession> begin_upload(const Caller& caller, const BeginUpload& request);
   // Stores data at offset, which must follow the upload's last accepted chunk (the committed
   // offset when none is in flight); answers the new committed offset once the chunk is durable.
